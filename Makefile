@@ -1,0 +1,71 @@
+# Developer commands. Every target sets up what it needs: on a fresh machine with python3 (3.11+)
+# and make, `make test` and `make run` fetch uv into .tools/ (no sudo, system Python untouched),
+# sync the workspace into .venv/ from uv.lock, and go.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+TOOLS := $(CURDIR)/.tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION ?= 0.13.9
+VENV := $(CURDIR)/.venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_LINK_MODE := copy
+RUN := $(UV) run --frozen --no-sync
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## List the developer commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml devtools/*/pyproject.toml services/*/pyproject.toml)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+.PHONY: setup
+setup: $(VENV)/.synced ## Install uv and sync the workspace (done by every other target)
+
+.PHONY: lock
+lock: $(UV) ## Re-resolve dependencies into uv.lock
+	$(UV) lock
+
+.PHONY: run
+run: setup ## Start the whole system on embedded defaults (Ctrl-C stops everything)
+	$(RUN) devstack up
+
+.PHONY: infra
+infra: setup ## Start only PostgreSQL and the broker, with every topic created
+	$(RUN) devstack up --infra-only
+
+.PHONY: test
+test: setup ## Run every test against real PostgreSQL, a real broker and real HTTP
+	$(RUN) pytest $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: setup ## Run the fast tests that need no infrastructure
+	$(RUN) pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: setup ## ruff check and ruff format --check
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+.PHONY: fmt
+fmt: setup ## Format and fix what ruff can
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+.PHONY: typecheck
+typecheck: setup ## mypy over every package
+	$(RUN) mypy
+
+.PHONY: clean
+clean: ## Remove the virtualenv, tools and local data
+	rm -rf $(VENV) $(TOOLS) .data .pytest_cache .mypy_cache .ruff_cache

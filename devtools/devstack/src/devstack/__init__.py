@@ -1,0 +1,1 @@
+"""devstack: see the package README."""

@@ -1,0 +1,1 @@
+"""mail_sink: see the package README."""

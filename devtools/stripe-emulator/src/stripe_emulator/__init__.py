@@ -1,0 +1,1 @@
+"""stripe_emulator: see the package README."""

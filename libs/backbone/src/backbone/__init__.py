@@ -1,0 +1,1 @@
+"""backbone: see the package README."""

@@ -1,0 +1,1 @@
+"""checkout: see the package README."""

@@ -1,0 +1,1 @@
+"""notifier: see the package README."""

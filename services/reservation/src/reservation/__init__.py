@@ -1,0 +1,1 @@
+"""reservation: see the package README."""

@@ -1,0 +1,1 @@
+"""webhook_ingest: see the package README."""

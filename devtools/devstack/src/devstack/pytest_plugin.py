@@ -1,0 +1,1 @@
+"""Pytest fixtures that start real infrastructure once per session (filled in by the foundation)."""

@@ -1,1 +1,1 @@
-"""backbone: see the package README."""
+"""Shared plumbing every service stands on: settings, logging, Kafka, dead-lettering, inbox, outbox."""

@@ -1,0 +1,1 @@
+"""PostgreSQL access shared by services: a pooled async engine, the inbox and the outbox."""

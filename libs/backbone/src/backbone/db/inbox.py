@@ -1,0 +1,39 @@
+"""The inbox: event ids a consumer has processed, claimed in the same transaction as its effect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, String, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+class InboxEntry(SQLModel, table=True):
+    """One processed event, unique per consumer."""
+
+    __tablename__ = "inbox"
+
+    consumer: str = Field(sa_column=Column(String(200), primary_key=True))
+    event_id: str = Field(sa_column=Column(String(200), primary_key=True))
+    processed_at: datetime = Field(
+        default_factory=lambda: datetime.now(UTC),
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    )
+
+
+async def claim(session: AsyncSession, consumer: str, event_id: str) -> bool:
+    """Record `event_id` as processed by `consumer`; False if it already was (a duplicate).
+
+    Call inside the transaction that applies the event: if that transaction rolls back, the
+    claim goes with it and a redelivery is processed again.
+    """
+    statement = (
+        insert(InboxEntry)
+        .values(consumer=consumer, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(InboxEntry.event_id)  # type: ignore[arg-type]
+    )
+    result = await session.execute(statement)
+    return result.first() is not None

@@ -1,0 +1,178 @@
+"""The outbox relay: publishes committed outbox rows to Kafka in order, each exactly once.
+
+Exactly once, without broker transactions: one relay is active at a time (a PostgreSQL advisory
+lock), rows go out in id order with an `outbox-id` header, and before publishing anything (at
+start and after any failed send) the relay reads the tail of each target partition and marks as
+sent the rows it finds there already. So a relay killed between the broker's acknowledgement and
+its own commit does not publish those rows a second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from contracts import headers as h
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backbone.db.engine import session_factory
+from backbone.db.outbox import OutboxEntry
+from backbone.kafka.offsets import high_watermarks, partitions_of, read_between, reader
+from backbone.kafka.producer import BrokerUnavailable, OutgoingRecord, Producer
+from backbone.logging import get_logger
+from backbone.settings import KafkaSettings
+
+log = get_logger(__name__)
+
+
+class OutboxRelay:
+    """Moves rows of one database's outbox to Kafka; `source` names that outbox in headers."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        producer: Producer,
+        kafka: KafkaSettings,
+        *,
+        source: str,
+        batch_size: int = 200,
+        idle_interval_s: float = 0.05,
+        failure_backoff_s: float = 1.0,
+    ) -> None:
+        self._engine = engine
+        self._sessions = session_factory(engine)
+        self._producer = producer
+        self._kafka = kafka
+        self.source = source
+        self._batch_size = batch_size
+        self._idle_interval_s = idle_interval_s
+        self._failure_backoff_s = failure_backoff_s
+        self._stopping = asyncio.Event()
+        self.active = asyncio.Event()
+        self.published = 0
+
+    def stop(self) -> None:
+        """Finish the batch in hand and return from `run`."""
+        self._stopping.set()
+
+    def outbox_id(self, row_id: int) -> str:
+        """The header value that names row `row_id` of this outbox on the topic."""
+        return f"{self.source}/{row_id}"
+
+    async def run(self) -> None:
+        """Wait to become the active relay, then publish until stopped."""
+        lock_key = zlib.crc32(f"outbox-relay:{self.source}".encode())
+        async with self._engine.connect() as lock_conn:
+            while not self._stopping.is_set():
+                got = await lock_conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key})
+                await lock_conn.commit()
+                if got:
+                    break
+                await self._pause(1.0)
+            else:
+                return
+            log.info("relay.active", source=self.source)
+            self.active.set()
+            try:
+                await self._publish_loop()
+            finally:
+                await lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
+                await lock_conn.commit()
+
+    async def _publish_loop(self) -> None:
+        reconciled = False
+        while not self._stopping.is_set():
+            try:
+                if not reconciled:
+                    await self.reconcile()
+                    reconciled = True
+                count = await self.publish_batch()
+            except (BrokerUnavailable, TimeoutError, OSError) as exc:
+                log.warning("relay.publish_failed", error=str(exc))
+                reconciled = False
+                await self._pause(self._failure_backoff_s)
+                continue
+            if count < self._batch_size:
+                await self._pause(self._idle_interval_s)
+
+    async def publish_batch(self) -> int:
+        """Publish the oldest unsent rows and mark them sent; returns how many."""
+        async with self._sessions() as session, session.begin():
+            rows: Sequence[OutboxEntry] = (
+                await session.scalars(
+                    select(OutboxEntry)
+                    .where(OutboxEntry.sent_at.is_(None))  # type: ignore[union-attr]
+                    .order_by(OutboxEntry.id)  # type: ignore[arg-type]
+                    .limit(self._batch_size)
+                    .with_for_update()
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self._producer.send_many([self._record(row) for row in rows])
+            await session.execute(
+                update(OutboxEntry)
+                .where(OutboxEntry.id.in_([r.id for r in rows]))  # type: ignore[union-attr]
+                .values(sent_at=datetime.now(UTC))
+            )
+        self.published += len(rows)
+        return len(rows)
+
+    def _record(self, row: OutboxEntry) -> OutgoingRecord:
+        assert row.id is not None
+        headers = [(k, v.encode()) for k, v in row.headers]
+        headers.append((h.OUTBOX_ID, self.outbox_id(row.id).encode()))
+        return OutgoingRecord(row.topic, row.value, row.key, headers)
+
+    async def reconcile(self) -> int:
+        """Mark as sent the unsent rows already on their topics; returns how many it found."""
+        async with self._sessions() as session:
+            topics = (
+                await session.scalars(
+                    select(OutboxEntry.topic).where(OutboxEntry.sent_at.is_(None)).distinct()  # type: ignore[union-attr]
+                )
+            ).all()
+        if not topics:
+            return 0
+        published = await self._ids_on_topics(topics)
+        if not published:
+            return 0
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(OutboxEntry)
+                .where(OutboxEntry.id.in_(published))  # type: ignore[union-attr]
+                .where(OutboxEntry.sent_at.is_(None))  # type: ignore[union-attr]
+                .values(sent_at=datetime.now(UTC))
+            )
+        found = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if found:
+            log.warning("relay.recovered_published_rows", count=found)
+        return found
+
+    async def _ids_on_topics(self, topics: Sequence[str]) -> list[int]:
+        """Outbox ids of ours in the last `batch_size` records of every partition of `topics`."""
+        prefix = f"{self.source}/"
+        consumer = reader(self._kafka, f"{self.source}-relay-reconcile")
+        await consumer.start()
+        try:
+            tps = [tp for topic in topics for tp in await partitions_of(consumer, topic)]
+            marks = await high_watermarks(consumer, tps)
+            bounds = {tp: (max(hw - self._batch_size, 0), hw) for tp, hw in marks.items()}
+            messages = await read_between(consumer, bounds)
+        finally:
+            await consumer.stop()
+        ids = []
+        for message in messages:
+            value = message.header(h.OUTBOX_ID)
+            if value and value.startswith(prefix):
+                ids.append(int(value[len(prefix) :]))
+        return ids
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass

@@ -1,0 +1,61 @@
+"""Stateless Faust agents that retry and dead-letter before returning, since Faust acks on raise."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+
+from backbone.kafka.deadletter import DeadLetterWriter
+from backbone.kafka.message import Message
+from backbone.kafka.processor import MessageProcessor
+from backbone.kafka.producer import Producer
+from backbone.kafka.retry import Handler
+from backbone.settings import RetrySettings
+
+
+def message_from_faust(event: Any) -> Message:
+    """Our Message from a Faust event: the raw key, value and headers as the broker holds them."""
+    raw = event.message
+    headers = raw.headers or ()
+    pairs = headers.items() if hasattr(headers, "items") else headers
+    return Message(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key=raw.key,
+        value=raw.value,
+        headers=tuple((k, v if v is not None else b"") for k, v in pairs),
+        timestamp_ms=int(raw.timestamp * 1000) if raw.timestamp else -1,
+    )
+
+
+def resilient_agent(
+    app: faust.App,
+    handler: Handler,
+    *,
+    topics: Sequence[str],
+    producer: Producer,
+    retry: RetrySettings | None = None,
+    name: str | None = None,
+) -> MessageProcessor:
+    """Register an agent on `topics` that hands each event to `handler` through the processor.
+
+    Faust acknowledges an event once the agent moves past it, even when the agent raised, so the
+    processor retries and dead-letters (awaiting the broker's ack) before the loop moves on. The
+    agent keeps no Faust state (no Tables, no group_by): those lost events under kills.
+    """
+    group = str(app.conf.id)
+    processor = MessageProcessor(
+        group, handler, retry or RetrySettings(), DeadLetterWriter(producer, group)
+    )
+    channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")
+
+    async def agent(stream: Any) -> None:
+        async for event in stream.events():
+            await processor.process(message_from_faust(event))
+
+    agent.__name__ = agent.__qualname__ = name or f"{group}_agent"
+    app.agent(channel, name=name or f"{group}.agent")(agent)
+    return processor

@@ -1,0 +1,6 @@
+"""Kafka clients with the guarantees we need: acks=all, bounded waits, retry and dead-letter."""
+
+from backbone.kafka.message import Headers, Message
+from backbone.kafka.producer import BrokerUnavailable, Producer
+
+__all__ = ["BrokerUnavailable", "Headers", "Message", "Producer"]

@@ -1,0 +1,144 @@
+"""A producer that waits for acks=all within a bound, starts lazily and heals after an outage."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from backbone.kafka.message import Headers
+from backbone.logging import get_logger
+from backbone.settings import KafkaSettings
+
+log = get_logger(__name__)
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not acknowledge in time, or could not be reached: nothing is known written."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Where an acknowledged record landed."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class OutgoingRecord:
+    """One record to produce."""
+
+    topic: str
+    value: bytes | None
+    key: bytes | None = None
+    headers: Headers = ()
+
+
+class Producer:
+    """Wraps AIOKafkaProducer with acks=all, a bounded wait per send, and restart on failure.
+
+    The client is created on first use; when a send fails or times out the client is closed, so
+    the next send starts a fresh one: a broker that comes back is picked up without a restart.
+    """
+
+    def __init__(self, settings: KafkaSettings, client_id: str | None = None) -> None:
+        self._settings = settings
+        self._client_id = client_id or settings.client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Connect now rather than on the first send (raises BrokerUnavailable)."""
+        await self._ensure()
+
+    async def stop(self) -> None:
+        """Flush and close the client."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                await asyncio.wait_for(producer.stop(), timeout=self._settings.send_timeout_s)
+            except (TimeoutError, KafkaError, OSError):
+                log.warning("producer.stop_incomplete")
+
+    async def ping(self) -> bool:
+        """Whether the broker answers a metadata request within the bound."""
+        try:
+            producer = await self._ensure()
+            await asyncio.wait_for(
+                producer.client.fetch_all_metadata(), timeout=self._settings.send_timeout_s
+            )
+        except (BrokerUnavailable, TimeoutError, KafkaError, OSError):
+            return False
+        return True
+
+    async def send(
+        self, topic: str, value: bytes | None, *, key: bytes | None = None, headers: Headers = ()
+    ) -> Delivered:
+        """Produce one record and wait for the broker's acknowledgement (acks=all)."""
+        delivered = await self.send_many([OutgoingRecord(topic, value, key, headers)])
+        return delivered[0]
+
+    async def send_many(self, records: Iterable[OutgoingRecord]) -> list[Delivered]:
+        """Produce records in order and wait for every acknowledgement within one bound."""
+        producer = await self._ensure()
+        try:
+            futures = [
+                await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
+                for r in records
+            ]
+            metas = await asyncio.wait_for(
+                asyncio.gather(*futures), timeout=self._settings.send_timeout_s
+            )
+        except (TimeoutError, KafkaError, OSError) as exc:
+            await self._discard(producer)
+            raise BrokerUnavailable(f"broker did not acknowledge: {type(exc).__name__}") from exc
+        return [Delivered(m.topic, m.partition, m.offset) for m in metas]
+
+    async def _ensure(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is None:
+                self._producer = await self._connect()
+            return self._producer
+
+    async def _connect(self) -> AIOKafkaProducer:
+        options: dict[str, Any] = self._settings.client_options()
+        producer = AIOKafkaProducer(
+            **options,
+            client_id=self._client_id,
+            acks="all",
+            enable_idempotence=self._settings.enable_idempotence,
+            linger_ms=self._settings.linger_ms,
+            # Retries of one batch inside the client stay within our own bound per send.
+            retry_backoff_ms=100,
+        )
+        try:
+            await asyncio.wait_for(producer.start(), timeout=self._settings.connect_timeout_s)
+        except (TimeoutError, KafkaError, OSError) as exc:
+            await _quietly_stop(producer)
+            raise BrokerUnavailable(
+                f"broker unreachable at {self._settings.bootstrap_servers}: {type(exc).__name__}"
+            ) from exc
+        return producer
+
+    async def _discard(self, producer: AIOKafkaProducer) -> None:
+        async with self._lock:
+            if self._producer is producer:
+                self._producer = None
+        await _quietly_stop(producer)
+
+
+async def _quietly_stop(producer: AIOKafkaProducer) -> None:
+    try:
+        await asyncio.wait_for(producer.stop(), timeout=2.0)
+    except (TimeoutError, KafkaError, OSError):
+        pass
+    except Exception:  # noqa: BLE001 - a half-started client may fail any way on stop
+        log.debug("producer.stop_failed", exc_info=True)

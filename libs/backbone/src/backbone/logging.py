@@ -1,0 +1,80 @@
+"""structlog configuration: JSON off a terminal, pretty on one, ids bound through contextvars."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+
+from backbone.settings import LogSettings
+
+# Keys whose values must never reach a log line, whatever a caller binds.
+_REDACTED_KEYS = frozenset(
+    {"secret", "password", "authorization", "stripe_signature", "api_key", "token", "card"}
+)
+
+
+def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key in list(event):
+        if key.lower() in _REDACTED_KEYS:
+            event[key] = "[redacted]"
+    return event
+
+
+def configure_logging(service: str, settings: LogSettings | None = None) -> None:
+    """Configure structlog and the standard library for `service`; call once per process."""
+    settings = settings or LogSettings()
+    level = logging.getLevelNamesMapping().get(settings.level.upper(), logging.INFO)
+    as_json = settings.format == "json" or (settings.format == "auto" and not sys.stderr.isatty())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(level, logging.INFO))
+    for noisy in ("aiokafka", "kafka", "faust", "mode", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def get_logger(name: str | None = None) -> Any:
+    """A structlog logger; ids bound with `bound_ids` appear on every line it writes."""
+    return structlog.get_logger(name)
+
+
+@contextmanager
+def bound_ids(**ids: object) -> Iterator[None]:
+    """Bind ids (request, event, session, reservation...) to every log line inside the block."""
+    present = {k: v for k, v in ids.items() if v is not None}
+    with structlog.contextvars.bound_contextvars(**present):
+        yield

@@ -1,0 +1,25 @@
+"""Prometheus metrics every consumer shares: processed, retried, dead-lettered, lag."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES_PROCESSED = Counter(
+    "consumer_messages_processed_total",
+    "Messages a consumer group finished with, by outcome (handled or dead_lettered).",
+    ["group", "topic", "outcome"],
+)
+MESSAGE_RETRIES = Counter(
+    "consumer_message_retries_total", "Failed attempts that were retried.", ["group", "topic"]
+)
+HANDLE_SECONDS = Histogram(
+    "consumer_handle_seconds",
+    "Time to finish one message, retries included.",
+    ["group", "topic"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CONSUMER_LAG = Gauge(
+    "consumer_lag_messages",
+    "High-water mark minus the next offset to process, per partition.",
+    ["group", "topic", "partition"],
+)

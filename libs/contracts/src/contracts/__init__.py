@@ -1,1 +1,1 @@
-"""Event and topic contracts every service shares: topic registry, header names, versioned models."""
+"""Event and topic contracts every service shares: topic registry, headers, versioned models."""

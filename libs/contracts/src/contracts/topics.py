@@ -1,4 +1,4 @@
-"""The topic registry: every topic, its key, who writes it, who reads it, and each group's retry and DLQ."""
+"""The topic registry: each topic, its key, writers and readers, and each group's retry and DLQ."""
 
 from __future__ import annotations
 
@@ -66,8 +66,9 @@ TOPICS: dict[str, TopicSpec] = {
             name=STRIPE_EVENTS,
             partitions=6,
             key=(
-                "the checkout session id for checkout.session.* events, else the id of the"
-                " event's data.object (see contracts.stripe.event_key)"
+                "the checkout session id for checkout.session.* events, the payment intent id for"
+                " payment_intent.* and charge.* events (the charge id for a charge without one),"
+                " else the id of the event's data.object (see contracts.stripe.event_key)"
             ),
             description="Verified Stripe events, the value being the exact bytes Stripe posted.",
             producers=("webhook-ingest", "reservation-reconcile"),

@@ -1,0 +1,98 @@
+"""A tolerant model of the Stripe event on stripe.events, the event types we act on, its key."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from pydantic import Field
+
+from contracts.base import Contract, NonEmptyStr
+
+CHECKOUT_SESSION_COMPLETED: Final = "checkout.session.completed"
+CHECKOUT_SESSION_ASYNC_PAYMENT_SUCCEEDED: Final = "checkout.session.async_payment_succeeded"
+CHECKOUT_SESSION_ASYNC_PAYMENT_FAILED: Final = "checkout.session.async_payment_failed"
+CHECKOUT_SESSION_EXPIRED: Final = "checkout.session.expired"
+PAYMENT_INTENT_PAYMENT_FAILED: Final = "payment_intent.payment_failed"
+CHARGE_REFUNDED: Final = "charge.refunded"
+
+HANDLED_EVENT_TYPES: Final = frozenset(
+    {
+        CHECKOUT_SESSION_COMPLETED,
+        CHECKOUT_SESSION_ASYNC_PAYMENT_SUCCEEDED,
+        CHECKOUT_SESSION_ASYNC_PAYMENT_FAILED,
+        CHECKOUT_SESSION_EXPIRED,
+        PAYMENT_INTENT_PAYMENT_FAILED,
+        CHARGE_REFUNDED,
+    }
+)
+
+CHECKOUT_SESSION_PREFIX: Final = "checkout.session."
+PAYMENT_INTENT_PREFIX: Final = "payment_intent."
+CHARGE_PREFIX: Final = "charge."
+
+
+class StripeEventData(Contract):
+    """The `data` member of a Stripe event."""
+
+    object: dict[str, Any] = Field(
+        description="The Stripe object the event is about, as Stripe sent it (see stripe_objects)."
+    )
+    previous_attributes: dict[str, Any] | None = Field(
+        default=None, description="For *.updated events, the changed attributes' old values."
+    )
+
+
+class StripeEvent(Contract):
+    """A Stripe event as posted to our webhook (only the fields we rely on; the rest is ignored).
+
+    Unversioned on purpose: Stripe owns this shape and versions it by `api_version`.
+    """
+
+    id: NonEmptyStr = Field(description="Stripe's event id (evt_...), unique per event.")
+    type: NonEmptyStr = Field(description="The event type, e.g. 'checkout.session.completed'.")
+    api_version: str | None = Field(
+        default=None, description="The Stripe API version the object was rendered with."
+    )
+    created: int = Field(description="When Stripe created the event, in Unix seconds.")
+    livemode: bool = Field(description="False for test-mode events.")
+    data: StripeEventData = Field(description="The object the event is about.")
+
+    @property
+    def data_object(self) -> dict[str, Any]:
+        """The Stripe object the event is about."""
+        return self.data.object
+
+    @property
+    def handled(self) -> bool:
+        """Whether we act on this event type; others are acknowledged and ignored."""
+        return self.type in HANDLED_EVENT_TYPES
+
+
+def parse_stripe_event(data: bytes | str) -> StripeEvent:
+    """Decode a stripe.events value (the exact bytes Stripe posted) into its envelope."""
+    return StripeEvent.model_validate_json(data)
+
+
+def object_id(value: Any) -> str | None:
+    """The id of a reference that Stripe sends either as an id string or as an expanded object."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, dict):
+        inner = value.get("id")
+        if isinstance(inner, str) and inner:
+            return inner
+    return None
+
+
+def event_key(event: StripeEvent) -> str:
+    """The Kafka key of a Stripe event on stripe.events, so related events share a partition.
+
+    checkout.session.*: the session id; payment_intent.*: the payment intent id; charge.*: the
+    charge's payment intent if it has one, else the charge id; anything else: data.object.id. The
+    event id is the last resort, for an object without an id.
+    """
+    obj = event.data_object
+    own_id = object_id(obj)
+    if event.type.startswith(CHARGE_PREFIX):
+        own_id = object_id(obj.get("payment_intent")) or own_id
+    return own_id or event.id

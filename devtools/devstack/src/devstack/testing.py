@@ -1,0 +1,108 @@
+"""Helpers for tests against real parts: polling with a deadline, reading topics, child processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from backbone.kafka.message import Message
+from backbone.kafka.offsets import high_watermarks, partitions_of, read_between, reader
+from backbone.settings import KafkaSettings
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
+    """Await `probe` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
+
+
+async def read_topic(settings: KafkaSettings, topic: str) -> list[Message]:
+    """Every record currently on `topic`, partition by partition."""
+    consumer = reader(settings, "test-reader")
+    await consumer.start()
+    try:
+        tps = await partitions_of(consumer, topic)
+        marks = await high_watermarks(consumer, tps)
+        return await read_between(consumer, {tp: (0, hw) for tp, hw in marks.items()})
+    finally:
+        await consumer.stop()
+
+
+async def wait_for_records(
+    settings: KafkaSettings, topic: str, count: int, *, timeout: float = 20.0
+) -> list[Message]:
+    """Poll `topic` until it holds at least `count` records; return them all."""
+
+    async def probe() -> list[Message]:
+        records = await read_topic(settings, topic)
+        return records if len(records) >= count else []
+
+    return await eventually(probe, timeout=timeout, what=f"{count} records on {topic}")
+
+
+class ChildProcess:
+    """A Python child process with its output in a file, killable as a crash would kill it."""
+
+    def __init__(
+        self, args: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path | None = None
+    ) -> None:
+        self.args = [sys.executable, *args]
+        self.env = {**os.environ, **env}
+        self.log_path = log_path
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ChildProcess:
+        """Start it (output appended to the log file)."""
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd,
+                start_new_session=True,
+            )
+        return self
+
+    @property
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no final commit."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def terminate(self, timeout: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL if it does not exit in time."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def output(self) -> str:
+        """What the process has written so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -24,9 +24,13 @@ async def eventually(
     *,
     timeout: float = 20.0,
     interval: float = 0.05,
-    what: str = "condition",
+    what: str | Callable[[], str] = "condition",
 ) -> T:
-    """Await `probe` until it returns something truthy; fail after `timeout` seconds."""
+    """Await `probe` until it returns something truthy; fail after `timeout` seconds.
+
+    `what` names the awaited condition in the failure; a callable is asked only on failure (to
+    include, say, a child process's output as it was at the deadline).
+    """
     deadline = time.monotonic() + timeout
     last: T | None = None
     while time.monotonic() < deadline:
@@ -34,7 +38,8 @@ async def eventually(
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
+    label = what() if callable(what) else what
+    raise AssertionError(f"{label} not reached within {timeout}s (last: {last!r})")
 
 
 async def read_topic(settings: KafkaSettings, topic: str) -> list[Message]:

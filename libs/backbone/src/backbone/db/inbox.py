@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, DateTime, String, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Field, SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class InboxEntry(SQLModel, table=True):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class OutboxEntry(SQLModel, table=True):

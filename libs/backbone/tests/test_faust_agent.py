@@ -1,0 +1,111 @@
+"""Stateless Faust agents on the shared wrapper: dead-lettering, and no loss under SIGKILL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from backbone.kafka import OutgoingRecord, Producer
+from backbone.settings import KafkaSettings
+from contracts import headers as h
+from contracts.topics import dlq_topic
+from devstack.testing import ChildProcess, eventually, wait_for_records
+
+from .support import create_schema, group_topics
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+WORKER = Path(__file__).parent / "workers" / "faust_worker.py"
+
+
+def _count(database_url: str, sql: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(sql).fetchone()
+        return int(row[0]) if row else 0
+
+
+@pytest.fixture
+def worker_env(
+    kafka_settings: KafkaSettings, database_url: str, unique: str, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    create_schema(database_url)
+    yield {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+        "DATABASE_URL": database_url,
+        "GROUP": f"fg-{unique}",
+        "TOPIC": f"ft-{unique}",
+        "DATA_DIR": str(tmp_path / "faust-data"),
+    }
+
+
+def _worker(env: dict[str, str], log: Path) -> ChildProcess:
+    return ChildProcess([str(WORKER), "worker", "--without-web", "-l", "warn"], env=env,
+                        log_path=log)
+
+
+async def _produce(settings: KafkaSettings, topic: str, values: list[tuple[str, bytes]]) -> None:
+    producer = Producer(settings)
+    for start in range(0, len(values), 500):
+        await producer.send_many(
+            OutgoingRecord(topic, value, f"k{event_id}".encode(), [(h.EVENT_ID, event_id.encode())])
+            for event_id, value in values[start : start + 500]
+        )
+    await producer.stop()
+
+
+async def test_raising_agent_dead_letters_and_later_events_flow(
+    kafka_settings: KafkaSettings, worker_env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    group, topic = worker_env["GROUP"], worker_env["TOPIC"]
+    await group_topics(kafka_settings, group, topic, partitions=1)
+    await _produce(kafka_settings, topic, [("e-poison", b"poison"), ("e-after", b"{}")])
+    worker = _worker(worker_env, tmp_path / "worker.log").start()
+    try:
+
+        async def after_handled() -> bool:
+            return _count(database_url, "SELECT count(*) FROM effects WHERE event_id='e-after'") == 1
+
+        await eventually(after_handled, timeout=60, what=lambda: f"e-after handled\n{worker.output()}")
+        [dead] = await wait_for_records(kafka_settings, dlq_topic(group), 1)
+    finally:
+        worker.terminate()
+    assert dead.value == b"poison"
+    assert dead.header(h.EVENT_ID) == "e-poison"
+    assert dead.header(h.DLQ_ATTEMPTS) == "3"
+    assert dead.header(h.DLQ_ERROR_CLASS) == "builtins.RuntimeError"
+    assert dead.header(h.DLQ_CONSUMER_GROUP) == group
+
+
+async def test_worker_killed_mid_stream_loses_nothing(
+    kafka_settings: KafkaSettings, worker_env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    group, topic = worker_env["GROUP"], worker_env["TOPIC"]
+    await group_topics(kafka_settings, group, topic, partitions=3)
+    total = 2000
+    await _produce(kafka_settings, topic, [(f"e{i}", b"{}") for i in range(total)])
+
+    first = _worker(worker_env, tmp_path / "first.log").start()
+
+    async def midway() -> bool:
+        return _count(database_url, "SELECT count(*) FROM effects") >= total // 4
+
+    await eventually(midway, timeout=90, what=lambda: f"a quarter handled\n{first.output()}")
+    first.kill()
+    handled_at_kill = _count(database_url, "SELECT count(*) FROM effects")
+    assert handled_at_kill < total, "the kill must land mid-stream"
+
+    second = _worker(worker_env, tmp_path / "second.log").start()
+    try:
+
+        async def all_handled() -> bool:
+            return _count(database_url, "SELECT count(*) FROM effects") == total
+
+        await eventually(all_handled, timeout=120, what=lambda: f"every event handled\n{second.output()}")
+    finally:
+        second.terminate()
+    deliveries = _count(database_url, "SELECT count(*) FROM deliveries")
+    print(f"faust kill test: {handled_at_kill} handled at the kill, {deliveries - total} redelivered")
+    assert _count(database_url, "SELECT count(DISTINCT event_id) FROM effects") == total
+    assert _count(database_url, "SELECT max(applied) FROM effects") == 1

@@ -1,0 +1,1 @@
+"""Processes the backbone tests start, kill and restart."""

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+
 from backbone.kafka import Message, Producer
 from backbone.kafka.runner import ConsumerRunner
 from backbone.settings import KafkaSettings, RetrySettings

@@ -1,4 +1,4 @@
-"""A consumer SIGKILLed after its database commit but before its offset commit: redelivery is a no-op."""
+"""A consumer SIGKILLed between its database commit and its offset commit: redelivery is a no-op."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from backbone.kafka import Producer
 from backbone.settings import KafkaSettings
 from devstack.testing import ChildProcess, eventually

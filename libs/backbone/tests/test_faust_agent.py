@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+
 from backbone.kafka import OutgoingRecord, Producer
 from backbone.settings import KafkaSettings
 from contracts import headers as h
@@ -29,9 +29,9 @@ def _count(database_url: str, sql: str) -> int:
 @pytest.fixture
 def worker_env(
     kafka_settings: KafkaSettings, database_url: str, unique: str, tmp_path: Path
-) -> Iterator[dict[str, str]]:
+) -> dict[str, str]:
     create_schema(database_url)
-    yield {
+    return {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
         "DATABASE_URL": database_url,
         "GROUP": f"fg-{unique}",
@@ -41,8 +41,9 @@ def worker_env(
 
 
 def _worker(env: dict[str, str], log: Path) -> ChildProcess:
-    return ChildProcess([str(WORKER), "worker", "--without-web", "-l", "warn"], env=env,
-                        log_path=log)
+    return ChildProcess(
+        [str(WORKER), "worker", "--without-web", "-l", "warn"], env=env, log_path=log
+    )
 
 
 async def _produce(settings: KafkaSettings, topic: str, values: list[tuple[str, bytes]]) -> None:
@@ -65,9 +66,13 @@ async def test_raising_agent_dead_letters_and_later_events_flow(
     try:
 
         async def after_handled() -> bool:
-            return _count(database_url, "SELECT count(*) FROM effects WHERE event_id='e-after'") == 1
+            return (
+                _count(database_url, "SELECT count(*) FROM effects WHERE event_id='e-after'") == 1
+            )
 
-        await eventually(after_handled, timeout=60, what=lambda: f"e-after handled\n{worker.output()}")
+        await eventually(
+            after_handled, timeout=60, what=lambda: f"e-after handled\n{worker.output()}"
+        )
         [dead] = await wait_for_records(kafka_settings, dlq_topic(group), 1)
     finally:
         worker.terminate()
@@ -102,10 +107,14 @@ async def test_worker_killed_mid_stream_loses_nothing(
         async def all_handled() -> bool:
             return _count(database_url, "SELECT count(*) FROM effects") == total
 
-        await eventually(all_handled, timeout=120, what=lambda: f"every event handled\n{second.output()}")
+        await eventually(
+            all_handled, timeout=120, what=lambda: f"every event handled\n{second.output()}"
+        )
     finally:
         second.terminate()
     deliveries = _count(database_url, "SELECT count(*) FROM deliveries")
-    print(f"faust kill test: {handled_at_kill} handled at the kill, {deliveries - total} redelivered")
+    print(
+        f"faust kill test: {handled_at_kill} handled at the kill, {deliveries - total} redelivered"
+    )
     assert _count(database_url, "SELECT count(DISTINCT event_id) FROM effects") == total
     assert _count(database_url, "SELECT max(applied) FROM effects") == 1

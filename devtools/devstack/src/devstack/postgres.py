@@ -25,7 +25,7 @@ _EPHEMERAL_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=
 
 @dataclass
 class EmbeddedPostgres:
-    """One PostgreSQL server on a data directory of ours; `start()` reuses a directory already set up."""
+    """One PostgreSQL server on a data directory of ours; `start()` reuses one already set up."""
 
     data_dir: Path
     port: int = 0
@@ -55,8 +55,17 @@ class EmbeddedPostgres:
         if self.ephemeral:
             options += "".join(f" -c {s}" for s in _EPHEMERAL_SETTINGS)
         self._run(
-            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"),
-            "-o", options, "-w", "-t", str(int(timeout)), "start",
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.data_dir / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "start",
         )
         wait_until(lambda: port_open(self.host, self.port), timeout=timeout, what="PostgreSQL")
         return self
@@ -84,8 +93,15 @@ class EmbeddedPostgres:
 
     def _initdb(self) -> None:
         self._run(
-            "initdb", "-D", str(self.data_dir), "-U", _SUPERUSER, "--auth=trust",
-            "--encoding=UTF8", "--no-instructions", "--locale=C",
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            _SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-instructions",
+            "--locale=C",
         )
 
     def _stop_stale(self) -> None:

@@ -1,4 +1,4 @@
-"""Pytest fixtures: real PostgreSQL and a real broker started once per session, unique names per test."""
+"""Pytest fixtures: a real PostgreSQL and a real broker once per session, unique names per test."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+
 from backbone.kafka.admin import ensure_topics
 from backbone.settings import KafkaSettings
-
 from devstack.infra import Provided, provide_kafka, provide_postgres
 from devstack.postgres import ensure_database
 

@@ -1,4 +1,4 @@
-"""Helpers for tests against real parts: polling with a deadline, reading topics, child processes."""
+"""Helpers for tests on real parts: polling with a deadline, reading topics, child processes."""
 
 from __future__ import annotations
 
@@ -70,7 +70,12 @@ class ChildProcess:
     """A Python child process with its output in a file, killable as a crash would kill it."""
 
     def __init__(
-        self, args: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path | None = None
+        self,
+        args: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        log_path: Path,
+        cwd: Path | None = None,
     ) -> None:
         self.args = [sys.executable, *args]
         self.env = {**os.environ, **env}
@@ -82,7 +87,11 @@ class ChildProcess:
         """Start it (output appended to the log file)."""
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd,
+                self.args,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.cwd,
                 start_new_session=True,
             )
         return self

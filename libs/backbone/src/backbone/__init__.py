@@ -1,1 +1,1 @@
-"""Shared plumbing every service stands on: settings, logging, Kafka, dead-lettering, inbox, outbox."""
+"""Shared plumbing of every service: settings, logging, Kafka, dead-lettering, inbox, outbox."""

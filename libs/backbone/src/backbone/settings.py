@@ -20,7 +20,9 @@ class KafkaSettings(BaseSettings):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     request_timeout_ms: int = Field(10_000, description="Bound on one broker request.")
-    send_timeout_s: float = Field(5.0, description="Bound on one produce, acknowledgement included.")
+    send_timeout_s: float = Field(
+        5.0, description="Bound on one produce, acknowledgement included."
+    )
     connect_timeout_s: float = Field(5.0, description="Bound on connecting a client at start-up.")
     session_timeout_ms: int = Field(
         6_000, description="Consumer group session timeout; joins take half of it on Tansu."

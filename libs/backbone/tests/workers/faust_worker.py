@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 
+from sqlalchemy import text
+
 from backbone.db.engine import make_engine, session_factory
 from backbone.db.inbox import claim
 from backbone.faust import create_faust_app, resilient_agent
 from backbone.kafka import Message, Producer
 from backbone.logging import configure_logging
 from backbone.settings import DatabaseSettings, KafkaSettings, RetrySettings
-from sqlalchemy import text
 
 configure_logging("faust-test-worker")
 kafka = KafkaSettings(session_timeout_ms=3000, heartbeat_interval_ms=500)
@@ -30,7 +31,9 @@ async def handle(message: Message) -> None:
         raise RuntimeError("poison event")
     event_id = message.header("event-id") or ""
     async with sessions() as session, session.begin():
-        await session.execute(text("INSERT INTO deliveries (event_id) VALUES (:e)"), {"e": event_id})
+        await session.execute(
+            text("INSERT INTO deliveries (event_id) VALUES (:e)"), {"e": event_id}
+        )
         if await claim(session, group, event_id):
             await session.execute(
                 text("INSERT INTO effects (event_id, applied) VALUES (:e, 1)"), {"e": event_id}

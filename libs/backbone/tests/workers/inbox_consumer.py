@@ -1,4 +1,4 @@
-"""A consumer process for the crash test: handler commits to PostgreSQL, then may die before the offset commit.
+"""A consumer for the crash test: handles, commits to PostgreSQL, may die before the offset commit.
 
 Env: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, GROUP, TOPIC; CRASH_MARKER (a path): when set and the
 file does not exist yet, the process creates it and SIGKILLs itself right after the handler's
@@ -12,13 +12,14 @@ import os
 import signal
 from pathlib import Path
 
+from sqlalchemy import text
+
 from backbone.db.engine import make_engine, session_factory
 from backbone.db.inbox import claim
 from backbone.kafka import Message
 from backbone.kafka.runner import ConsumerRunner
 from backbone.logging import configure_logging
 from backbone.settings import DatabaseSettings, KafkaSettings, RetrySettings
-from sqlalchemy import text
 
 
 async def main() -> None:

@@ -1,4 +1,7 @@
-"""An outbox relay process for the kill-and-restart test. Env: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, SOURCE."""
+"""An outbox relay process for the kill-and-restart test.
+
+Env: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, SOURCE.
+"""
 
 from __future__ import annotations
 

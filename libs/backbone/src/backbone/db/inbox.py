@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Column, DateTime, String, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Field, SQLModel
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col
 
 
 class InboxEntry(SQLModel, table=True):
@@ -33,7 +33,7 @@ async def claim(session: AsyncSession, consumer: str, event_id: str) -> bool:
         insert(InboxEntry)
         .values(consumer=consumer, event_id=event_id)
         .on_conflict_do_nothing()
-        .returning(InboxEntry.event_id)  # type: ignore[arg-type]
+        .returning(col(InboxEntry.event_id))
     )
     result = await session.execute(statement)
     return result.first() is not None

@@ -7,17 +7,15 @@ from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, String, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field, SQLModel
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
 
 
 class OutboxEntry(SQLModel, table=True):
     """One record waiting for, or past, its trip to Kafka."""
 
     __tablename__ = "outbox"
-    __table_args__ = (
-        Index("outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
-    )
+    __table_args__ = (Index("outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),)
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
     topic: str = Field(sa_column=Column(String(249), nullable=False))

@@ -10,13 +10,14 @@ its own commit does not publish those rows a second time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from contracts import headers as h
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
 from backbone.db.engine import session_factory
 from backbone.db.outbox import OutboxEntry
@@ -24,6 +25,7 @@ from backbone.kafka.offsets import high_watermarks, partitions_of, read_between,
 from backbone.kafka.producer import BrokerUnavailable, OutgoingRecord, Producer
 from backbone.logging import get_logger
 from backbone.settings import KafkaSettings
+from contracts import headers as h
 
 log = get_logger(__name__)
 
@@ -67,7 +69,9 @@ class OutboxRelay:
         lock_key = zlib.crc32(f"outbox-relay:{self.source}".encode())
         async with self._engine.connect() as lock_conn:
             while not self._stopping.is_set():
-                got = await lock_conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key})
+                got = await lock_conn.scalar(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key}
+                )
                 await lock_conn.commit()
                 if got:
                     break
@@ -104,8 +108,8 @@ class OutboxRelay:
             rows: Sequence[OutboxEntry] = (
                 await session.scalars(
                     select(OutboxEntry)
-                    .where(OutboxEntry.sent_at.is_(None))  # type: ignore[union-attr]
-                    .order_by(OutboxEntry.id)  # type: ignore[arg-type]
+                    .where(col(OutboxEntry.sent_at).is_(None))
+                    .order_by(col(OutboxEntry.id))
                     .limit(self._batch_size)
                     .with_for_update()
                 )
@@ -115,7 +119,7 @@ class OutboxRelay:
             await self._producer.send_many([self._record(row) for row in rows])
             await session.execute(
                 update(OutboxEntry)
-                .where(OutboxEntry.id.in_([r.id for r in rows]))  # type: ignore[union-attr]
+                .where(col(OutboxEntry.id).in_([r.id for r in rows]))
                 .values(sent_at=datetime.now(UTC))
             )
         self.published += len(rows)
@@ -132,7 +136,9 @@ class OutboxRelay:
         async with self._sessions() as session:
             topics = (
                 await session.scalars(
-                    select(OutboxEntry.topic).where(OutboxEntry.sent_at.is_(None)).distinct()  # type: ignore[union-attr]
+                    select(col(OutboxEntry.topic))
+                    .where(col(OutboxEntry.sent_at).is_(None))
+                    .distinct()
                 )
             ).all()
         if not topics:
@@ -143,8 +149,8 @@ class OutboxRelay:
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(OutboxEntry)
-                .where(OutboxEntry.id.in_(published))  # type: ignore[union-attr]
-                .where(OutboxEntry.sent_at.is_(None))  # type: ignore[union-attr]
+                .where(col(OutboxEntry.id).in_(published))
+                .where(col(OutboxEntry.sent_at).is_(None))
                 .values(sent_at=datetime.now(UTC))
             )
         found = int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -172,7 +178,5 @@ class OutboxRelay:
         return ids
 
     async def _pause(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            pass

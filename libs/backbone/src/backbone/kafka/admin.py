@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from contracts.topics import all_topic_partitions
 
 from backbone.logging import get_logger
 from backbone.settings import KafkaSettings
+from contracts.topics import all_topic_partitions
 
 log = get_logger(__name__)
 
@@ -47,10 +48,8 @@ async def _create_missing(settings: KafkaSettings, wanted: dict[str, int]) -> No
             if name not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
             log.info("topics.created", topics=[t.name for t in missing])
     finally:
         await admin.close()

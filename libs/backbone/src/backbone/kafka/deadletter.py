@@ -5,38 +5,42 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from contracts import headers as h
-from contracts.topics import dlq_topic
-
 from backbone.kafka.message import Message
 from backbone.kafka.producer import BrokerUnavailable, OutgoingRecord, Producer
 from backbone.logging import get_logger
+from contracts.deadletter import DeadLetterHeadersV1, without_dead_letter_headers
+from contracts.topics import dlq_topic
 
 log = get_logger(__name__)
 
-MAX_ERROR_MESSAGE = 2_000
-
 
 def dead_letter_record(
-    message: Message, group: str, error: BaseException, attempts: int, *, now: datetime | None = None
+    message: Message,
+    group: str,
+    error: BaseException,
+    attempts: int,
+    *,
+    now: datetime | None = None,
 ) -> OutgoingRecord:
     """The record to write: same key, value and headers, plus where and why it failed."""
-    failed_at = (now or datetime.now(UTC)).isoformat()
-    extra = {
-        h.DLQ_ORIGINAL_TOPIC: message.topic,
-        h.DLQ_ORIGINAL_PARTITION: str(message.partition),
-        h.DLQ_ORIGINAL_OFFSET: str(message.offset),
-        h.DLQ_ORIGINAL_TIMESTAMP: str(message.timestamp_ms),
-        h.DLQ_CONSUMER_GROUP: group,
-        h.DLQ_ERROR_CLASS: f"{type(error).__module__}.{type(error).__qualname__}",
-        h.DLQ_ERROR_MESSAGE: str(error)[:MAX_ERROR_MESSAGE],
-        h.DLQ_ATTEMPTS: str(attempts),
-        h.DLQ_FAILED_AT: failed_at,
-    }
-    # A record replayed from the DLQ and failing again must not carry two sets of DLQ headers.
-    kept = tuple((k, v) for k, v in message.headers if k not in h.DLQ_HEADERS)
-    added = tuple((k, v.encode("utf-8")) for k, v in extra.items())
-    return OutgoingRecord(dlq_topic(group), message.value, message.key, kept + added)
+    dead_letter = DeadLetterHeadersV1(
+        original_topic=message.topic,
+        original_partition=message.partition,
+        original_offset=message.offset,
+        original_timestamp=message.timestamp_ms if message.timestamp_ms >= 0 else None,
+        consumer_group=group,
+        error_class=f"{type(error).__module__}.{type(error).__qualname__}",
+        error_message=str(error),
+        attempts=attempts,
+        failed_at=now or datetime.now(UTC),
+    )
+    # A replayed record failing again must not carry two sets of dead-letter headers.
+    kept = [
+        (k, v if v is not None else b"") for k, v in without_dead_letter_headers(message.headers)
+    ]
+    return OutgoingRecord(
+        dlq_topic(group), message.value, message.key, (*kept, *dead_letter.to_headers())
+    )
 
 
 class DeadLetterWriter:

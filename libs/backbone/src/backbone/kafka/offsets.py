@@ -31,7 +31,7 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPar
     """Every partition of `topic` (empty if the topic does not exist)."""
     parts = consumer.partitions_for_topic(topic)
     if parts is None:
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - no public refresh
+        await consumer._client.force_metadata_update()
         parts = consumer.partitions_for_topic(topic) or set()
     return [TopicPartition(topic, p) for p in sorted(parts)]
 

@@ -1,10 +1,8 @@
-"""One message, start to finish: retries, then the dead-letter topic. Shared by aiokafka and Faust."""
+"""One message start to finish: retries, then the dead-letter topic; for aiokafka and Faust."""
 
 from __future__ import annotations
 
 import time
-
-from contracts import headers as h
 
 from backbone import metrics
 from backbone.kafka.deadletter import DeadLetterWriter
@@ -12,6 +10,7 @@ from backbone.kafka.message import Message
 from backbone.kafka.retry import Handler, handle_with_retries
 from backbone.logging import bound_ids, get_logger
 from backbone.settings import RetrySettings
+from contracts import headers as h
 
 log = get_logger(__name__)
 

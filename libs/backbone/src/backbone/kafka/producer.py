@@ -140,5 +140,5 @@ async def _quietly_stop(producer: AIOKafkaProducer) -> None:
         await asyncio.wait_for(producer.stop(), timeout=2.0)
     except (TimeoutError, KafkaError, OSError):
         pass
-    except Exception:  # noqa: BLE001 - a half-started client may fail any way on stop
+    except Exception:
         log.debug("producer.stop_failed", exc_info=True)

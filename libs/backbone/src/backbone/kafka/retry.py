@@ -38,7 +38,9 @@ def backoff_delay(settings: RetrySettings, attempt: int) -> float:
     return float(min(delay, settings.backoff_max_s))
 
 
-async def handle_with_retries(handler: Handler, message: Message, settings: RetrySettings) -> Outcome:
+async def handle_with_retries(
+    handler: Handler, message: Message, settings: RetrySettings
+) -> Outcome:
     """Call `handler` until it succeeds, fails permanently, or runs out of attempts."""
     attempt = 0
     while True:
@@ -47,7 +49,7 @@ async def handle_with_retries(handler: Handler, message: Message, settings: Retr
             await handler(message)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - every failure is retried or dead-lettered
+        except Exception as exc:
             final = isinstance(exc, PermanentError) or attempt >= settings.max_attempts
             log.warning(
                 "message.handler_failed",

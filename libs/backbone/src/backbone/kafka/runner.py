@@ -1,4 +1,4 @@
-"""The aiokafka consumer runner: at-least-once, offsets committed after handling or dead-lettering."""
+"""The aiokafka consumer runner: at-least-once, offsets committed once handled or dead-lettered."""
 
 from __future__ import annotations
 

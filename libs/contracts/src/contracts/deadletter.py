@@ -113,3 +113,11 @@ class DlqReplayAuditV1(Contract):
     )
     count: int = Field(ge=0, description="How many dead letters were (or would be) replayed.")
     dry_run: bool = Field(description="True when nothing was written to <group>.retry.")
+    entries: list[str] = Field(
+        default_factory=list,
+        description=(
+            "The dead letters selected, by place in <group>.dlq: '<partition>:<offset>' or"
+            " '<partition>:<first>-<last>' (inclusive), so a later replay can tell what was"
+            " already replayed."
+        ),
+    )

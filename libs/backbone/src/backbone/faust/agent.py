@@ -39,17 +39,18 @@ def resilient_agent(
     producer: Producer,
     retry: RetrySettings | None = None,
     name: str | None = None,
+    dead_letters: DeadLetterWriter | None = None,
 ) -> MessageProcessor:
     """Register an agent on `topics` that hands each event to `handler` through the processor.
 
     Faust acknowledges an event once the agent moves past it, even when the agent raised, so the
     processor retries and dead-letters (awaiting the broker's ack) before the loop moves on. The
     agent keeps no Faust state (no Tables, no group_by): those lost events under kills.
+    `dead_letters` replaces the default writer (a subclass may count dead letters its own way).
     """
     group = str(app.conf.id)
-    processor = MessageProcessor(
-        group, handler, retry or RetrySettings(), DeadLetterWriter(producer, group)
-    )
+    writer = dead_letters or DeadLetterWriter(producer, group)
+    processor = MessageProcessor(group, handler, retry or RetrySettings(), writer)
     channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")
 
     async def agent(stream: Any) -> None:

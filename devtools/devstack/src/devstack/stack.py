@@ -1,0 +1,171 @@
+"""The development stack: which processes `make run` starts, on which ports, with which environment."""
+
+from __future__ import annotations
+
+import importlib.util
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+PORTS = {
+    "checkout": 8000,
+    "webhook-ingest": 8001,
+    "reservation-api": 8002,
+    "notifier": 8003,
+    "stripe-emulator": 12111,
+    "smtp": 1025,
+    "mail-web": 8025,
+    "broker": 9092,
+}
+
+# One database per service that keeps state; no service reads another's tables.
+DATABASES = ("checkout", "reservation", "notifier")
+
+DEV_STRIPE_API_KEY = "sk_test_devstack_local_emulator"  # noqa: S105 - accepted by the emulator only
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process of the stack: a `python -m` command, the package it needs, and its env."""
+
+    name: str
+    module: str
+    args: tuple[str, ...]
+    env: dict[str, str]
+
+    @property
+    def available(self) -> bool:
+        """Whether the package has its `python -m` entry point yet (services land one by one)."""
+        package = self.module.split(".")[0]
+        return (
+            importlib.util.find_spec(package) is not None
+            and importlib.util.find_spec(f"{package}.__main__") is not None
+        )
+
+    @property
+    def command(self) -> str:
+        """The shell command honcho runs."""
+        return " ".join([sys.executable, "-m", self.module, *self.args])
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Addresses and secrets every process shares."""
+
+    kafka: str
+    databases: dict[str, str]
+    webhook_secret: str
+    data_dir: Path
+    jwks_url: str = ""
+    issuer: str = ""
+
+
+def webhook_secret(data_dir: Path, from_env: str | None) -> str:
+    """STRIPE_WEBHOOK_SECRET when set, else a development secret kept under the data folder."""
+    if from_env:
+        return from_env
+    path = data_dir / "webhook-secret"
+    if not path.exists():
+        path.write_text("whsec_dev_" + secrets.token_hex(16))
+    return path.read_text().strip()
+
+
+def processes(config: StackConfig) -> list[ProcessSpec]:
+    """Every process of the stack, in start order."""
+    base = {"KAFKA_BOOTSTRAP_SERVERS": config.kafka, "PYTHONUNBUFFERED": "1"}
+    stripe = {
+        "STRIPE_API_KEY": DEV_STRIPE_API_KEY,
+        "STRIPE_API_BASE": f"http://127.0.0.1:{PORTS['stripe-emulator']}",
+    }
+    auth = {"AUTH_JWKS_URL": config.jwks_url, "AUTH_ISSUER": config.issuer}
+    ingest = f"http://127.0.0.1:{PORTS['webhook-ingest']}/webhooks/stripe"
+    reservation_api = f"http://127.0.0.1:{PORTS['reservation-api']}"
+    return [
+        ProcessSpec(
+            "stripe-emulator",
+            "stripe_emulator",
+            (),
+            {
+                **base,
+                "STRIPE_EMULATOR_PORT": str(PORTS["stripe-emulator"]),
+                "STRIPE_WEBHOOK_URL": ingest,
+                "STRIPE_WEBHOOK_SECRET": config.webhook_secret,
+            },
+        ),
+        ProcessSpec(
+            "mail-sink",
+            "mail_sink",
+            (),
+            {
+                **base,
+                "MAIL_SINK_SMTP_PORT": str(PORTS["smtp"]),
+                "MAIL_SINK_HTTP_PORT": str(PORTS["mail-web"]),
+            },
+        ),
+        ProcessSpec(
+            "webhook-ingest",
+            "webhook_ingest",
+            (),
+            {
+                **base,
+                "STRIPE_WEBHOOK_SECRET": config.webhook_secret,
+                "WEBHOOK_INGEST_PORT": str(PORTS["webhook-ingest"]),
+            },
+        ),
+        ProcessSpec(
+            "reservation-api",
+            "reservation",
+            ("api",),
+            {
+                **base,
+                **stripe,
+                **auth,
+                "DATABASE_URL": config.databases["reservation"],
+                "RESERVATION_PORT": str(PORTS["reservation-api"]),
+            },
+        ),
+        ProcessSpec(
+            "reservation-worker",
+            "reservation",
+            ("worker", "--without-web"),
+            {
+                **base,
+                **stripe,
+                "DATABASE_URL": config.databases["reservation"],
+                "RESERVATION_DATA_DIR": str(config.data_dir / "faust-reservation"),
+            },
+        ),
+        ProcessSpec(
+            "reservation-relay",
+            "reservation",
+            ("relay",),
+            {**base, "DATABASE_URL": config.databases["reservation"]},
+        ),
+        ProcessSpec(
+            "checkout",
+            "checkout",
+            ("api",),
+            {
+                **base,
+                **stripe,
+                **auth,
+                "DATABASE_URL": config.databases["checkout"],
+                "CHECKOUT_PORT": str(PORTS["checkout"]),
+                "RESERVATION_API_URL": reservation_api,
+            },
+        ),
+        ProcessSpec(
+            "notifier",
+            "notifier",
+            ("worker", "--without-web"),
+            {
+                **base,
+                "DATABASE_URL": config.databases["notifier"],
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(PORTS["smtp"]),
+                "NOTIFIER_PORT": str(PORTS["notifier"]),
+                "NOTIFIER_DATA_DIR": str(config.data_dir / "faust-notifier"),
+            },
+        ),
+    ]

@@ -13,7 +13,8 @@ from stripe_emulator.params import decode_pairs
 from stripe_emulator.settings import EmulatorSettings
 from stripe_emulator.signing import signature_header
 
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "stripe" / "fixtures3.json"
+# Stripe's own example objects (openapi repository, MIT: see LICENSE and SOURCE_COMMIT beside it).
+FIXTURES = Path(__file__).resolve().parent / "stripe_fixtures" / "fixtures3.json"
 
 
 def test_decode_nested_form_keys() -> None:

@@ -1,0 +1,1 @@
+"""The operators' `dlq` command: inspect, select and replay dead letters, with an audit trail."""

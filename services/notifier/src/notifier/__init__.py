@@ -1,1 +1,1 @@
-"""notifier: see the package README."""
+"""notifier: e-mails the user once per reservation fact (see services/notifier/README.md)."""

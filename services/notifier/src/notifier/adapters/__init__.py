@@ -1,0 +1,1 @@
+"""The notifier's adapters: its table, repository, templates, SMTP client, metrics, migrations."""

@@ -1,0 +1,1 @@
+"""The notifier's pure core: which e-mail a fact calls for, and how its parts are worded."""

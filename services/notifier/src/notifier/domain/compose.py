@@ -1,0 +1,176 @@
+"""One e-mail per fact: which template, to whom, with which subject and facts to show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.reservation import (
+    ORDER_CONFIRMED_V1,
+    REFUND_REASON_CHARGE_REFUNDED,
+    REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN,
+    RESERVATION_CONFIRMED_V1,
+    RESERVATION_EXPIRED_V1,
+    RESERVATION_FLAGGED_FOR_REVIEW_V1,
+    RESERVATION_PAYMENT_FAILED_V1,
+    RESERVATION_REFUNDED_V1,
+    OrderConfirmedV1,
+    ReservationConfirmedV1,
+    ReservationExpiredV1,
+    ReservationFact,
+    ReservationFactBase,
+    ReservationFlaggedForReviewV1,
+    ReservationPaymentFailedV1,
+    ReservationRefundedV1,
+)
+from notifier.domain.formatting import (
+    format_moment,
+    format_money,
+    format_slot,
+    one_line,
+    safe_link,
+)
+from notifier.domain.model import Email
+
+# Template names (templates/<name>.txt.j2 and templates/<name>.html.j2); also metric labels.
+CONFIRMED = "reservation_confirmed"
+PAYMENT_FAILED = "reservation_payment_failed"
+EXPIRED = "reservation_expired"
+REFUNDED = "reservation_refunded"
+FLAGGED = "reservation_flagged_for_review"
+ORDER_CONFIRMED = "order_confirmed"
+TEMPLATES = (CONFIRMED, PAYMENT_FAILED, EXPIRED, REFUNDED, FLAGGED, ORDER_CONFIRMED)
+_TEMPLATE_BY_EVENT_TYPE = {
+    RESERVATION_CONFIRMED_V1: CONFIRMED,
+    RESERVATION_PAYMENT_FAILED_V1: PAYMENT_FAILED,
+    RESERVATION_EXPIRED_V1: EXPIRED,
+    RESERVATION_REFUNDED_V1: REFUNDED,
+    RESERVATION_FLAGGED_FOR_REVIEW_V1: FLAGGED,
+    ORDER_CONFIRMED_V1: ORDER_CONFIRMED,
+}
+
+_REFUND_REASONS = {
+    REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN: (
+        "Your payment arrived after the time slot had been given to someone else, so we"
+        " refunded it in full."
+    ),
+    REFUND_REASON_CHARGE_REFUNDED: "A refund was issued for your payment.",
+}
+
+
+def template_for(event_type: object) -> str | None:
+    """The template used for facts of `event_type`, None for a type we send nothing for."""
+    return _TEMPLATE_BY_EVENT_TYPE.get(event_type) if isinstance(event_type, str) else None
+
+
+def _reservation(fact: ReservationFactBase) -> dict[str, Any]:
+    return {
+        "reservation_id": fact.reservation_id,
+        "service_name": fact.service_name,
+        "slot": format_slot(fact.starts_at, fact.ends_at),
+    }
+
+
+def _email(
+    fact: ReservationFact,
+    *,
+    template: str,
+    recipient: str,
+    subject: str,
+    context: dict[str, Any],
+) -> Email:
+    return Email(
+        event_id=fact.event_id,
+        event_type=fact.event_type,
+        template=template,
+        recipient=recipient,
+        subject=subject,
+        context=context,
+    )
+
+
+def plan_email(fact: ReservationFact, *, operator_email: str, checkout_url: str) -> Email:
+    """The e-mail `fact` calls for. Subjects are one line (user text may hold newlines)."""
+    match fact:
+        case ReservationConfirmedV1():
+            return _email(
+                fact,
+                template=CONFIRMED,
+                recipient=fact.user_email,
+                subject=one_line(f"Booking confirmed: {fact.service_name} ({fact.reference})"),
+                context={
+                    **_reservation(fact),
+                    "amount_paid": format_money(fact.amount_paid, fact.currency),
+                    "reference": fact.reference,
+                },
+            )
+        case ReservationPaymentFailedV1():
+            return _email(
+                fact,
+                template=PAYMENT_FAILED,
+                recipient=fact.user_email,
+                subject=one_line(f"Payment failed for your {fact.service_name} booking"),
+                context={
+                    **_reservation(fact),
+                    "reason": fact.reason,
+                    "retry_url": safe_link(fact.retry_url, checkout_url),
+                    "hold_expires": (
+                        format_moment(fact.hold_expires_at) if fact.hold_expires_at else None
+                    ),
+                },
+            )
+        case ReservationExpiredV1():
+            return _email(
+                fact,
+                template=EXPIRED,
+                recipient=fact.user_email,
+                subject=one_line(f"Your {fact.service_name} hold has expired"),
+                context={**_reservation(fact), "book_url": checkout_url},
+            )
+        case ReservationRefundedV1():
+            return _email(
+                fact,
+                template=REFUNDED,
+                recipient=fact.user_email,
+                subject=one_line(f"Refund issued for your {fact.service_name} booking"),
+                context={
+                    **_reservation(fact),
+                    "amount_refunded": format_money(fact.amount_refunded, fact.currency),
+                    "refund_id": fact.refund_id,
+                    "reason": _REFUND_REASONS.get(fact.reason, "A refund was issued."),
+                },
+            )
+        case ReservationFlaggedForReviewV1():
+            return _email(
+                fact,
+                template=FLAGGED,
+                recipient=operator_email,
+                subject=one_line(
+                    f"[review] Reservation {fact.reservation_id}: {fact.reason}", limit=200
+                ),
+                context={
+                    **_reservation(fact),
+                    "reason": fact.reason,
+                    "expected": format_money(fact.expected_amount, fact.expected_currency),
+                    "paid": format_money(fact.paid_amount, fact.paid_currency),
+                    "session_id": fact.session_id,
+                    "payment_intent_id": fact.payment_intent_id,
+                    "user_id": fact.user_id,
+                    "user_email": fact.user_email,
+                },
+            )
+        case OrderConfirmedV1():
+            return _email(
+                fact,
+                template=ORDER_CONFIRMED,
+                recipient=fact.user_email,
+                subject=one_line(f"Order confirmed: {len(fact.items)} beat(s)"),
+                context={
+                    "order_id": fact.order_id,
+                    "items": [
+                        {"title": item.title, "price": format_money(item.price, fact.currency)}
+                        for item in fact.items
+                    ],
+                    "total": format_money(fact.total, fact.currency),
+                },
+            )
+    raise TypeError(f"no e-mail for {type(fact).__name__}")  # pragma: no cover

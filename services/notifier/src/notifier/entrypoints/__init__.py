@@ -1,0 +1,1 @@
+"""The notifier's processes: the worker (with its health and metrics server) and migrate."""

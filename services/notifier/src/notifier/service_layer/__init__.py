@@ -1,0 +1,1 @@
+"""Handling one fact: decode, plan, claim, send, settle."""

@@ -1,0 +1,71 @@
+"""The notifier's settings: SMTP, addresses, links, HTTP port, and which stream it reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.topics import NOTIFIER_GROUP, RESERVATION_EVENTS, retry_topic
+
+SmtpSecurity = Literal["none", "starttls", "tls"]
+
+
+class NotifierSettings(BaseSettings):
+    """Everything the notifier reads from the environment (NOTIFIER_*), besides the shared
+    KAFKA_*, DATABASE_*, CONSUMER_* and LOG_* settings of backbone."""
+
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
+
+    consumer_group: str = Field(
+        NOTIFIER_GROUP,
+        description="Consumer group (and Faust app id); its retry and DLQ topics follow from it.",
+    )
+    source_topic: str = Field(
+        RESERVATION_EVENTS, description="The facts topic; tests point it at a topic of their own."
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
+    smtp_port: int = Field(1025, description="SMTP server port (587 STARTTLS, 465 TLS usually).")
+    smtp_security: SmtpSecurity = Field(
+        "none", description="none, starttls (upgrade after EHLO) or tls (implicit TLS)."
+    )
+    smtp_username: str | None = Field(None, description="SMTP AUTH user, when the server wants it.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP AUTH password.")
+    smtp_validate_certs: bool = Field(True, description="Verify the server certificate over TLS.")
+    smtp_timeout_s: float = Field(10.0, gt=0, description="Bound on each SMTP command.")
+    smtp_send_timeout_s: float = Field(
+        30.0, gt=0, description="Bound on one whole send: connect, TLS, auth, envelope and data."
+    )
+    mail_from: str = Field(
+        "Studio <no-reply@studio.example>", description="From header and envelope sender."
+    )
+    operator_email: str = Field(
+        "operator@studio.example", description="Where reservations flagged for review are sent."
+    )
+    checkout_url: str = Field(
+        "http://127.0.0.1:8000/", description="Link back to checkout when a fact carries none."
+    )
+    message_id_domain: str = Field(
+        "notifier.payment-backbone",
+        description="Right-hand side of Message-IDs: <event_id@domain>, stable across re-sends.",
+    )
+    http_host: str = Field("0.0.0.0", description="Bind address of /healthz and /metrics.")  # noqa: S104
+    http_port: int = Field(8003, description="Port of /healthz, /readyz and /metrics.")
+    auto_migrate: bool = Field(
+        False, description="Apply the Alembic migrations when the worker starts (development)."
+    )
+    data_dir: Path = Field(
+        Path(".data/notifier"), description="Faust's data directory (no tables are kept there)."
+    )
+
+    @property
+    def topics(self) -> list[str]:
+        """What the agent reads: the facts topic and the group's own retry topic."""
+        return [self.source_topic, retry_topic(self.consumer_group)]
+
+
+def get_settings() -> NotifierSettings:
+    """Settings from the environment; call at start-up, never at import."""
+    return NotifierSettings()

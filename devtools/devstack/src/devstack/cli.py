@@ -13,7 +13,6 @@ from pathlib import Path
 from backbone.kafka.admin import ensure_topics
 from backbone.logging import configure_logging
 from backbone.settings import KafkaSettings
-
 from devstack.infra import Provided, provide_kafka, provide_postgres
 from devstack.postgres import ensure_database
 from devstack.stack import DATABASES, PORTS, StackConfig, processes, webhook_secret

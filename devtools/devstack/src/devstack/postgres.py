@@ -7,10 +7,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import warnings
 
 import psycopg
 

@@ -1,4 +1,4 @@
-"""The development stack: which processes `make run` starts, on which ports, with which environment."""
+"""The development stack: the processes `make run` starts, their ports and their environment."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ PORTS = {
 # One database per service that keeps state; no service reads another's tables.
 DATABASES = ("checkout", "reservation", "notifier")
 
-DEV_STRIPE_API_KEY = "sk_test_devstack_local_emulator"  # noqa: S105 - accepted by the emulator only
+DEV_STRIPE_API_KEY = "sk_test_devstack_local_emulator"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,15 @@ log = get_logger(__name__)
 
 class BrokerUnavailable(RuntimeError):
     """The broker did not acknowledge in time, or could not be reached: nothing is known written."""
+
+
+_RETRY_PAUSE_S = 0.1
+
+
+def _unavailable(exc: BaseException) -> BrokerUnavailable:
+    if isinstance(exc, BrokerUnavailable):
+        return exc
+    return BrokerUnavailable(f"broker did not acknowledge: {type(exc).__name__}")
 
 
 @dataclass(frozen=True)
@@ -85,19 +95,35 @@ class Producer:
         return delivered[0]
 
     async def send_many(self, records: Iterable[OutgoingRecord]) -> list[Delivered]:
-        """Produce records in order and wait for every acknowledgement within one bound."""
+        """Produce records in order and wait for every acknowledgement within one bound.
+
+        A broker error inside the bound (a broker just restarted answers its first produce with
+        an error) is retried on a fresh client until the bound runs out. A retry after an
+        ambiguous failure may write a record twice: consumers are idempotent by event id.
+        """
+        batch = list(records)
+        deadline = time.monotonic() + self._settings.send_timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return await asyncio.wait_for(self._send_once(batch), timeout=max(remaining, 0.01))
+            except (TimeoutError, KafkaError, OSError, BrokerUnavailable) as exc:
+                if time.monotonic() + _RETRY_PAUSE_S >= deadline:
+                    raise _unavailable(exc) from exc
+                log.info("producer.retrying", error=type(exc).__name__)
+                await asyncio.sleep(_RETRY_PAUSE_S)
+
+    async def _send_once(self, batch: list[OutgoingRecord]) -> list[Delivered]:
         producer = await self._ensure()
         try:
             futures = [
                 await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
-                for r in records
+                for r in batch
             ]
-            metas = await asyncio.wait_for(
-                asyncio.gather(*futures), timeout=self._settings.send_timeout_s
-            )
-        except (TimeoutError, KafkaError, OSError) as exc:
+            metas = await asyncio.gather(*futures)
+        except BaseException:
             await self._discard(producer)
-            raise BrokerUnavailable(f"broker did not acknowledge: {type(exc).__name__}") from exc
+            raise
         return [Delivered(m.topic, m.partition, m.offset) for m in metas]
 
     async def _ensure(self) -> AIOKafkaProducer:
@@ -136,6 +162,14 @@ class Producer:
 
 
 async def _quietly_stop(producer: AIOKafkaProducer) -> None:
+    """Close a client we gave up on, dropping what it still holds.
+
+    Records still waiting in its accumulator were reported as failed to our caller, so they must
+    not reach the broker later from a half-closed client: fail them before closing.
+    """
+    accumulator = getattr(producer, "_message_accumulator", None)
+    if accumulator is not None:
+        accumulator.fail_all(BrokerUnavailable("producer discarded"))
     try:
         await asyncio.wait_for(producer.stop(), timeout=2.0)
     except (TimeoutError, KafkaError, OSError):

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from backbone.kafka.message import Message
 from backbone.kafka.offsets import high_watermarks, partitions_of, read_between, reader
@@ -120,3 +120,34 @@ class ChildProcess:
     def output(self) -> str:
         """What the process has written so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class ServedApp:
+    """An ASGI app served by a real uvicorn server on a free local port, inside the test's loop."""
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1") -> None:
+        import uvicorn
+
+        from devstack.ports import free_port
+
+        self.port = free_port(host)
+        self.url = f"http://{host}:{self.port}"
+        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ServedApp:
+        self._task = asyncio.create_task(self.server.serve())
+
+        async def started() -> bool:
+            if self._task is not None and self._task.done():
+                self._task.result()  # surface a start-up failure
+            return bool(self.server.started)
+
+        await eventually(started, timeout=20, what=f"server on {self.url}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            await asyncio.wait_for(self._task, timeout=15)

@@ -1,1 +1,1 @@
-"""reservation: see the package README."""
+"""reservation: owns reservations (API, idempotent payment worker, outbox relay, reconciliation)."""

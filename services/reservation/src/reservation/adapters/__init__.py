@@ -1,0 +1,1 @@
+"""Adapters to the outside: database tables, repositories, Stripe, fact encoding."""

@@ -1,0 +1,138 @@
+"""Reservation facts (contracts.reservation) built from a row and written to the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backbone.db.outbox import enqueue
+from contracts import headers as h
+from contracts.reservation import (
+    ReservationConfirmedV1,
+    ReservationExpiredV1,
+    ReservationFactBase,
+    ReservationFlaggedForReviewV1,
+    ReservationPaymentFailedV1,
+    ReservationRefundedV1,
+)
+from contracts.topics import RESERVATION_EVENTS
+from reservation.adapters.tables import ReservationRow
+
+
+class FactWriter:
+    """Writes facts into the outbox of the caller's transaction, keyed by reservation id."""
+
+    def __init__(self, session: AsyncSession, correlation_id: str | None = None) -> None:
+        self._session = session
+        self._correlation_id = correlation_id
+        self.written: list[ReservationFactBase] = []
+
+    def _common(self, row: ReservationRow) -> dict[str, Any]:
+        return {
+            "event_id": uuid.uuid4(),
+            "occurred_at": datetime.now(UTC),
+            "correlation_id": self._correlation_id,
+            "user_id": row.user_id,
+            "user_email": row.user_email,
+            "reservation_id": row.id,
+            "service_name": row.service_name,
+            "starts_at": row.starts_at,
+            "ends_at": row.ends_at,
+        }
+
+    def _write(self, fact: ReservationFactBase) -> None:
+        event_type = str(getattr(fact, "event_type", ""))
+        enqueue(
+            self._session,
+            RESERVATION_EVENTS,
+            fact.model_dump_json().encode(),
+            key=fact.partition_key().encode(),
+            headers=[
+                (h.EVENT_ID, str(fact.event_id)),
+                (h.EVENT_TYPE, event_type),
+                (h.CONTENT_TYPE, "application/json"),
+                *([(h.CORRELATION_ID, fact.correlation_id)] if fact.correlation_id else []),
+            ],
+        )
+        self.written.append(fact)
+
+    def confirmed(self, row: ReservationRow) -> None:
+        """The reservation is paid and the slot is the user's."""
+        assert row.paid_session_id is not None
+        self._write(
+            ReservationConfirmedV1(
+                **self._common(row),
+                amount_paid=row.paid_amount if row.paid_amount is not None else row.amount,
+                currency=row.paid_currency or row.currency,
+                reference=row.reference,
+                session_id=row.paid_session_id,
+                payment_intent_id=row.payment_intent_id,
+                paid_at=row.paid_at,
+            )
+        )
+
+    def payment_failed(self, row: ReservationRow, reason: str, session_id: str | None) -> None:
+        """An attempt failed; the hold stays for a retry."""
+        self._write(
+            ReservationPaymentFailedV1(
+                **self._common(row),
+                reason=reason,
+                session_id=session_id,
+                hold_expires_at=row.hold_expires_at,
+            )
+        )
+
+    def expired(self, row: ReservationRow) -> None:
+        """The hold ran out unpaid; the slot is free."""
+        self._write(ReservationExpiredV1(**self._common(row), session_id=row.current_session_id))
+
+    def refunded(
+        self,
+        row: ReservationRow,
+        *,
+        amount: int,
+        currency: str,
+        refund_id: str,
+        reason: str,
+        session_id: str | None,
+        payment_intent_id: str | None,
+    ) -> None:
+        """Money went back to the user."""
+        self._write(
+            ReservationRefundedV1(
+                **self._common(row),
+                amount_refunded=amount,
+                currency=currency,
+                refund_id=refund_id,
+                reason=reason,
+                session_id=session_id,
+                payment_intent_id=payment_intent_id,
+            )
+        )
+
+    def flagged(
+        self,
+        row: ReservationRow,
+        *,
+        reason: str,
+        expected_amount: int,
+        paid_amount: int,
+        paid_currency: str,
+        session_id: str,
+    ) -> None:
+        """The payment does not match our price: an operator must look."""
+        self._write(
+            ReservationFlaggedForReviewV1(
+                **self._common(row),
+                reason=reason,
+                expected_amount=expected_amount,
+                expected_currency=row.currency,
+                paid_amount=paid_amount,
+                paid_currency=paid_currency,
+                session_id=session_id,
+                payment_intent_id=row.payment_intent_id,
+            )
+        )

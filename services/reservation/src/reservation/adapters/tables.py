@@ -1,0 +1,88 @@
+"""SQLModel tables of the reservation database (the inbox and outbox come from backbone)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, ForeignKey, Integer, String, text
+from sqlmodel import Field, SQLModel
+
+from backbone.db.inbox import InboxEntry
+from backbone.db.outbox import OutboxEntry
+
+__all__ = ["InboxEntry", "OutboxEntry", "PaymentAttemptRow", "ReservationRow", "StudioServiceRow"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(*, nullable: bool = False, default_now: bool = False) -> Column[datetime]:
+    return Column(
+        DateTime(timezone=True),
+        nullable=nullable,
+        server_default=text("now()") if default_now else None,
+    )
+
+
+class StudioServiceRow(SQLModel, table=True):
+    """A bookable studio service of the catalog."""
+
+    __tablename__ = "studio_services"
+
+    id: str = Field(sa_column=Column(String(64), primary_key=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    duration_minutes: int = Field(sa_column=Column(Integer, nullable=False))
+    price: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    resource: str = Field(sa_column=Column(String(64), nullable=False))
+    active: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=text("true"))
+    )
+
+
+class ReservationRow(SQLModel, table=True):
+    """One reservation: the slot, its price, its status and, once paid, the payment."""
+
+    __tablename__ = "reservations"
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    reference: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    user_id: str = Field(sa_column=Column(String(200), nullable=False, index=True))
+    user_email: str = Field(sa_column=Column(String(320), nullable=False))
+    service_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("studio_services.id"), nullable=False)
+    )
+    service_name: str = Field(sa_column=Column(String(200), nullable=False))
+    resource: str = Field(sa_column=Column(String(64), nullable=False))
+    starts_at: datetime = Field(sa_column=_ts())
+    ends_at: datetime = Field(sa_column=_ts())
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    hold_expires_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))
+    updated_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))
+    current_session_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    paid_session_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    payment_intent_id: str | None = Field(default=None, sa_column=Column(String(255), index=True))
+    paid_amount: int | None = Field(default=None, sa_column=Column(BigInteger))
+    paid_currency: str | None = Field(default=None, sa_column=Column(String(3)))
+    paid_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    refund_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    refunded_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    review_reason: str | None = Field(default=None, sa_column=Column(String(100)))
+
+
+class PaymentAttemptRow(SQLModel, table=True):
+    """How far one checkout session got in paying one reservation."""
+
+    __tablename__ = "payment_attempts"
+
+    reservation_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("reservations.id"), primary_key=True)
+    )
+    session_id: str = Field(sa_column=Column(String(255), primary_key=True))
+    session_created: datetime = Field(sa_column=_ts())
+    stage: str = Field(sa_column=Column(String(20), nullable=False))
+    updated_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))

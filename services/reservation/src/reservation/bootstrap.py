@@ -1,0 +1,73 @@
+"""The composition root: the one place real adapters are built and wired to the use cases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from backbone.db.engine import make_engine, session_factory
+from reservation.adapters import migrations
+from reservation.adapters.stripe_gateway import StripeGateway
+from reservation.service_layer.messages import Handler, make_handler
+from reservation.service_layer.payments import PaymentService, RefundGateway
+from reservation.service_layer.unit_of_work import UnitOfWork
+from reservation.settings import Settings
+
+
+def utc_now() -> datetime:
+    """The clock every use case reads."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Container:
+    """What a process of the service needs, built once."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    payments: PaymentService
+    handler: Handler
+
+    def uow(self, correlation_id: str | None = None) -> UnitOfWork:
+        """A new unit of work."""
+        return UnitOfWork(self.sessions, correlation_id)
+
+    async def close(self) -> None:
+        """Release the database pool."""
+        await self.engine.dispose()
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrate and seed when the settings ask for it (development start-up)."""
+    url = settings.database.url.get_secret_value()
+    if settings.should_migrate:
+        migrations.migrate(url)
+    if settings.should_seed:
+        migrations.seed_catalog(url)
+
+
+def build(
+    settings: Settings,
+    *,
+    application_name: str = "reservation",
+    gateway: RefundGateway | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Container:
+    """Wire engine, unit of work, Stripe and the payment service (no I/O until first use)."""
+    engine = make_engine(settings.database, application_name=application_name)
+    sessions = session_factory(engine)
+
+    def uow(correlation_id: str | None = None) -> UnitOfWork:
+        return UnitOfWork(sessions, correlation_id)
+
+    payments = PaymentService(
+        uow=uow,
+        gateway=gateway or StripeGateway(settings.stripe),
+        consumer=settings.consumer_group,
+        clock=clock,
+    )
+    return Container(settings, engine, sessions, payments, make_handler(payments))

@@ -1,0 +1,1 @@
+"""One module per process: api, worker, relay, migrate, reconcile."""

@@ -1,0 +1,1 @@
+"""Use cases: each one unit of work (state change, inbox row and outbox rows in one transaction)."""

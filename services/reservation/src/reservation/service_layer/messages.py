@@ -1,0 +1,146 @@
+"""The worker's message handler: decode what arrived on stripe.events or checkout.sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from backbone.kafka import Message
+from backbone.kafka.retry import PermanentError
+from backbone.logging import get_logger
+from contracts import headers as h
+from contracts import stripe as s
+from contracts.checkout import (
+    CHECKOUT_SESSION_CREATED_V1,
+    CheckoutSessionCreatedV1,
+    ReservationCheckoutMetadata,
+)
+from contracts.stripe import StripeEvent, parse_stripe_event
+from contracts.stripe_objects import ChargeObject, CheckoutSessionObject
+from contracts.topics import CHECKOUT_SESSIONS, STRIPE_EVENTS
+from reservation.domain.payments import Stage
+from reservation.service_layer.payments import PaymentService, SessionSignal
+
+log = get_logger(__name__)
+
+Handler = Callable[[Message], Awaitable[None]]
+
+
+def _utc(seconds: int | None, fallback: int) -> datetime:
+    return datetime.fromtimestamp(seconds if seconds is not None else fallback, UTC)
+
+
+def _stage(event: StripeEvent, session: CheckoutSessionObject) -> Stage | None:
+    if event.type == s.CHECKOUT_SESSION_COMPLETED:
+        paid = session.payment_status in ("paid", "no_payment_required")
+        return Stage.PAID if paid else Stage.AWAITING
+    return {
+        s.CHECKOUT_SESSION_ASYNC_PAYMENT_SUCCEEDED: Stage.PAID,
+        s.CHECKOUT_SESSION_ASYNC_PAYMENT_FAILED: Stage.FAILED,
+        s.CHECKOUT_SESSION_EXPIRED: Stage.EXPIRED,
+    }.get(event.type)
+
+
+def session_signal(event: StripeEvent, correlation_id: str | None = None) -> SessionSignal | None:
+    """The signal of a checkout.session.* event, or None when it is not about our reservations."""
+    session = CheckoutSessionObject.from_event(event)
+    stage = _stage(event, session)
+    if stage is None:
+        return None
+    try:
+        metadata = ReservationCheckoutMetadata.from_stripe_metadata(session.metadata)
+    except ValidationError:
+        return None  # a session another integration made on the same Stripe account
+    if not metadata.reservation_ids:
+        return None
+    failure = "the delayed payment failed" if stage is Stage.FAILED else "the payment failed"
+    return SessionSignal(
+        event_id=event.id,
+        session_id=session.id,
+        session_created=_utc(session.created, event.created),
+        stage=stage,
+        reservation_ids=list(metadata.reservation_ids),
+        payment_intent_id=session.payment_intent,
+        amount_total=session.amount_total,
+        currency=session.currency,
+        cart_total=metadata.cart_total,
+        services_total=metadata.services_total,
+        paid_at=_utc(event.created, event.created) if stage is Stage.PAID else None,
+        failure_reason=failure,
+        correlation_id=correlation_id or session.client_reference_id,
+    )
+
+
+def checkout_signal(fact: CheckoutSessionCreatedV1) -> SessionSignal:
+    """Checkout opened a session for these reservations."""
+    # Whole seconds, as Stripe's own `created`, so both sources order sessions alike.
+    created = fact.occurred_at.astimezone(UTC).replace(microsecond=0)
+    return SessionSignal(
+        event_id=str(fact.event_id),
+        session_id=fact.session_id,
+        session_created=created,
+        stage=Stage.OPEN,
+        reservation_ids=list(fact.reservation_ids),
+        correlation_id=fact.correlation_id,
+    )
+
+
+def make_handler(service: PaymentService) -> Handler:
+    """`handle(message)` for backbone's resilient agent: raise to retry, PermanentError to DLQ."""
+
+    async def handle(message: Message) -> None:
+        if message.value is None:
+            raise PermanentError("a message without a value")
+        # A replay from <group>.retry keeps its original topic in the dead-letter headers.
+        origin = message.header(h.DLQ_ORIGINAL_TOPIC) or message.topic
+        if origin == CHECKOUT_SESSIONS or message.header(h.EVENT_TYPE) == (
+            CHECKOUT_SESSION_CREATED_V1
+        ):
+            await _on_checkout(service, message.value)
+        elif origin == STRIPE_EVENTS or message.header(h.STRIPE_EVENT_ID):
+            await _on_stripe(service, message.value, message.header(h.CORRELATION_ID))
+        else:
+            raise PermanentError(f"no handler for a record from {origin}")
+
+    return handle
+
+
+async def _on_checkout(service: PaymentService, value: bytes) -> None:
+    try:
+        fact = CheckoutSessionCreatedV1.model_validate_json(value)
+    except ValidationError as exc:
+        raise PermanentError(f"malformed CheckoutSessionCreatedV1: {exc}") from exc
+    if fact.reservation_ids:
+        await service.on_session(checkout_signal(fact))
+    else:
+        await service.acknowledge(str(fact.event_id))
+
+
+async def _on_stripe(service: PaymentService, value: bytes, correlation_id: str | None) -> None:
+    try:
+        event = parse_stripe_event(value)
+    except ValidationError as exc:
+        raise PermanentError(f"malformed Stripe event: {exc}") from exc
+    try:
+        if event.type.startswith(s.CHECKOUT_SESSION_PREFIX):
+            signal = session_signal(event, correlation_id)
+            if signal is not None:
+                await service.on_session(signal)
+                return
+        elif event.type == s.CHARGE_REFUNDED:
+            charge = ChargeObject.from_event(event)
+            await service.on_charge_refunded(
+                event.id,
+                charge_id=charge.id,
+                payment_intent_id=charge.payment_intent,
+                fully_refunded=charge.refunded,
+                correlation_id=correlation_id,
+            )
+            return
+    except ValidationError as exc:
+        raise PermanentError(f"malformed {event.type} object: {exc}") from exc
+    # Unknown or irrelevant types are acknowledged and ignored.
+    log.debug("stripe_event.ignored", stripe_event_type=event.type)
+    await service.acknowledge(event.id)

@@ -1,0 +1,242 @@
+"""Fixtures of the reservation tests: a migrated database, the Stripe emulator, tokens, builders."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stripe
+import uvicorn
+from pydantic import SecretStr
+
+from backbone.auth import AuthSettings
+from backbone.kafka import Message
+from backbone.settings import DatabaseSettings, KafkaSettings, RetrySettings
+from contracts import headers as h
+from contracts.checkout import CheckoutSessionCreatedV1
+from contracts.topics import CHECKOUT_SESSIONS, STRIPE_EVENTS
+from devstack.devauth import DevAuth
+from reservation.adapters.migrations import migrate, seed_catalog
+from reservation.adapters.tables import ReservationRow
+from reservation.bootstrap import Container, build
+from reservation.service_layer import booking
+from reservation.settings import Settings, StripeSettings
+from stripe_emulator import EmulatorSettings, create_app
+
+API_KEY = "sk_test_reservation_tests"
+
+
+@pytest.fixture
+def reservation_db(make_database: Callable[[str], str]) -> str:
+    """A new database with every migration applied and the development catalog seeded."""
+    url = make_database("reservation")
+    migrate(url)
+    seed_catalog(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def emulator_url() -> Iterator[str]:
+    """The Stripe emulator over real HTTP (no webhook endpoint: events are only recorded)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    settings = EmulatorSettings(port=port, min_session_lifetime=0, expiry_sweep_interval=3600)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the emulator did not start"
+        time.sleep(0.01)
+    yield settings.base_url
+    server.should_exit = True
+    thread.join(timeout=5)
+    sock.close()
+
+
+@pytest.fixture
+def stripe_client(emulator_url: str) -> stripe.StripeClient:
+    return stripe.StripeClient(API_KEY, base_addresses={"api": emulator_url}, max_network_retries=0)
+
+
+@pytest.fixture(scope="session")
+def dev_auth(tmp_path_factory: pytest.TempPathFactory) -> DevAuth:
+    return DevAuth(tmp_path_factory.mktemp("dev-auth"), issuer="https://auth.reservation.test")
+
+
+@pytest.fixture
+def settings(
+    reservation_db: str,
+    kafka_settings: KafkaSettings,
+    emulator_url: str,
+    dev_auth: DevAuth,
+    tmp_path: Path,
+    unique: str,
+) -> Settings:
+    dev_auth.ensure()
+    return Settings(
+        environment="production",
+        consumer_group=f"reservation-{unique}",
+        data_dir=tmp_path / "faust",
+        sweep_interval_s=0.5,
+        reconcile_wait_s=30,
+        kafka=kafka_settings,
+        database=DatabaseSettings(url=SecretStr(reservation_db), pool_size=20),
+        retry=RetrySettings(max_attempts=3, backoff_initial_s=0.01, backoff_max_s=0.05),
+        auth=AuthSettings(jwks_url=dev_auth.jwks_url, issuer=dev_auth.issuer),
+        stripe=StripeSettings(
+            api_key=SecretStr(API_KEY), api_base=emulator_url, max_network_retries=0
+        ),
+    )
+
+
+@pytest.fixture
+async def container(settings: Settings) -> AsyncIterator[Container]:
+    built = build(settings, application_name="reservation-tests")
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+def book(container: Container) -> Callable[..., Any]:
+    """Book a slot through the service layer: `await book(starts_in=timedelta(days=3))`."""
+
+    async def make(
+        *,
+        user_id: str = "user_1",
+        email: str = "ada@example.com",
+        service_id: str = "mixing",
+        starts_at: datetime | None = None,
+        hold_minutes: int = 30,
+        now: datetime | None = None,
+    ) -> ReservationRow:
+        now = now or datetime.now(UTC)
+        # A random far-future hour keeps tests that share nothing from sharing a slot either.
+        start = starts_at or now.replace(minute=0, second=0, microsecond=0) + timedelta(
+            days=30, hours=uuid.uuid4().int % 100_000
+        )
+        return await booking.book(
+            container.uow(),
+            user_id=user_id,
+            user_email=email,
+            service_id=service_id,
+            starts_at=start,
+            now=now,
+            hold_minutes=hold_minutes,
+        )
+
+    return make
+
+
+def stripe_event(
+    event_type: str,
+    session_id: str,
+    reservations: list[ReservationRow],
+    *,
+    payment_status: str = "paid",
+    amount_total: int | None = None,
+    currency: str = "eur",
+    created: int | None = None,
+    payment_intent: str | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """A Stripe event about a checkout session paying `reservations`, shaped as Stripe's."""
+    total = sum(r.amount for r in reservations) if amount_total is None else amount_total
+    ids = ",".join(r.id for r in reservations)
+    now = int(time.time())
+    return {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "type": event_type,
+        "api_version": "2024-06-20",
+        "created": now,
+        "livemode": False,
+        "data": {
+            "object": {
+                "id": session_id,
+                "object": "checkout.session",
+                "created": created or now,
+                "status": "expired" if event_type.endswith("expired") else "complete",
+                "payment_status": payment_status,
+                "amount_total": total,
+                "currency": currency,
+                "payment_intent": payment_intent or f"pi_{session_id[-12:]}",
+                "metadata": {
+                    "userId": reservations[0].user_id,
+                    "userEmail": reservations[0].user_email,
+                    "type": "reservation_payment",
+                    "reservationIds": ids,
+                    "servicesCount": str(len(reservations)),
+                    "servicesTotal": str(total),
+                    "cartCount": "0",
+                    "cartTotal": "0",
+                    "orderTotal": str(total),
+                },
+            }
+        },
+    }
+
+
+def stripe_message(event: dict[str, Any], offset: int = 0) -> Message:
+    """A record as webhook-ingest writes it on stripe.events."""
+    import json
+
+    return Message(
+        topic=STRIPE_EVENTS,
+        partition=0,
+        offset=offset,
+        key=event["data"]["object"]["id"].encode(),
+        value=json.dumps(event).encode(),
+        headers=(
+            (h.STRIPE_EVENT_ID, event["id"].encode()),
+            (h.STRIPE_EVENT_TYPE, event["type"].encode()),
+        ),
+    )
+
+
+def checkout_fact(
+    session_id: str, reservations: list[ReservationRow], occurred_at: datetime | None = None
+) -> CheckoutSessionCreatedV1:
+    """CheckoutSessionCreatedV1 as checkout publishes it."""
+    total = sum(r.amount for r in reservations)
+    now = occurred_at or datetime.now(UTC)
+    return CheckoutSessionCreatedV1(
+        event_id=uuid.uuid4(),
+        occurred_at=now,
+        session_id=session_id,
+        user_id=reservations[0].user_id,
+        user_email=reservations[0].user_email,
+        checkout_type="reservation_payment",
+        reservation_ids=[r.id for r in reservations],
+        services_total=total,
+        cart_total=0,
+        order_total=total,
+        currency="eur",
+        expires_at=now + timedelta(minutes=30),
+        url=f"https://checkout.example/{session_id}",
+    )
+
+
+def checkout_message(fact: CheckoutSessionCreatedV1, offset: int = 0) -> Message:
+    """A record as checkout writes it on checkout.sessions."""
+    return Message(
+        topic=CHECKOUT_SESSIONS,
+        partition=0,
+        offset=offset,
+        key=fact.session_id.encode(),
+        value=fact.model_dump_json().encode(),
+        headers=(
+            (h.EVENT_ID, str(fact.event_id).encode()),
+            (h.EVENT_TYPE, fact.event_type.encode()),
+        ),
+    )

@@ -32,8 +32,13 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPar
     parts = consumer.partitions_for_topic(topic)
     if parts is None:
         await consumer._client.force_metadata_update()
-        parts = consumer.partitions_for_topic(topic) or set()
-    return [TopicPartition(topic, p) for p in sorted(parts)]
+        parts = consumer.partitions_for_topic(topic)
+    if parts is None:
+        # Once a consumer has an assignment its client refreshes only the assigned topics, so a
+        # reader reused for another topic must ask for the whole cluster's metadata.
+        cluster = await consumer._client.fetch_all_metadata()
+        parts = cluster.partitions_for_topic(topic)
+    return [TopicPartition(topic, p) for p in sorted(parts or set())]
 
 
 async def high_watermarks(

@@ -1,0 +1,1 @@
+"""Tests of the operators' `dlq` command on a real broker."""

@@ -240,3 +240,36 @@ def checkout_message(fact: CheckoutSessionCreatedV1, offset: int = 0) -> Message
             (h.EVENT_TYPE, fact.event_type.encode()),
         ),
     )
+
+
+@pytest.fixture
+async def api_url(container: Container) -> AsyncIterator[str]:
+    """The API served by uvicorn on a free port, in this event loop."""
+    import asyncio
+
+    from reservation.entrypoints.api import create_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(container), log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        assert not task.done(), "the API did not start"
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+    sock.close()
+
+
+@pytest.fixture
+def token(dev_auth: DevAuth) -> Callable[..., str]:
+    """`token("user_1")`: a bearer token the API accepts."""
+
+    def make(user_id: str = "user_1", email: str | None = "ada@example.com", ttl: int = 600) -> str:
+        return dev_auth.issue_token(user_id, email, ttl)
+
+    return make

@@ -1,0 +1,149 @@
+"""The reservation HTTP API (FastAPI): catalog, booking, reading, cancelling, payability."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from sqlalchemy import text
+
+from backbone.auth import JwtVerifier, Principal, bearer_token
+from backbone.logging import bound_ids, get_logger
+from reservation.bootstrap import Container, utc_now
+from reservation.entrypoints import api_errors
+from reservation.entrypoints.api_errors import error_response
+from reservation.entrypoints.api_schemas import (
+    BookRequest,
+    PayableRequest,
+    PayableView,
+    ReservationView,
+    ServiceView,
+)
+from reservation.service_layer import booking
+from reservation.service_layer.errors import BookingError
+
+log = get_logger(__name__)
+
+BOOKINGS = Counter("reservation_bookings_total", "Booking requests by outcome.", ["outcome"])
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+async def _principal(request: Request) -> Principal:
+    verifier: JwtVerifier = request.app.state.verifier
+    return await verifier.averify(bearer_token(request.headers.get("authorization")))
+
+
+ContainerDep = Annotated[Container, Depends(_container)]
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+def create_app(container: Container, verifier: JwtVerifier | None = None) -> FastAPI:
+    """The API over a built container (the caller owns the container's lifetime)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await container.close()
+
+    app = FastAPI(title="reservation", version="1", lifespan=lifespan)
+    app.state.container = container
+    app.state.verifier = verifier or JwtVerifier(container.settings.auth)
+    api_errors.install(app)
+
+    @app.middleware("http")
+    async def request_ids(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        with bound_ids(request_id=request_id):
+            response = await call_next(request)
+        response.headers["X-Request-ID"] = request_id
+        return response
+
+    @app.get("/api/services")
+    async def services(c: ContainerDep) -> list[ServiceView]:
+        """The studio services that can be booked, with durations and prices."""
+        return [ServiceView.of(s) for s in await booking.catalog(c.uow())]
+
+    @app.post("/api/reservations", status_code=201)
+    async def book(body: BookRequest, user: PrincipalDep, c: ContainerDep) -> ReservationView:
+        """Hold a slot: a pending reservation, priced here, expiring unless paid."""
+        email = user.email or body.email
+        if not email:
+            raise BookingError("email", "no e-mail in the token claims nor in the request")
+        try:
+            row = await booking.book(
+                c.uow(),
+                user_id=user.user_id,
+                user_email=email,
+                service_id=body.service_id,
+                starts_at=body.starts_at,
+                now=utc_now(),
+                hold_minutes=c.settings.hold_minutes,
+            )
+        except Exception as exc:
+            BOOKINGS.labels(type(exc).__name__).inc()
+            raise
+        BOOKINGS.labels("booked").inc()
+        with bound_ids(reservation_id=row.id):
+            log.info("reservation.booked", user_id=user.user_id, resource=row.resource)
+        return ReservationView.of(row)
+
+    @app.get("/api/reservations")
+    async def mine(
+        user: PrincipalDep, c: ContainerDep, status: str | None = None
+    ) -> list[ReservationView]:
+        """The caller's reservations, soonest first (optionally of one status)."""
+        return [
+            ReservationView.of(r) for r in await booking.list_for(c.uow(), user.user_id, status)
+        ]
+
+    @app.get("/api/reservations/{reservation_id}")
+    async def one(reservation_id: str, user: PrincipalDep, c: ContainerDep) -> ReservationView:
+        """One of the caller's reservations (another user's is a 404)."""
+        return ReservationView.of(await booking.get(c.uow(), user.user_id, reservation_id))
+
+    @app.delete("/api/reservations/{reservation_id}")
+    async def cancel(reservation_id: str, user: PrincipalDep, c: ContainerDep) -> ReservationView:
+        """Cancel an unpaid reservation and free its slot."""
+        row = await booking.cancel(c.uow(), user.user_id, reservation_id, utc_now())
+        return ReservationView.of(row)
+
+    @app.post("/api/reservations/payable")
+    async def payable(body: PayableRequest, user: PrincipalDep, c: ContainerDep) -> PayableView:
+        """For checkout: the caller's reservations if all can be paid now, else a 4xx naming
+        the first offending id (404 unknown or another user's, 409 not payable)."""
+        rows = await booking.payable(c.uow(), user.user_id, body.reservation_ids, utc_now())
+        return PayableView(
+            reservations=[ReservationView.of(r) for r in rows],
+            total=sum(r.amount for r in rows),
+            currency=rows[0].currency,
+            hold_expires_at=min(r.hold_expires_at for r in rows),
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(c: ContainerDep) -> Response:
+        try:
+            async with c.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return error_response(503, "not_ready", "the database does not answer", retryable=True)
+        return Response('{"status":"ready"}', media_type="application/json")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,111 @@
+"""Request and response bodies of the reservation API."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.reservation import ReservationPaymentUpdate
+from reservation.adapters.tables import ReservationRow
+from reservation.domain.model import StudioService
+
+
+class BookRequest(BaseModel):
+    """Book a studio service on a slot starting at `starts_at`; the price is ours to set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service_id: str = Field(min_length=1, description="A catalog service id, e.g. 'mixing'.")
+    starts_at: AwareDatetime = Field(description="Slot start, ISO 8601 with an offset.")
+    email: str | None = Field(
+        default=None,
+        min_length=3,
+        description="Where confirmations go, if the token carries no e-mail claim.",
+    )
+
+
+class PayableRequest(BaseModel):
+    """Reservations checkout is about to charge for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reservation_ids: list[str] = Field(min_length=1, max_length=20, description="Ids to check.")
+
+
+class ServiceView(BaseModel):
+    """A catalog entry."""
+
+    id: str
+    name: str
+    duration_minutes: int
+    price: int = Field(description="Minor units (cents).")
+    currency: str
+    resource: str
+
+    @classmethod
+    def of(cls, service: StudioService) -> ServiceView:
+        """From the domain object."""
+        return cls(**service.__dict__)
+
+
+class ReservationView(BaseModel):
+    """A reservation as its owner sees it."""
+
+    id: str
+    reference: str
+    service_id: str
+    service_name: str
+    resource: str
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    amount: int = Field(description="Our price, minor units.")
+    currency: str
+    status: str = Field(
+        description="pending, processing, succeeded, failed, expired, refunded, cancelled or "
+        "needs_review."
+    )
+    hold_expires_at: AwareDatetime = Field(description="Until when an unpaid hold lasts.")
+    created_at: AwareDatetime
+    payment: ReservationPaymentUpdate | None = Field(
+        default=None, description="The seed's payment update (camelCase), once paid."
+    )
+    refund_id: str | None = None
+
+    @classmethod
+    def of(cls, row: ReservationRow) -> ReservationView:
+        """From a row."""
+        payment = None
+        if row.paid_session_id:
+            payment = ReservationPaymentUpdate(
+                reservation_id=row.id,
+                payment_status="succeeded",
+                stripe_session_id=row.paid_session_id,
+                stripe_payment_intent_id=row.payment_intent_id,
+                paid_amount=row.paid_amount,
+                paid_currency=row.paid_currency,
+                paid_at=row.paid_at,
+            )
+        return cls(
+            id=row.id,
+            reference=row.reference,
+            service_id=row.service_id,
+            service_name=row.service_name,
+            resource=row.resource,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            amount=row.amount,
+            currency=row.currency,
+            status=row.status,
+            hold_expires_at=row.hold_expires_at,
+            created_at=row.created_at,
+            payment=payment,
+            refund_id=row.refund_id,
+        )
+
+
+class PayableView(BaseModel):
+    """What checkout may charge: every reservation, their total, and the earliest hold expiry."""
+
+    reservations: list[ReservationView]
+    total: int = Field(description="Sum of the reservations' prices, minor units.")
+    currency: str
+    hold_expires_at: AwareDatetime = Field(description="The earliest hold expiry among them.")

@@ -1,0 +1,20 @@
+"""`python -m reservation api`: migrate in development, then serve the API with uvicorn."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from backbone.logging import configure_logging
+from reservation.bootstrap import build, prepare_database
+from reservation.entrypoints.api import create_app
+from reservation.settings import get_settings
+
+
+def main(argv: list[str]) -> int:
+    """Run the API until SIGINT/SIGTERM."""
+    settings = get_settings()
+    configure_logging("reservation-api", settings.log)
+    prepare_database(settings)
+    app = create_app(build(settings, application_name="reservation-api"))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    return 0

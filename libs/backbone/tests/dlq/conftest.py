@@ -30,7 +30,7 @@ from .support import (
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def dead_letters(kafka_settings: KafkaSettings) -> DeadLetters:
     """Nine dead letters of a fresh group: six, then (after `between`) three more."""
     tag = uuid.uuid4().hex[:8]

@@ -15,7 +15,7 @@ from .support import CREATED, UPDATED, DeadLetters, Dlq
 pytestmark = pytest.mark.integration
 
 
-def ids(rows: list[dict[str, object]]) -> list[object]:
+def ids(rows: list[dict[str, object]]) -> list[str]:
     return sorted(str(r["event_id"]) for r in rows)
 
 

@@ -71,7 +71,8 @@ def crowded_partition(dead: DeadLetters) -> list[tuple[int, Sent]]:
     for sent in dead.sent:
         partition, offset = map(int, dead.entries[sent.event_id].split(":"))
         by_partition[partition].append((offset, sent))
-    return sorted(max(by_partition.values(), key=len), key=lambda x: x[0])
+    sizes = {p: len(entries) for p, entries in by_partition.items()}
+    return sorted(by_partition[max(sizes, key=sizes.__getitem__)], key=lambda x: x[0])
 
 
 async def test_replay_one_offset(

@@ -125,5 +125,3 @@ def user(unique: str) -> Callable[[str], str]:
         return f"{role}-{unique}@example.test"
 
     return make
-
-

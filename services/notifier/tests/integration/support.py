@@ -58,8 +58,8 @@ def payment_failed(unique: str, email: str, **overrides: Any) -> ReservationPaym
     return ReservationPaymentFailedV1(**_slot(unique, email, **fields), session_id=f"cs_{unique}")
 
 
-def expired(unique: str, email: str) -> ReservationExpiredV1:
-    return ReservationExpiredV1(**_slot(unique, email))
+def expired(unique: str, email: str, **overrides: Any) -> ReservationExpiredV1:
+    return ReservationExpiredV1(**_slot(unique, email, **overrides))
 
 
 def refunded(unique: str, email: str) -> ReservationRefundedV1:
@@ -136,6 +136,9 @@ async def mails_to(api: httpx.AsyncClient, address: str) -> list[dict[str, Any]]
 def notification(database_url: str, event_id: object) -> dict[str, Any] | None:
     """The notifications row of a fact, as a dict."""
     with psycopg.connect(database_url) as conn:
+        exists = conn.execute("SELECT to_regclass('notifications')").fetchone()
+        if exists is None or exists[0] is None:
+            return None  # the worker has not migrated yet
         cursor = conn.execute(
             "SELECT status, attempts, last_error, message_id, recipient, template"
             " FROM notifications WHERE event_id = %s",

@@ -158,14 +158,19 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
         ProcessSpec(
             "notifier",
             "notifier",
-            ("worker", "--without-web"),
+            ("worker", "-l", "info"),
             {
                 **base,
                 "DATABASE_URL": config.databases["notifier"],
-                "SMTP_HOST": "127.0.0.1",
-                "SMTP_PORT": str(PORTS["smtp"]),
-                "NOTIFIER_PORT": str(PORTS["notifier"]),
+                "NOTIFIER_AUTO_MIGRATE": "true",
+                "NOTIFIER_SMTP_HOST": "127.0.0.1",
+                "NOTIFIER_SMTP_PORT": str(PORTS["smtp"]),
+                "NOTIFIER_HTTP_PORT": str(PORTS["notifier"]),
+                "NOTIFIER_CHECKOUT_URL": f"http://127.0.0.1:{PORTS['checkout']}/",
                 "NOTIFIER_DATA_DIR": str(config.data_dir / "faust-notifier"),
+                # SMTP outages outlast a few seconds: a longer budget before the dead-letter topic.
+                "CONSUMER_MAX_ATTEMPTS": "8",
+                "CONSUMER_BACKOFF_MAX_S": "15",
             },
         ),
     ]

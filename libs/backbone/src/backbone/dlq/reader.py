@@ -151,11 +151,6 @@ class DlqReader:
         except (TimeoutError, KafkaError, OSError) as exc:
             raise BrokerError(f"broker did not deliver the records ({type(exc).__name__})") from exc
 
-    async def entries(self, group: str) -> list[DeadLetter]:
-        """Every dead letter of `group`, partition by partition, oldest first."""
-        topic = await self.dlq_of(group)
-        return [DeadLetter.of(m) for m in await self.read(await self.bounds([topic]))]
-
     async def entries_at(self, group: str, places: Iterable[Coordinate]) -> list[DeadLetter]:
         """The dead letters at `places`; an offset outside its partition's bounds is an error."""
         topic = await self.dlq_of(group)

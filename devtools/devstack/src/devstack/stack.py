@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import secrets
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PORTS = {
@@ -59,6 +59,11 @@ class StackConfig:
     data_dir: Path
     jwks_url: str = ""
     issuer: str = ""
+    ports: dict[str, int] = field(default_factory=lambda: dict(PORTS))
+
+    def url(self, part: str, path: str = "") -> str:
+        """The local HTTP address of `part`."""
+        return f"http://127.0.0.1:{self.ports[part]}{path}"
 
 
 def webhook_secret(data_dir: Path, from_env: str | None) -> str:
@@ -76,11 +81,11 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
     base = {"KAFKA_BOOTSTRAP_SERVERS": config.kafka, "PYTHONUNBUFFERED": "1"}
     stripe = {
         "STRIPE_API_KEY": DEV_STRIPE_API_KEY,
-        "STRIPE_API_BASE": f"http://127.0.0.1:{PORTS['stripe-emulator']}",
+        "STRIPE_API_BASE": config.url("stripe-emulator"),
     }
     auth = {"AUTH_JWKS_URL": config.jwks_url, "AUTH_ISSUER": config.issuer}
-    ingest = f"http://127.0.0.1:{PORTS['webhook-ingest']}/webhooks/stripe"
-    reservation_api = f"http://127.0.0.1:{PORTS['reservation-api']}"
+    ingest = config.url("webhook-ingest", "/webhooks/stripe")
+    reservation_api = config.url("reservation-api")
     return [
         ProcessSpec(
             "stripe-emulator",
@@ -88,7 +93,7 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
             (),
             {
                 **base,
-                "STRIPE_EMULATOR_PORT": str(PORTS["stripe-emulator"]),
+                "STRIPE_EMULATOR_PORT": str(config.ports["stripe-emulator"]),
                 "STRIPE_WEBHOOK_URL": ingest,
                 "STRIPE_WEBHOOK_SECRET": config.webhook_secret,
             },
@@ -99,8 +104,8 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
             (),
             {
                 **base,
-                "MAIL_SINK_SMTP_PORT": str(PORTS["smtp"]),
-                "MAIL_SINK_HTTP_PORT": str(PORTS["mail-web"]),
+                "MAIL_SINK_SMTP_PORT": str(config.ports["smtp"]),
+                "MAIL_SINK_HTTP_PORT": str(config.ports["mail-web"]),
             },
         ),
         ProcessSpec(
@@ -110,7 +115,7 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
             {
                 **base,
                 "STRIPE_WEBHOOK_SECRET": config.webhook_secret,
-                "WEBHOOK_INGEST_PORT": str(PORTS["webhook-ingest"]),
+                "WEBHOOK_INGEST_PORT": str(config.ports["webhook-ingest"]),
             },
         ),
         ProcessSpec(
@@ -122,7 +127,7 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 **stripe,
                 **auth,
                 "DATABASE_URL": config.databases["reservation"],
-                "RESERVATION_PORT": str(PORTS["reservation-api"]),
+                "RESERVATION_PORT": str(config.ports["reservation-api"]),
             },
         ),
         ProcessSpec(
@@ -151,7 +156,7 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 **stripe,
                 **auth,
                 "DATABASE_URL": config.databases["checkout"],
-                "CHECKOUT_PORT": str(PORTS["checkout"]),
+                "CHECKOUT_PORT": str(config.ports["checkout"]),
                 "RESERVATION_API_URL": reservation_api,
             },
         ),
@@ -164,9 +169,9 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 "DATABASE_URL": config.databases["notifier"],
                 "NOTIFIER_AUTO_MIGRATE": "true",
                 "NOTIFIER_SMTP_HOST": "127.0.0.1",
-                "NOTIFIER_SMTP_PORT": str(PORTS["smtp"]),
-                "NOTIFIER_HTTP_PORT": str(PORTS["notifier"]),
-                "NOTIFIER_CHECKOUT_URL": f"http://127.0.0.1:{PORTS['checkout']}/",
+                "NOTIFIER_SMTP_PORT": str(config.ports["smtp"]),
+                "NOTIFIER_HTTP_PORT": str(config.ports["notifier"]),
+                "NOTIFIER_CHECKOUT_URL": config.url("checkout", "/"),
                 "NOTIFIER_DATA_DIR": str(config.data_dir / "faust-notifier"),
                 # SMTP outages outlast a few seconds: a longer budget before the dead-letter topic.
                 "CONSUMER_MAX_ATTEMPTS": "8",

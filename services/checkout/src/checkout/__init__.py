@@ -1,1 +1,1 @@
-"""checkout: see the package README."""
+"""checkout: turns a user's pending reservations and cart items into a Stripe Checkout Session."""

@@ -1,0 +1,68 @@
+"""SQLModel tables of the checkout database (the outbox comes from backbone)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from backbone.db.outbox import OutboxEntry
+
+__all__ = ["BeatRow", "CheckoutSessionRow", "OutboxEntry"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(*, nullable: bool = False, default_now: bool = False) -> Column[datetime]:
+    return Column(
+        DateTime(timezone=True),
+        nullable=nullable,
+        server_default=text("now()") if default_now else None,
+    )
+
+
+class BeatRow(SQLModel, table=True):
+    """A beat of the catalog this service sells; prices in minor units."""
+
+    __tablename__ = "beats"
+
+    id: str = Field(sa_column=Column(String(64), primary_key=True))
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    price: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    active: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=text("true"))
+    )
+
+
+class CheckoutSessionRow(SQLModel, table=True):
+    """A Checkout Session Stripe created for a user, with what it sells at which price."""
+
+    __tablename__ = "checkout_sessions"
+    __table_args__ = (Index("checkout_sessions_items", "user_id", "fingerprint", "created_at"),)
+
+    session_id: str = Field(sa_column=Column(String(255), primary_key=True))
+    user_id: str = Field(sa_column=Column(String(200), nullable=False))
+    user_email: str = Field(sa_column=Column(String(320), nullable=False))
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
+    generation: int = Field(sa_column=Column(Integer, nullable=False))
+    idempotency_key: str = Field(sa_column=Column(String(255), nullable=False))
+    checkout_type: str = Field(sa_column=Column(String(32), nullable=False))
+    reservation_ids: list[str] = Field(sa_column=Column(JSONB, nullable=False))
+    cart_item_ids: list[str] = Field(sa_column=Column(JSONB, nullable=False))
+    services_total: int = Field(sa_column=Column(BigInteger, nullable=False))
+    cart_total: int = Field(sa_column=Column(BigInteger, nullable=False))
+    order_total: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False))
+    payment_status: str = Field(sa_column=Column(String(32), nullable=False))
+    expires_at: datetime = Field(sa_column=_ts())
+    extends_hold: bool = Field(sa_column=Column(Boolean, nullable=False))
+    request_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    created_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))
+    updated_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))

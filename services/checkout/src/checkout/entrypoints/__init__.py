@@ -1,0 +1,1 @@
+"""Entrypoints: one module per process (api, relay, migrate)."""

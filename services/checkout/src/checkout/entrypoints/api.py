@@ -1,0 +1,150 @@
+"""The checkout HTTP API: create a Checkout Session, read one back, probes and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+
+from backbone import web
+from backbone.auth import JwtVerifier, Principal, bearer_token
+from backbone.logging import bound_ids, get_logger
+from checkout.bootstrap import Container, build_relay
+from checkout.entrypoints import errors
+from checkout.entrypoints.schemas import (
+    CheckoutSessionCreated,
+    CheckoutSessionView,
+    CreateCheckoutSession,
+)
+from checkout.service_layer.checkout import CheckoutRequest
+
+log = get_logger(__name__)
+
+CREATE_PATH = "/api/clerk/create-checkout-session"
+# The dedicated reservation-payment path: the same endpoint under a name that says what it is.
+CREATE_ALIAS = "/api/reservation-payments/checkout-session"
+
+
+class Caller:
+    """A verified principal and the bearer token it came with (forwarded to reservation)."""
+
+    def __init__(self, principal: Principal, token: str) -> None:
+        self.principal = principal
+        self.token = token
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+async def _caller(request: Request) -> Caller:
+    verifier: JwtVerifier = request.app.state.verifier
+    token = bearer_token(request.headers.get("authorization"))
+    principal = await verifier.averify(token)
+    assert token is not None  # averify refuses a missing token
+    return Caller(principal, token)
+
+
+ContainerDep = Annotated[Container, Depends(_container)]
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+@asynccontextmanager
+async def _relay_beside(container: Container) -> AsyncIterator[None]:
+    """In development the API also relays its outbox, so `make run` needs no extra process."""
+    relay, producer = build_relay(container.settings, container.engine)
+    task = asyncio.create_task(relay.run(), name="checkout-outbox-relay")
+    try:
+        yield
+    finally:
+        relay.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, timeout=10)
+        await producer.stop()
+
+
+def create_app(container: Container, verifier: JwtVerifier | None = None) -> FastAPI:
+    """The API over a built container (the app closes the container on shutdown)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if container.settings.should_relay_in_api:
+                await stack.enter_async_context(_relay_beside(container))
+            yield
+        await container.close()
+
+    app = FastAPI(title="checkout", version="1", lifespan=lifespan)
+    app.state.container = container
+    app.state.verifier = verifier or JwtVerifier(container.settings.auth)
+    web.install(app)
+    errors.install(app)
+    if container.settings.cors_origins:
+        # Bearer tokens, not cookies: credentials stay off, so a cross-site page cannot ride a
+        # user's session; only the configured frontends may read answers at all.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=container.settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", web.REQUEST_ID_HEADER],
+            expose_headers=[web.REQUEST_ID_HEADER],
+            max_age=600,
+        )
+
+    async def create(
+        body: CreateCheckoutSession, caller: CallerDep, c: ContainerDep, request: Request
+    ) -> CheckoutSessionCreated:
+        """Open (or answer again) the Stripe Checkout Session for the caller's items."""
+        request_id = request.scope.get("state", {}).get("request_id")
+        with bound_ids(user_id=caller.principal.user_id):
+            result = await c.checkout.create(
+                CheckoutRequest(
+                    user_id=caller.principal.user_id,
+                    user_email=caller.principal.email or body.email,
+                    token=caller.token,
+                    request_id=request_id,
+                    reservation_ids=body.reservation_ids,
+                    cart_item_ids=body.cart_item_ids,
+                )
+            )
+        return CheckoutSessionCreated(session_id=result.session.session_id, url=result.session.url)
+
+    for path in (CREATE_PATH, CREATE_ALIAS):
+        app.add_api_route(
+            path,
+            create,
+            methods=["POST"],
+            response_model=CheckoutSessionCreated,
+            response_model_by_alias=True,
+        )
+
+    @app.get("/api/checkout-sessions/{session_id}", response_model_by_alias=True)
+    async def one(session_id: str, caller: CallerDep, c: ContainerDep) -> CheckoutSessionView:
+        """The caller's session and its status (another user's is a 404)."""
+        row = await c.checkout.get(caller.principal.user_id, session_id)
+        return CheckoutSessionView.of(row)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(c: ContainerDep) -> Response:
+        try:
+            async with c.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            body = web.error_body("not_ready", "the database does not answer", retryable=True)
+            return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return app

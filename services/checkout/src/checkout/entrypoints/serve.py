@@ -1,0 +1,21 @@
+"""`python -m checkout api`: migrate in development, then serve the API with uvicorn."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from backbone.logging import configure_logging
+from checkout.bootstrap import build, prepare_database
+from checkout.entrypoints.api import create_app
+from checkout.settings import get_settings
+
+
+def main() -> int:
+    """Run the API until SIGINT/SIGTERM."""
+    settings = get_settings()
+    configure_logging("checkout-api", settings.log)
+    if settings.should_migrate:
+        prepare_database(settings)
+    app = create_app(build(settings))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    return 0

@@ -1,0 +1,1 @@
+"""Use cases of the checkout service: create a session, read one back."""

@@ -1,0 +1,296 @@
+"""Create a Checkout Session for server-priced items, once per user and items; read one back.
+
+Order of things, and why:
+1. Validate and price: reservations by the reservation service (with the caller's token), beats
+   from our catalog. Nothing the client sends is a price.
+2. Reuse: the same user and items with a session still open at Stripe answer that session, so a
+   double click or a retried request never opens a second one (and publishes nothing new).
+3. Create at Stripe under a deterministic Idempotency-Key (user, items, prices, generation): a
+   concurrent duplicate, or a retry after an answer lost on the way, gets the same session.
+4. Record the session and its CheckoutSessionCreatedV1 outbox row in one transaction; the relay
+   publishes it. A session Stripe made whose recording failed is answered again by Stripe on the
+   client's retry (same key) and recorded then; nothing is recorded for a session not created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from prometheus_client import Counter
+
+from backbone.logging import bound_ids, get_logger
+from checkout.adapters.stripe_gateway import (
+    StripeIdempotencyConflict,
+    StripeSession,
+    StripeUnavailable,
+)
+from checkout.adapters.tables import CheckoutSessionRow
+from checkout.domain.expiry import Expiry, session_expiry
+from checkout.domain.model import Order, OrderError, PricedReservation, unique_ids
+from checkout.service_layer.errors import (
+    CartItemNotFound,
+    CheckoutInProgress,
+    EmailRequired,
+    SessionNotFound,
+)
+from checkout.service_layer.facts import session_created
+from checkout.service_layer.unit_of_work import UnitOfWork
+
+log = get_logger(__name__)
+
+SESSIONS = Counter(
+    "checkout_sessions_total", "Checkout requests answered with a session.", ["type", "outcome"]
+)
+
+# A recorded session this close to its expiry is not handed out again: the user could not pay.
+_REUSE_MARGIN = timedelta(minutes=2)
+# How long a request waits for a concurrent twin to record the session it is creating.
+_CONCURRENT_WAIT_S = 5.0
+
+
+class ReservationSource(Protocol):
+    """Prices the caller's payable reservations (the reservation service)."""
+
+    async def payable(
+        self, reservation_ids: Sequence[str], token: str, request_id: str | None
+    ) -> list[PricedReservation]: ...
+
+
+class PaymentGateway(Protocol):
+    """Creates and reads Checkout Sessions (Stripe)."""
+
+    async def create_session(
+        self, params: dict[str, Any], idempotency_key: str
+    ) -> StripeSession: ...
+
+    async def retrieve_session(self, session_id: str) -> StripeSession: ...
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """Who asks to pay for what: ids only, never amounts."""
+
+    user_id: str
+    user_email: str | None
+    token: str
+    request_id: str | None
+    reservation_ids: Sequence[str]
+    cart_item_ids: Sequence[str]
+
+
+@dataclass(frozen=True)
+class CheckoutPolicy:
+    """Where Stripe sends the user back, and how long sessions live."""
+
+    success_url: str
+    cancel_url: str
+    min_lifetime: timedelta
+    beats_lifetime: timedelta
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    """The session to redirect to; `created` is False when an open one was answered again."""
+
+    session: CheckoutSessionRow
+    created: bool
+
+
+@dataclass
+class CheckoutService:
+    """The create and read use cases, over injected adapters."""
+
+    uow: Callable[[], UnitOfWork]
+    reservations: ReservationSource
+    stripe: PaymentGateway
+    policy: CheckoutPolicy
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    async def create(self, request: CheckoutRequest) -> CheckoutResult:
+        """The session for the caller's items, created at Stripe unless an open one exists."""
+        order = await self._price(request)
+        with bound_ids(user_id=order.user_id, checkout_type=order.checkout_type):
+            now = self.clock()
+            async with self.uow() as uow:
+                previous = await uow.repo.for_items(order.user_id, order.fingerprint)
+            reused = await self._reusable(previous, order, now)
+            if reused is not None:
+                SESSIONS.labels(order.checkout_type, "reused").inc()
+                log.info("checkout.session_reused", session_id=reused.session_id)
+                return CheckoutResult(reused, created=False)
+            generation = previous[0].generation + 1 if previous else 0
+            expiry = session_expiry(
+                now,
+                order.hold_ends_at,
+                min_lifetime=self.policy.min_lifetime,
+                beats_lifetime=self.policy.beats_lifetime,
+            )
+            key = order.idempotency_key(generation)
+            try:
+                session = await self.stripe.create_session(self._params(order, expiry), key)
+            except StripeIdempotencyConflict:
+                return await self._await_twin(order, generation)
+            row = _row(
+                order,
+                session=session,
+                generation=generation,
+                key=key,
+                expiry=expiry,
+                request_id=request.request_id,
+            )
+            with bound_ids(session_id=session.id):
+                return await self._record(order, row, request.request_id)
+
+    async def get(self, user_id: str, session_id: str) -> CheckoutSessionRow:
+        """The caller's session with Stripe's latest status (the recorded one if Stripe is down)."""
+        async with self.uow() as uow:
+            row = await uow.repo.get(session_id)
+        if row is None or row.user_id != user_id:
+            raise SessionNotFound(session_id)
+        if row.status == "open":
+            try:
+                await self._refresh(row, await self.stripe.retrieve_session(session_id))
+            except StripeUnavailable:
+                log.warning("checkout.status_from_record", session_id=session_id)
+        return row
+
+    async def _price(self, request: CheckoutRequest) -> Order:
+        reservation_ids = unique_ids(request.reservation_ids)
+        cart_ids = unique_ids(request.cart_item_ids)
+        if not reservation_ids and not cart_ids:
+            raise OrderError(
+                "empty_order", "name at least one reservation or cart item", field="body"
+            )
+        email = request.user_email
+        if not email:
+            raise EmailRequired("no e-mail in the token claims nor in the request")
+        reservations: list[PricedReservation] = []
+        if reservation_ids:
+            reservations = await self.reservations.payable(
+                reservation_ids, request.token, request.request_id
+            )
+        async with self.uow() as uow:
+            beats = await uow.repo.beats(cart_ids) if cart_ids else {}
+        for item_id in cart_ids:
+            if item_id not in beats:
+                raise CartItemNotFound(item_id)
+        return Order.build(request.user_id, email, reservations, list(beats.values()))
+
+    async def _reusable(
+        self, previous: list[CheckoutSessionRow], order: Order, now: datetime
+    ) -> CheckoutSessionRow | None:
+        """The newest session of these items if it is open at Stripe for the same prices."""
+        if not previous:
+            return None
+        newest = previous[0]
+        same_terms = newest.idempotency_key == order.idempotency_key(newest.generation)
+        if newest.status != "open" or newest.expires_at <= now + _REUSE_MARGIN or not same_terms:
+            return None
+        await self._refresh(newest, await self.stripe.retrieve_session(newest.session_id))
+        return newest if newest.status == "open" else None
+
+    async def _refresh(self, row: CheckoutSessionRow, live: StripeSession) -> None:
+        if (live.status, live.payment_status) == (row.status, row.payment_status):
+            return
+        row.status, row.payment_status = live.status, live.payment_status
+        async with self.uow() as uow:
+            await uow.repo.set_status(
+                row.session_id, live.status, live.payment_status, self.clock()
+            )
+            await uow.commit()
+
+    async def _record(
+        self, order: Order, row: CheckoutSessionRow, request_id: str | None
+    ) -> CheckoutResult:
+        fact = session_created(order, row, request_id, event_id=uuid.uuid4())
+        async with self.uow() as uow:
+            added = await uow.repo.add_session(row)
+            if added:
+                uow.publish(*fact)
+            await uow.commit()
+        if not added:
+            # A concurrent twin got the same session from Stripe and recorded it (and its fact).
+            async with self.uow() as uow:
+                recorded = await uow.repo.get(row.session_id)
+            assert recorded is not None
+            row = recorded
+        SESSIONS.labels(order.checkout_type, "created" if added else "replayed").inc()
+        log.info("checkout.session_created", created=added, order_total=order.order_total)
+        return CheckoutResult(row, created=added)
+
+    async def _await_twin(self, order: Order, generation: int) -> CheckoutResult:
+        """Stripe says a concurrent request holds the key: answer its session once recorded."""
+        deadline = time.monotonic() + _CONCURRENT_WAIT_S
+        while time.monotonic() < deadline:
+            async with self.uow() as uow:
+                rows = await uow.repo.for_items(order.user_id, order.fingerprint)
+            for row in rows:
+                if row.generation == generation:
+                    return CheckoutResult(row, created=False)
+            await asyncio.sleep(0.1)
+        raise CheckoutInProgress("a checkout for these items is being created: retry shortly")
+
+    def _params(self, order: Order, expiry: Expiry) -> dict[str, Any]:
+        metadata = order.metadata().to_stripe_metadata()
+        return {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": item.currency,
+                        "unit_amount": item.unit_amount,
+                        "product_data": {"name": item.name},
+                    },
+                }
+                for item in order.line_items
+            ],
+            "client_reference_id": order.user_id,
+            "customer_email": order.user_email,
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata, "description": order.description},
+            "success_url": self.policy.success_url,
+            "cancel_url": self.policy.cancel_url,
+            "expires_at": expiry.unix,
+        }
+
+
+def _row(
+    order: Order,
+    *,
+    session: StripeSession,
+    generation: int,
+    key: str,
+    expiry: Expiry,
+    request_id: str | None,
+) -> CheckoutSessionRow:
+    now = datetime.now(UTC)
+    return CheckoutSessionRow(
+        session_id=session.id,
+        user_id=order.user_id,
+        user_email=order.user_email,
+        fingerprint=order.fingerprint,
+        generation=generation,
+        idempotency_key=key,
+        checkout_type=order.checkout_type,
+        reservation_ids=order.reservation_ids,
+        cart_item_ids=order.cart_item_ids,
+        services_total=order.services_total,
+        cart_total=order.cart_total,
+        order_total=order.order_total,
+        currency=order.currency,
+        url=session.url or "",
+        status=session.status,
+        payment_status=session.payment_status,
+        expires_at=session.expires_at,
+        extends_hold=expiry.extends_hold,
+        request_id=request_id,
+        created_at=now,
+        updated_at=now,
+    )

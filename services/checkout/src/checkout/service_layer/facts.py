@@ -1,0 +1,45 @@
+"""The CheckoutSessionCreatedV1 fact of a recorded session, as an outbox record."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from checkout.adapters.tables import CheckoutSessionRow
+from checkout.domain.model import Order
+from contracts import headers as h
+from contracts.checkout import CHECKOUT_SESSION_CREATED_V1, CheckoutSessionCreatedV1
+from contracts.topics import CHECKOUT_SESSIONS
+
+JSON = "application/json"
+
+
+def session_created(
+    order: Order, row: CheckoutSessionRow, request_id: str | None, *, event_id: uuid.UUID
+) -> tuple[str, bytes, bytes, list[tuple[str, str]]]:
+    """(topic, value, key, headers) of the fact, keyed by the session id."""
+    fact = CheckoutSessionCreatedV1(
+        event_id=event_id,
+        occurred_at=datetime.now(UTC),
+        correlation_id=request_id,
+        session_id=row.session_id,
+        user_id=order.user_id,
+        user_email=order.user_email,
+        checkout_type=order.checkout_type,
+        reservation_ids=order.reservation_ids,
+        cart_item_ids=order.cart_item_ids,
+        services_total=order.services_total,
+        cart_total=order.cart_total,
+        order_total=order.order_total,
+        currency=order.currency,
+        expires_at=row.expires_at,
+        url=row.url,
+    )
+    headers = [
+        (h.EVENT_ID, str(event_id)),
+        (h.EVENT_TYPE, CHECKOUT_SESSION_CREATED_V1),
+        (h.CONTENT_TYPE, JSON),
+    ]
+    if request_id:
+        headers.append((h.CORRELATION_ID, request_id))
+    return CHECKOUT_SESSIONS, fact.model_dump_json().encode(), row.session_id.encode(), headers

@@ -1,0 +1,141 @@
+"""The checkout service's settings, from the environment (CHECKOUT_*, STRIPE_*, shared ones)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from backbone.auth import AuthSettings
+from backbone.settings import DatabaseSettings, KafkaSettings, LogSettings
+
+
+def _origins(value: object) -> object:
+    # CHECKOUT_CORS_ORIGINS is a comma-separated list, the way operators write it; browsers send
+    # an Origin without a trailing slash, so one written with it would never match.
+    if isinstance(value, str):
+        value = value.split(",")
+    if isinstance(value, list):
+        return [str(part).strip().rstrip("/") for part in value if str(part).strip()]
+    return value
+
+
+class StripeSettings(BaseSettings):
+    """How to reach Stripe (the local emulator unless STRIPE_API_BASE says otherwise)."""
+
+    model_config = SettingsConfigDict(env_prefix="STRIPE_", extra="ignore")
+
+    api_key: SecretStr = Field(
+        SecretStr("sk_test_devstack_local_emulator"),
+        description="Secret key (STRIPE_API_KEY); any sk_test_ key works with the emulator.",
+    )
+    api_base: str | None = Field(
+        None,
+        description="API base (STRIPE_API_BASE), e.g. the emulator at http://127.0.0.1:12111; "
+        "unset or empty: the real Stripe API.",
+    )
+    request_timeout_s: float = Field(8.0, gt=0, description="Bound on one Stripe request.")
+    max_attempts: int = Field(4, ge=1, description="Attempts per Stripe call, the first included.")
+    backoff_initial_s: float = Field(0.25, ge=0, description="Pause after the first failure.")
+    backoff_max_s: float = Field(2.0, ge=0, description="Ceiling of the exponential backoff.")
+    deadline_s: float = Field(
+        20.0, gt=0, description="Bound on one Stripe call, retries and pauses included."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything the checkout processes read; each nested block has its own env prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="CHECKOUT_", extra="ignore")
+
+    environment: Literal["development", "production"] = Field(
+        "development", description="development: migrations and the beats seed run at start-up."
+    )
+    host: str = Field("127.0.0.1", description="Interface the API binds to.")
+    port: int = Field(8000, description="Port of the API (CHECKOUT_PORT).")
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Where the frontend lives; base of the default success and cancel URLs.",
+    )
+    success_url: str | None = Field(
+        None,
+        description="Stripe success URL; must contain {CHECKOUT_SESSION_ID} "
+        "(default: <public_url>/checkout/success?session_id={CHECKOUT_SESSION_ID}).",
+    )
+    cancel_url: str | None = Field(
+        None, description="Stripe cancel URL (default: <public_url>/checkout?cancelled=1)."
+    )
+    cors_origins: Annotated[list[str], NoDecode, BeforeValidator(_origins)] = Field(
+        default_factory=list,
+        description="Frontend origins admitted by CORS (CHECKOUT_CORS_ORIGINS, comma-separated).",
+    )
+    reservation_api_url: str = Field(
+        "http://127.0.0.1:8002",
+        validation_alias=AliasChoices("CHECKOUT_RESERVATION_API_URL", "RESERVATION_API_URL"),
+        description="Base URL of the reservation API (RESERVATION_API_URL).",
+    )
+    reservation_timeout_s: float = Field(5.0, gt=0, description="Bound on one reservation call.")
+    min_session_lifetime_s: int = Field(
+        31 * 60,
+        ge=60,
+        description="Shortest session we create: Stripe refuses expires_at under 30 minutes "
+        "ahead, plus a minute for clock skew and retries.",
+    )
+    beats_session_lifetime_s: int = Field(
+        3600, ge=60, description="Lifetime of a beats-only session (nothing is held for it)."
+    )
+    migrate_on_start: bool | None = Field(
+        None, description="Apply migrations when the API starts (default: in development)."
+    )
+    seed_catalog: bool | None = Field(
+        None, description="Seed the development beats catalog (default: in development)."
+    )
+    relay_in_api: bool | None = Field(
+        None,
+        description="Also run the outbox relay inside the API process (default: in development, "
+        "so `make run` needs no separate relay; an advisory lock keeps one relay active).",
+    )
+    workers: int = Field(1, ge=1, description="uvicorn worker processes of the API.")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    stripe: StripeSettings = Field(default_factory=StripeSettings)
+
+    @property
+    def should_migrate(self) -> bool:
+        """Whether the API applies migrations at start-up."""
+        if self.migrate_on_start is None:
+            return self.environment == "development"
+        return self.migrate_on_start
+
+    @property
+    def should_seed(self) -> bool:
+        """Whether migrating also seeds the development beats."""
+        if self.seed_catalog is None:
+            return self.environment == "development"
+        return self.seed_catalog
+
+    @property
+    def should_relay_in_api(self) -> bool:
+        """Whether the API process runs an outbox relay beside the HTTP server."""
+        if self.relay_in_api is None:
+            return self.environment == "development"
+        return self.relay_in_api
+
+    @property
+    def stripe_success_url(self) -> str:
+        """The success URL handed to Stripe."""
+        base = self.public_url.rstrip("/")
+        return self.success_url or f"{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}"
+
+    @property
+    def stripe_cancel_url(self) -> str:
+        """The cancel URL handed to Stripe."""
+        return self.cancel_url or f"{self.public_url.rstrip('/')}/checkout?cancelled=1"
+
+
+def get_settings() -> Settings:
+    """Read the settings now (never at import, so tests and CLIs can set the environment first)."""
+    return Settings()

@@ -1,0 +1,293 @@
+"""Fixtures: the Stripe emulator, the real reservation API and the checkout API, over real HTTP.
+
+Every test gets its own checkout and reservation databases, its own emulator (so faults and
+webhook settings never leak between tests) and its own outbox relay; the broker is the session's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backbone.auth import AuthSettings
+from backbone.db.engine import make_engine
+from backbone.settings import DatabaseSettings, KafkaSettings
+from checkout.adapters.migrations import migrate, seed_beats
+from checkout.bootstrap import build, build_relay
+from checkout.entrypoints.api import create_app
+from checkout.settings import Settings, StripeSettings
+from devstack.devauth import DevAuth
+from devstack.testing import ServedApp
+from reservation.adapters import migrations as reservation_migrations
+from reservation.bootstrap import Container as ReservationContainer
+from reservation.bootstrap import build as build_reservation
+from reservation.entrypoints.api import create_app as create_reservation_app
+from reservation.service_layer import booking
+from reservation.settings import Settings as ReservationSettings
+from reservation.settings import StripeSettings as ReservationStripeSettings
+from stripe_emulator import EmulatorSettings
+from stripe_emulator import create_app as create_emulator
+
+API_KEY = "sk_test_checkout_tests"
+WEBHOOK_SECRET = "whsec_checkout_tests_secret"
+ISSUER = "https://auth.checkout.test"
+FRONTEND = "https://studio.example"
+
+Scope = MutableMapping[str, Any]
+ASGI = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+class _Late:
+    """An ASGI app set after ServedApp picked its port (the emulator needs its URL up front)."""
+
+    def __init__(self) -> None:
+        self.app: ASGI | None = None
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        assert self.app is not None
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class Emulator:
+    """The Stripe emulator of one test."""
+
+    url: str
+    http: httpx.AsyncClient
+
+    async def faults(self, status: int | None, count: int, delay_s: float = 0.0) -> None:
+        """Make the next `count` API calls fail with `status` (and/or be slow)."""
+        body = {"api_status": status, "count": count, "delay_seconds": delay_s}
+        (await self.http.post("/_emulator/faults", json=body)).raise_for_status()
+
+    async def session(self, session_id: str) -> dict[str, Any]:
+        """A Checkout Session as the Stripe API answers it."""
+        response = await self.http.get(
+            f"/v1/checkout/sessions/{session_id}", headers={"Authorization": f"Bearer {API_KEY}"}
+        )
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        """Every Checkout Session the emulator holds."""
+        response = await self.http.get(
+            "/v1/checkout/sessions",
+            params={"limit": 100},
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        )
+        response.raise_for_status()
+        data: list[dict[str, Any]] = response.json()["data"]
+        return data
+
+
+@pytest.fixture(scope="session")
+def dev_auth(tmp_path_factory: pytest.TempPathFactory) -> DevAuth:
+    """A signing key and JWKS of the tests (the same tokens work for both services)."""
+    return DevAuth(tmp_path_factory.mktemp("dev-auth"), issuer=ISSUER).ensure()
+
+
+@pytest.fixture(scope="session")
+def auth_settings(dev_auth: DevAuth) -> AuthSettings:
+    return AuthSettings(jwks_url=dev_auth.jwks_url, issuer=ISSUER)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    """A fresh emulator with Stripe's 30 min floor on expires_at, served on a free port."""
+    late = _Late()
+    async with contextlib.AsyncExitStack() as stack:
+        served = ServedApp(late)
+        settings = EmulatorSettings(
+            port=served.port,
+            webhook_secrets=[SecretStr(WEBHOOK_SECRET)],
+            webhook_backoff_initial=0.05,
+            webhook_backoff_max=0.2,
+            expiry_sweep_interval=3600,
+        )
+        late.app = create_emulator(settings)
+        await stack.enter_async_context(served)
+        http = await stack.enter_async_context(httpx.AsyncClient(base_url=served.url, timeout=10))
+        yield Emulator(served.url, http)
+
+
+@dataclass
+class Reservations:
+    """The real reservation API of one test, and its container for arranging odd states."""
+
+    url: str
+    container: ReservationContainer
+    http: httpx.AsyncClient
+
+    async def book(self, token: str, service_id: str = "mixing", days: int = 3) -> dict[str, Any]:
+        """Book a slot over HTTP, a unique hour `days` ahead."""
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(
+            days=days, hours=uuid.uuid4().int % 2000
+        )
+        response = await self.http.post(
+            "/api/reservations",
+            json={"service_id": service_id, "starts_at": start.isoformat()},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def book_lapsed(self, user_id: str, email: str) -> str:
+        """A pending reservation whose hold already ran out (booked an hour ago, 30 min hold)."""
+        past = datetime.now(UTC) - timedelta(hours=1)
+        row = await booking.book(
+            self.container.uow(),
+            user_id=user_id,
+            user_email=email,
+            service_id="recording",
+            starts_at=datetime.now(UTC) + timedelta(days=9, hours=uuid.uuid4().int % 2000),
+            now=past,
+            hold_minutes=30,
+        )
+        return row.id
+
+    async def set_status(self, reservation_id: str, status: str) -> None:
+        """Put a reservation in `status` (as the payment worker would have)."""
+        async with self.container.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE reservations SET status = :s WHERE id = :i"),
+                {"s": status, "i": reservation_id},
+            )
+
+
+@pytest.fixture
+async def reservations(
+    make_database: Callable[[str], str],
+    kafka_settings: KafkaSettings,
+    auth_settings: AuthSettings,
+    emulator: Emulator,
+) -> AsyncIterator[Reservations]:
+    """The reservation API (its own app factory and database), holds of two hours."""
+    url = make_database("reservation")
+    await asyncio.to_thread(reservation_migrations.migrate, url)
+    await asyncio.to_thread(reservation_migrations.seed_catalog, url)
+    settings = ReservationSettings(
+        environment="production",
+        hold_minutes=120,
+        database=DatabaseSettings(url=SecretStr(url), pool_size=2, max_overflow=2),
+        kafka=kafka_settings,
+        auth=auth_settings,
+        stripe=ReservationStripeSettings(api_key=SecretStr(API_KEY), api_base=emulator.url),
+    )
+    container = build_reservation(settings, application_name="reservation-test")
+    async with (
+        ServedApp(create_reservation_app(container)) as served,
+        httpx.AsyncClient(base_url=served.url, timeout=10) as http,
+    ):
+        yield Reservations(served.url, container, http)
+
+
+@dataclass
+class Checkout:
+    """The checkout API of one test, its database, and helpers to call and inspect it."""
+
+    url: str
+    settings: Settings
+    engine: AsyncEngine
+    http: httpx.AsyncClient
+    relay_published: Callable[[], int]
+    tmp_path: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def create(
+        self, token: str | None, body: dict[str, Any], *, path: str | None = None
+    ) -> httpx.Response:
+        """POST the create endpoint."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await self.http.post(
+            path or "/api/clerk/create-checkout-session", json=body, headers=headers
+        )
+
+    async def count(self, table: str) -> int:
+        """Rows in one of checkout's tables."""
+        assert table in ("checkout_sessions", "outbox")
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)  # noqa: S608
+
+    async def add_beat(self, beat_id: str, title: str, price: int, currency: str = "eur") -> None:
+        """A catalog entry for one test."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO beats (id, title, price, currency) VALUES (:i, :t, :p, :c)"),
+                {"i": beat_id, "t": title, "p": price, "c": currency},
+            )
+
+
+def checkout_settings(
+    database_url: str,
+    kafka: KafkaSettings,
+    auth: AuthSettings,
+    stripe_base: str,
+    reservation_url: str,
+) -> Settings:
+    """Checkout settings for tests: quick Stripe retries, one frontend origin."""
+    return Settings(
+        environment="production",
+        relay_in_api=False,
+        cors_origins=[FRONTEND],
+        public_url=FRONTEND,
+        reservation_api_url=reservation_url,
+        database=DatabaseSettings(url=SecretStr(database_url), pool_size=3, max_overflow=2),
+        kafka=kafka,
+        auth=auth,
+        stripe=StripeSettings(
+            api_key=SecretStr(API_KEY),
+            api_base=stripe_base,
+            request_timeout_s=2.0,
+            max_attempts=3,
+            backoff_initial_s=0.05,
+            backoff_max_s=0.2,
+            deadline_s=5.0,
+        ),
+    )
+
+
+@pytest.fixture
+async def checkout(
+    make_database: Callable[[str], str],
+    kafka_settings: KafkaSettings,
+    auth_settings: AuthSettings,
+    emulator: Emulator,
+    reservations: Reservations,
+    tmp_path: Path,
+) -> AsyncIterator[Checkout]:
+    """The checkout API on its own migrated, seeded database, with its outbox relay running."""
+    url = make_database("checkout")
+    await asyncio.to_thread(migrate, url)
+    await asyncio.to_thread(seed_beats, url)
+    settings = checkout_settings(
+        url, kafka_settings, auth_settings, emulator.url, reservations.url
+    )
+    container = build(settings, application_name="checkout-test")
+    relay, producer = build_relay(settings, container.engine)
+    relay_task = asyncio.create_task(relay.run())
+    engine = make_engine(DatabaseSettings(url=SecretStr(url), pool_size=1, max_overflow=1))
+    try:
+        async with (
+            ServedApp(create_app(container)) as served,
+            httpx.AsyncClient(base_url=served.url, timeout=30) as http,
+        ):
+            yield Checkout(served.url, settings, engine, http, lambda: relay.published, tmp_path)
+    finally:
+        relay.stop()
+        await asyncio.wait_for(relay_task, timeout=10)
+        await producer.stop()
+        await engine.dispose()

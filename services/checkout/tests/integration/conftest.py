@@ -159,6 +159,14 @@ class Reservations:
         )
         return row.id
 
+    async def set_hold(self, reservation_id: str, until: datetime) -> None:
+        """Move a reservation's hold expiry (as a booking made earlier would have)."""
+        async with self.container.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE reservations SET hold_expires_at = :u WHERE id = :i"),
+                {"u": until, "i": reservation_id},
+            )
+
     async def set_status(self, reservation_id: str, status: str) -> None:
         """Put a reservation in `status` (as the payment worker would have)."""
         async with self.container.engine.begin() as conn:
@@ -220,7 +228,7 @@ class Checkout:
         """Rows in one of checkout's tables."""
         assert table in ("checkout_sessions", "outbox")
         async with self.engine.connect() as conn:
-            return int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)  # noqa: S608
+            return int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
 
     async def add_beat(self, beat_id: str, title: str, price: int, currency: str = "eur") -> None:
         """A catalog entry for one test."""
@@ -273,9 +281,7 @@ async def checkout(
     url = make_database("checkout")
     await asyncio.to_thread(migrate, url)
     await asyncio.to_thread(seed_beats, url)
-    settings = checkout_settings(
-        url, kafka_settings, auth_settings, emulator.url, reservations.url
-    )
+    settings = checkout_settings(url, kafka_settings, auth_settings, emulator.url, reservations.url)
     container = build(settings, application_name="checkout-test")
     relay, producer = build_relay(settings, container.engine)
     relay_task = asyncio.create_task(relay.run())

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from backbone.settings import KafkaSettings
 from contracts import headers as h
-from contracts.checkout import CheckoutSessionCreatedV1, ReservationCheckoutMetadata
-from contracts.topics import CHECKOUT_SESSIONS
+from contracts.checkout import ReservationCheckoutMetadata
 from devstack.devauth import DevAuth
-from devstack.testing import eventually, read_topic
 
 from .conftest import Checkout, Emulator, Reservations
+from .support import published
 
 pytestmark = pytest.mark.integration
-
-
-async def facts_for(kafka: KafkaSettings, user_id: str) -> list[tuple[bytes | None, Any]]:
-    """(key, fact) of every CheckoutSessionCreatedV1 on the topic for `user_id`."""
-    found = []
-    for message in await read_topic(kafka, CHECKOUT_SESSIONS):
-        fact = CheckoutSessionCreatedV1.model_validate_json(message.value or b"{}")
-        if fact.user_id == user_id:
-            found.append((message.key, fact, message))
-    return found
-
-
-async def one_fact(kafka: KafkaSettings, user_id: str) -> tuple[Any, Any]:
-    """The single fact published for `user_id` (waits for the relay)."""
-
-    async def probe() -> list[Any]:
-        return await facts_for(kafka, user_id)
-
-    found = await eventually(probe, timeout=15, what=f"a fact for {user_id}")
-    assert len(found) == 1, found
-    key, fact, message = found[0]
-    return key, fact
 
 
 async def test_reservation_only_session(
@@ -79,8 +54,10 @@ async def test_reservation_only_session(
     assert metadata.user_id == user
     assert metadata.user_email == f"{unique}@example.com"
 
-    key, fact = await one_fact(kafka_settings, user)
-    assert key == body["sessionId"].encode()
+    [record] = await published(kafka_settings, user)
+    fact = record.fact
+    assert record.key == body["sessionId"].encode()
+    assert record.message.header(h.EVENT_ID) == str(fact.event_id)
     assert fact.session_id == body["sessionId"]
     assert fact.checkout_type == "reservation_payment"
     assert fact.reservation_ids == [booked["id"]]
@@ -95,3 +72,130 @@ async def test_reservation_only_session(
     assert view.status_code == 200, view.text
     assert view.json()["status"] == "open"
     assert view.json()["orderTotal"] == 15000
+
+
+async def test_mixed_cart_session(
+    checkout: Checkout,
+    reservations: Reservations,
+    emulator: Emulator,
+    dev_auth: DevAuth,
+    kafka_settings: KafkaSettings,
+    unique: str,
+) -> None:
+    user = f"user_{unique}"
+    token = dev_auth.issue_token(user, f"{unique}@example.com")
+    mixing = await reservations.book(token, "mixing")
+    recording = await reservations.book(token, "recording", days=4)
+    beats = ["beat_neon_drift", "beat_midnight_tape"]
+
+    response = await checkout.create(
+        token,
+        {"reservationIds": [recording["id"], mixing["id"]], "cartItemIds": beats},
+        path="/api/reservation-payments/checkout-session",
+    )
+
+    assert response.status_code == 200, response.text
+    session = await emulator.session(response.json()["sessionId"])
+    services_total = 15000 + 12000
+    cart_total = 3499 + 2999
+    assert session["amount_total"] == services_total + cart_total
+    metadata = ReservationCheckoutMetadata.from_stripe_metadata(session["metadata"])
+    assert metadata.checkout_type == "mixed_cart"
+    assert sorted(metadata.reservation_ids) == sorted([mixing["id"], recording["id"]])
+    assert sorted(metadata.cart_item_ids) == sorted(beats)
+    assert (metadata.services_count, metadata.services_total) == (2, services_total)
+    assert (metadata.cart_count, metadata.cart_total) == (2, cart_total)
+    assert metadata.order_total == services_total + cart_total
+    # The session expires no later than the earliest of the two holds.
+    earliest = min(
+        datetime.fromisoformat(mixing["hold_expires_at"]),
+        datetime.fromisoformat(recording["hold_expires_at"]),
+    )
+    assert session["expires_at"] <= earliest.timestamp()
+
+    [record] = await published(kafka_settings, user)
+    assert record.fact.checkout_type == "mixed_cart"
+    assert (record.fact.services_total, record.fact.cart_total) == (services_total, cart_total)
+    assert record.fact.order_total == session["amount_total"]
+
+
+async def test_beats_only_session(
+    checkout: Checkout,
+    emulator: Emulator,
+    dev_auth: DevAuth,
+    kafka_settings: KafkaSettings,
+    unique: str,
+) -> None:
+    user = f"user_{unique}"
+    token = dev_auth.issue_token(user, f"{unique}@example.com")
+
+    response = await checkout.create(token, {"cartItemIds": ["beat_low_tide"]})
+
+    assert response.status_code == 200, response.text
+    session = await emulator.session(response.json()["sessionId"])
+    assert session["amount_total"] == 1999
+    metadata = ReservationCheckoutMetadata.from_stripe_metadata(session["metadata"])
+    assert metadata.checkout_type == "beats_only"
+    assert metadata.reservation_ids == []
+    assert metadata.cart_item_ids == ["beat_low_tide"]
+    assert (metadata.services_count, metadata.services_total) == (0, 0)
+    assert (metadata.cart_count, metadata.cart_total, metadata.order_total) == (1, 1999, 1999)
+    assert metadata.description == "Beat: Low Tide"
+    [record] = await published(kafka_settings, user)
+    assert record.fact.checkout_type == "beats_only"
+    assert record.fact.cart_item_ids == ["beat_low_tide"]
+
+
+async def test_amounts_in_the_request_have_no_effect(
+    checkout: Checkout,
+    reservations: Reservations,
+    emulator: Emulator,
+    dev_auth: DevAuth,
+    unique: str,
+) -> None:
+    token = dev_auth.issue_token(f"user_{unique}", f"{unique}@example.com")
+    booked = await reservations.book(token, "mixing")
+
+    response = await checkout.create(
+        token,
+        {
+            "reservationIds": [booked["id"]],
+            "cartItemIds": ["beat_gold_rush"],
+            "amount": 100,
+            "total": 100,
+            "orderTotal": 100,
+            "price": 1,
+            "currency": "jpy",
+            "items": [{"id": "beat_gold_rush", "price": 1}],
+            "servicesTotal": 1,
+        },
+    )
+
+    assert response.status_code == 200, response.text
+    session = await emulator.session(response.json()["sessionId"])
+    assert session["amount_total"] == 15000 + 4999
+    assert session["currency"] == "eur"
+    metadata = ReservationCheckoutMetadata.from_stripe_metadata(session["metadata"])
+    assert (metadata.services_total, metadata.cart_total) == (15000, 4999)
+
+
+async def test_a_hold_shorter_than_stripes_minimum_gets_the_minimum(
+    checkout: Checkout,
+    reservations: Reservations,
+    emulator: Emulator,
+    dev_auth: DevAuth,
+    unique: str,
+) -> None:
+    """Stripe refuses expires_at under 30 min ahead: the session gets the floor, not a refusal."""
+    user = f"user_{unique}"
+    token = dev_auth.issue_token(user, f"{unique}@example.com")
+    booked = await reservations.book(token, "mastering")
+    soon = datetime.now(UTC) + timedelta(minutes=10)
+    await reservations.set_hold(booked["id"], soon)
+
+    response = await checkout.create(token, {"reservationIds": [booked["id"]]})
+
+    assert response.status_code == 200, response.text
+    session = await emulator.session(response.json()["sessionId"])
+    lifetime = session["expires_at"] - session["created"]
+    assert 30 * 60 < lifetime <= 33 * 60

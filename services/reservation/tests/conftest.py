@@ -123,7 +123,7 @@ def book(container: Container) -> Callable[..., Any]:
         now = now or datetime.now(UTC)
         # A random far-future hour keeps tests that share nothing from sharing a slot either.
         start = starts_at or now.replace(minute=0, second=0, microsecond=0) + timedelta(
-            days=30, hours=uuid.uuid4().int % 100_000
+            days=30, hours=3 * (uuid.uuid4().int % 150_000)
         )
         return await booking.book(
             container.uow(),
@@ -273,3 +273,29 @@ def token(dev_auth: DevAuth) -> Callable[..., str]:
         return dev_auth.issue_token(user_id, email, ttl)
 
     return make
+
+
+def outbox_facts(database_url: str) -> list[Any]:
+    """Every fact written to the outbox, in order, parsed with the contracts model."""
+    import psycopg
+
+    from contracts.reservation import parse_fact
+
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT key, value FROM outbox ORDER BY id").fetchall()
+    facts = [parse_fact(bytes(value)) for _, value in rows]
+    assert all(
+        bytes(k).decode() == f.partition_key() for (k, _), f in zip(rows, facts, strict=True)
+    )
+    return facts
+
+
+def reservation_state(database_url: str, reservation_id: str) -> dict[str, Any]:
+    """A reservation's row as a dict."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        row = conn.execute("SELECT * FROM reservations WHERE id = %s", (reservation_id,)).fetchone()
+    assert row is not None
+    return dict(row)

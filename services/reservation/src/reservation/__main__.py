@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Callable
 
 USAGE = """usage: python -m reservation <command> [options]
 
@@ -13,6 +15,14 @@ USAGE = """usage: python -m reservation <command> [options]
   reconcile --since 24h [--dry-run]   compare Stripe with our states, republish what is missing
 """
 
+COMMANDS = {
+    "api": "reservation.entrypoints.serve",
+    "worker": "reservation.entrypoints.worker",
+    "relay": "reservation.entrypoints.relay",
+    "migrate": "reservation.entrypoints.migrate",
+    "reconcile": "reservation.entrypoints.reconcile",
+}
+
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to the entrypoint module of the command (imported lazily: each is heavy)."""
@@ -21,19 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0 if args else 2
     command, rest = args[0], args[1:]
-    if command == "api":
-        from reservation.entrypoints.serve import main as run
-    elif command == "worker":
-        from reservation.entrypoints.worker import main as run
-    elif command == "relay":
-        from reservation.entrypoints.relay import main as run
-    elif command == "migrate":
-        from reservation.entrypoints.migrate import main as run
-    elif command == "reconcile":
-        from reservation.entrypoints.reconcile import main as run
-    else:
+    module = COMMANDS.get(command)
+    if module is None:
         print(USAGE, file=sys.stderr)
         return 2
+    run: Callable[[list[str]], int] = importlib.import_module(module).main
     return run(rest)
 
 

@@ -46,7 +46,8 @@ async def test_book_read_list_cancel(http: httpx.AsyncClient, token: Callable[..
     assert made.status_code == 201, made.text
     body = made.json()
     assert body["status"] == "pending"
-    assert body["amount"] == 15000 and body["currency"] == "eur"
+    assert body["amount"] == 15000
+    assert body["currency"] == "eur"
     assert body["payment"] is None
     hold = datetime.fromisoformat(body["hold_expires_at"]) - datetime.now(UTC)
     assert timedelta(minutes=29) < hold <= timedelta(minutes=30)

@@ -1,0 +1,76 @@
+"""`python -m reservation worker --without-web`: the Faust payment worker and the hold sweep.
+
+Consumes stripe.events, checkout.sessions and the group's retry topic through backbone's
+resilient agent (bounded retries, then <group>.dlq); the agent is stateless, state lives in
+PostgreSQL behind the inbox. A Faust timer on every worker sweeps expired holds (rows another
+worker is sweeping are skipped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import faust
+
+from backbone.faust import create_faust_app, resilient_agent
+from backbone.kafka import Producer
+from backbone.kafka.admin import ensure_topics
+from backbone.logging import configure_logging, get_logger
+from contracts.topics import (
+    CHECKOUT_SESSIONS,
+    STRIPE_EVENTS,
+    all_topic_partitions,
+    dlq_topic,
+    retry_topic,
+)
+from reservation.bootstrap import build, prepare_database, utc_now
+from reservation.service_layer.sweep import expire_due_holds
+from reservation.settings import Settings, get_settings
+
+log = get_logger(__name__)
+
+
+def build_app(settings: Settings) -> faust.App:
+    """The Faust app: one resilient agent and the sweep timer."""
+    group = settings.consumer_group
+    container = build(settings, application_name="reservation-worker")
+    app = create_faust_app(group, settings.kafka, datadir=str(settings.data_dir))
+    producer = Producer(settings.kafka, client_id=f"{group}-dlq")
+    resilient_agent(
+        app,
+        container.handler,
+        topics=[STRIPE_EVENTS, CHECKOUT_SESSIONS, retry_topic(group)],
+        producer=producer,
+        retry=settings.retry,
+        name=f"{group}.payments",
+    )
+
+    @app.timer(settings.sweep_interval_s, on_leader=False)  # type: ignore[untyped-decorator]
+    async def sweep() -> None:
+        try:
+            expired = await expire_due_holds(lambda: container.uow(None), utc_now())
+        except Exception:
+            log.exception("sweep.failed")  # the next tick tries again
+            return
+        if expired:
+            log.info("sweep.expired_holds", count=expired)
+
+    return app
+
+
+def main(argv: list[str]) -> int:
+    """Prepare the database and topics, then hand over to Faust's `worker` command."""
+    settings = get_settings()
+    configure_logging("reservation-worker", settings.log)
+    prepare_database(settings)
+    group = settings.consumer_group
+    partitions = all_topic_partitions()
+    width = max(partitions[STRIPE_EVENTS], partitions[CHECKOUT_SESSIONS])
+    wanted = {**partitions, retry_topic(group): width, dlq_topic(group): width}
+    asyncio.run(ensure_topics(settings.kafka, wanted))
+    app = build_app(settings)
+    options = argv or ["--without-web"]
+    sys.argv = ["reservation-worker", "worker", *options]
+    app.main()
+    return 0

@@ -17,8 +17,6 @@ from checkout.service_layer.checkout import CheckoutPolicy, CheckoutService
 from checkout.service_layer.unit_of_work import UnitOfWork
 from checkout.settings import Settings
 
-RELAY_SOURCE = "checkout"
-
 
 @dataclass
 class Container:
@@ -66,4 +64,4 @@ def build(settings: Settings, *, application_name: str = "checkout-api") -> Cont
 def build_relay(settings: Settings, engine: AsyncEngine) -> tuple[OutboxRelay, Producer]:
     """The outbox relay of the checkout database, and the producer it owns."""
     producer = Producer(settings.kafka, client_id="checkout-relay")
-    return OutboxRelay(engine, producer, settings.kafka, source=RELAY_SOURCE), producer
+    return OutboxRelay(engine, producer, settings.kafka, source=settings.relay_source), producer

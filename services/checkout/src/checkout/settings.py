@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         description="Also run the outbox relay inside the API process (default: in development, "
         "so `make run` needs no separate relay; an advisory lock keeps one relay active).",
     )
+    relay_source: str = Field(
+        "checkout",
+        min_length=1,
+        description="Names this outbox in the outbox-id header. It must change when the database "
+        "is recreated while the topic keeps its records: the relay takes <source>/<row id> found "
+        "on the topic as already published, and ids restart with a new database.",
+    )
     workers: int = Field(1, ge=1, description="uvicorn worker processes of the API.")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)

@@ -250,6 +250,8 @@ def checkout_settings(
     return Settings(
         environment="production",
         relay_in_api=False,
+        # Each test's database restarts outbox ids at 1 on the shared topic: a source per test.
+        relay_source=f"checkout-{uuid.uuid4().hex[:10]}",
         cors_origins=[FRONTEND],
         public_url=FRONTEND,
         reservation_api_url=reservation_url,

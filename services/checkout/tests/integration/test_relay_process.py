@@ -40,6 +40,7 @@ async def test_relay_command_publishes_committed_rows(
         env={
             "DATABASE_URL": url,
             "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+            "CHECKOUT_RELAY_SOURCE": f"checkout-{unique}",
             "LOG_FORMAT": "json",
         },
         log_path=tmp_path / "relay.log",
@@ -52,6 +53,6 @@ async def test_relay_command_publishes_committed_rows(
 
         [record] = await eventually(probe, timeout=20, what=relay.output)
         assert record.header(h.EVENT_ID) == key  # type: ignore[attr-defined]
-        assert (record.header(h.OUTBOX_ID) or "").startswith("checkout/")  # type: ignore[attr-defined]
+        assert (record.header(h.OUTBOX_ID) or "") == f"checkout-{unique}/1"  # type: ignore[attr-defined]
     finally:
         relay.terminate()

@@ -60,9 +60,13 @@ class OutboxRelay:
         """Finish the batch in hand and return from `run`."""
         self._stopping.set()
 
-    def outbox_id(self, row_id: int) -> str:
-        """The header value that names row `row_id` of this outbox on the topic."""
-        return f"{self.source}/{row_id}"
+    def outbox_id(self, row_id: int, created_at: datetime) -> str:
+        """The header value naming one row of this outbox on the topic.
+
+        The creation time is part of it: ids start again at 1 in a recreated database, and a
+        row must never be taken for an older namesake still on the topic.
+        """
+        return f"{self.source}/{row_id}@{int(created_at.timestamp() * 1_000_000)}"
 
     async def run(self) -> None:
         """Wait to become the active relay, then publish until stopped."""
@@ -128,37 +132,44 @@ class OutboxRelay:
     def _record(self, row: OutboxEntry) -> OutgoingRecord:
         assert row.id is not None
         headers = [(k, v.encode()) for k, v in row.headers]
-        headers.append((h.OUTBOX_ID, self.outbox_id(row.id).encode()))
+        headers.append((h.OUTBOX_ID, self.outbox_id(row.id, row.created_at).encode()))
         return OutgoingRecord(row.topic, row.value, row.key, headers)
 
     async def reconcile(self) -> int:
-        """Mark as sent the unsent rows already on their topics; returns how many it found."""
+        """Mark as sent the unsent rows already on their topics; returns how many it found.
+
+        Only the oldest `batch_size` unsent rows can have been in flight when a relay died, and
+        each went to the tail of its partition: those rows against those tails is enough.
+        """
         async with self._sessions() as session:
-            topics = (
-                await session.scalars(
-                    select(col(OutboxEntry.topic))
+            candidates = (
+                await session.execute(
+                    select(col(OutboxEntry.id), col(OutboxEntry.created_at), col(OutboxEntry.topic))
                     .where(col(OutboxEntry.sent_at).is_(None))
-                    .distinct()
+                    .order_by(col(OutboxEntry.id))
+                    .limit(self._batch_size)
                 )
             ).all()
-        if not topics:
+        if not candidates:
             return 0
-        published = await self._ids_on_topics(topics)
+        on_topics = await self._outbox_ids_on(sorted({topic for _, _, topic in candidates}))
+        published = [
+            row_id
+            for row_id, created_at, _ in candidates
+            if self.outbox_id(row_id, created_at) in on_topics
+        ]
         if not published:
             return 0
         async with self._sessions() as session, session.begin():
-            result = await session.execute(
+            await session.execute(
                 update(OutboxEntry)
                 .where(col(OutboxEntry.id).in_(published))
-                .where(col(OutboxEntry.sent_at).is_(None))
                 .values(sent_at=datetime.now(UTC))
             )
-        found = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        if found:
-            log.warning("relay.recovered_published_rows", count=found)
-        return found
+        log.warning("relay.recovered_published_rows", count=len(published))
+        return len(published)
 
-    async def _ids_on_topics(self, topics: Sequence[str]) -> list[int]:
+    async def _outbox_ids_on(self, topics: Sequence[str]) -> set[str]:
         """Outbox ids of ours in the last `batch_size` records of every partition of `topics`."""
         prefix = f"{self.source}/"
         consumer = reader(self._kafka, f"{self.source}-relay-reconcile")
@@ -170,12 +181,8 @@ class OutboxRelay:
             messages = await read_between(consumer, bounds)
         finally:
             await consumer.stop()
-        ids = []
-        for message in messages:
-            value = message.header(h.OUTBOX_ID)
-            if value and value.startswith(prefix):
-                ids.append(int(value[len(prefix) :]))
-        return ids
+        values = (message.header(h.OUTBOX_ID) for message in messages)
+        return {value for value in values if value and value.startswith(prefix)}
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

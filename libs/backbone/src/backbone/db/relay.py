@@ -156,7 +156,7 @@ class OutboxRelay:
         published = [
             row_id
             for row_id, created_at, _ in candidates
-            if self.outbox_id(row_id, created_at) in on_topics
+            if row_id is not None and self.outbox_id(row_id, created_at) in on_topics
         ]
         if not published:
             return 0

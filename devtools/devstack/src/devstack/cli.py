@@ -13,6 +13,7 @@ from pathlib import Path
 from backbone.kafka.admin import ensure_topics
 from backbone.logging import configure_logging
 from backbone.settings import KafkaSettings
+from devstack.devauth import DevAuth
 from devstack.infra import Provided, provide_kafka, provide_postgres
 from devstack.postgres import ensure_database
 from devstack.stack import DATABASES, PORTS, StackConfig, processes, webhook_secret
@@ -29,7 +30,10 @@ def _banner(config: StackConfig, pg: Provided, kafka: Provided, names: list[str]
         ("PostgreSQL", f"{pg.address}  ({pg.origin})"),
         ("broker", f"{kafka.address}  ({kafka.origin})"),
         ("Stripe emulator", f"http://127.0.0.1:{config.ports['stripe-emulator']}"),
-        ("SMTP / mail web", f"127.0.0.1:{config.ports['smtp']} / http://127.0.0.1:{config.ports['mail-web']}"),
+        (
+            "SMTP / mail web",
+            f"127.0.0.1:{config.ports['smtp']} / http://127.0.0.1:{config.ports['mail-web']}",
+        ),
         ("checkout", f"http://127.0.0.1:{config.ports['checkout']}"),
         ("webhook-ingest", f"http://127.0.0.1:{config.ports['webhook-ingest']}/webhooks/stripe"),
         ("reservation API", f"http://127.0.0.1:{config.ports['reservation-api']}"),
@@ -54,11 +58,14 @@ def up(infra_only: bool) -> int:
     try:
         asyncio.run(ensure_topics(KafkaSettings(bootstrap_servers=kafka.address)))
         databases = {name: ensure_database(pg.address, name) for name in DATABASES}
+        auth = DevAuth(data / "dev-auth").ensure()
         config = StackConfig(
             kafka=kafka.address,
             databases=databases,
             webhook_secret=webhook_secret(data, os.environ.get("STRIPE_WEBHOOK_SECRET")),
             data_dir=data,
+            jwks_url=auth.jwks_url,
+            issuer=auth.issuer,
         )
         specs = [] if infra_only else [p for p in processes(config) if p.available]
         print(_banner(config, pg, kafka, [p.name for p in specs]), flush=True)

@@ -33,6 +33,7 @@ class ProcessSpec:
     module: str
     args: tuple[str, ...]
     env: dict[str, str]
+    health: str | None = None  # an http(s) URL that answers 200 once the process serves
 
     @property
     def available(self) -> bool:
@@ -97,6 +98,7 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 "STRIPE_WEBHOOK_URL": ingest,
                 "STRIPE_WEBHOOK_SECRET": config.webhook_secret,
             },
+            config.url("stripe-emulator", "/healthz"),
         ),
         ProcessSpec(
             "mail-sink",
@@ -107,6 +109,7 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 "MAIL_SINK_SMTP_PORT": str(config.ports["smtp"]),
                 "MAIL_SINK_HTTP_PORT": str(config.ports["mail-web"]),
             },
+            config.url("mail-web", "/readyz"),
         ),
         ProcessSpec(
             "webhook-ingest",
@@ -117,6 +120,7 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 "STRIPE_WEBHOOK_SECRET": config.webhook_secret,
                 "WEBHOOK_INGEST_PORT": str(config.ports["webhook-ingest"]),
             },
+            config.url("webhook-ingest", "/healthz"),
         ),
         ProcessSpec(
             "reservation-api",
@@ -129,6 +133,7 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 "DATABASE_URL": config.databases["reservation"],
                 "RESERVATION_PORT": str(config.ports["reservation-api"]),
             },
+            config.url("reservation-api", "/healthz"),
         ),
         ProcessSpec(
             "reservation-worker",
@@ -159,6 +164,7 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 "CHECKOUT_PORT": str(config.ports["checkout"]),
                 "RESERVATION_API_URL": reservation_api,
             },
+            config.url("checkout", "/healthz"),
         ),
         ProcessSpec(
             "notifier",
@@ -177,5 +183,6 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 "CONSUMER_MAX_ATTEMPTS": "8",
                 "CONSUMER_BACKOFF_MAX_S": "15",
             },
+            config.url("notifier", "/healthz"),
         ),
     ]

@@ -1,0 +1,176 @@
+"""Reconciliation: Stripe's events and sessions against what this service applied.
+
+An event of a type we act on whose id is not in our inbox was never delivered (or never
+applied): it is republished to stripe.events exactly as webhook-ingest would write it, and the
+normal, idempotent path repairs the reservation. A paid session whose reservations are not
+settled here, with no event left to replay, is reported for an operator.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlmodel import col
+
+from backbone.db.inbox import InboxEntry
+from backbone.kafka import OutgoingRecord
+from contracts import headers as h
+from contracts.checkout import ReservationCheckoutMetadata
+from contracts.stripe import HANDLED_EVENT_TYPES, StripeEvent, event_key
+from contracts.topics import STRIPE_EVENTS
+from reservation.adapters.tables import ReservationRow
+from reservation.domain.model import SETTLED_STATUSES
+from reservation.service_layer.unit_of_work import UnitOfWork
+
+
+class StripeListing(Protocol):
+    """What reconciliation reads from Stripe."""
+
+    async def checkout_sessions(self, created_gte: int) -> list[dict[str, Any]]: ...
+
+    async def events(self, created_gte: int, types: list[str]) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One disagreement between Stripe and us."""
+
+    kind: str  # "event_not_applied" or "paid_not_settled"
+    session_id: str
+    reservation_ids: tuple[str, ...]
+    ours: str
+    stripe_says: str
+    event_id: str | None = None
+
+
+@dataclass
+class Report:
+    """What a reconciliation pass found, and the events it can replay."""
+
+    mismatches: list[Mismatch]
+    replayable: list[dict[str, Any]]
+
+
+def _reservation_ids(obj: dict[str, Any]) -> tuple[str, ...]:
+    try:
+        metadata = ReservationCheckoutMetadata.from_stripe_metadata(obj.get("metadata") or {})
+    except ValidationError:
+        return ()
+    return tuple(metadata.reservation_ids)
+
+
+async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: int) -> Report:
+    """Find the mismatches over the window starting at `since` (Unix seconds)."""
+    events = await stripe.events(since, sorted(HANDLED_EVENT_TYPES))
+    sessions = await stripe.checkout_sessions(since)
+    async with uow:
+        ids = [e["id"] for e in events]
+        applied = set(
+            (
+                await uow.session.scalars(
+                    select(col(InboxEntry.event_id))
+                    .where(col(InboxEntry.consumer) == consumer)
+                    .where(col(InboxEntry.event_id).in_(ids))
+                )
+            ).all()
+        )
+        wanted = {rid for s in sessions for rid in _reservation_ids(s)}
+        wanted |= {rid for e in events for rid in _reservation_ids(e["data"]["object"])}
+        intents = {
+            str(e["data"]["object"].get("payment_intent"))
+            for e in events
+            if e["data"]["object"].get("object") == "charge"
+        }
+        rows = (
+            await uow.session.scalars(
+                select(ReservationRow).where(
+                    col(ReservationRow.id).in_(sorted(wanted))
+                    | col(ReservationRow.payment_intent_id).in_(sorted(intents))
+                )
+            )
+        ).all()
+    status = {r.id: r.status for r in rows}
+    by_intent: dict[str, list[str]] = {}
+    for row in rows:
+        if row.payment_intent_id:
+            by_intent.setdefault(row.payment_intent_id, []).append(row.id)
+    mismatches: list[Mismatch] = []
+    replayable: list[dict[str, Any]] = []
+    covered: set[str] = set()
+    for event in events:
+        if event["id"] in applied:
+            continue
+        obj = event["data"]["object"]
+        if obj.get("object") == "charge":
+            reservations = tuple(by_intent.get(str(obj.get("payment_intent")), ()))
+        else:
+            reservations = tuple(r for r in _reservation_ids(obj) if r in status)
+        if not reservations:
+            # Not about a reservation of this database (another integration or environment
+            # on the same Stripe account): replaying it would change nothing here.
+            continue
+        covered.add(str(obj.get("id")))
+        replayable.append(event)
+        mismatches.append(
+            Mismatch(
+                kind="event_not_applied",
+                session_id=str(obj.get("id")),
+                reservation_ids=reservations,
+                ours=", ".join(status.get(r, "unknown") for r in reservations) or "-",
+                stripe_says=event["type"],
+                event_id=event["id"],
+            )
+        )
+    for session in sessions:
+        reservations = _reservation_ids(session)
+        paid = session.get("status") == "complete" and session.get("payment_status") == "paid"
+        if not reservations or not paid or session["id"] in covered:
+            continue
+        unsettled = [r for r in reservations if r in status and status[r] not in SETTLED_STATUSES]
+        if unsettled:
+            mismatches.append(
+                Mismatch(
+                    kind="paid_not_settled",
+                    session_id=session["id"],
+                    reservation_ids=tuple(unsettled),
+                    ours=", ".join(status.get(r, "unknown") for r in unsettled),
+                    stripe_says="complete, paid",
+                )
+            )
+    return Report(mismatches, replayable)
+
+
+def replay_record(event: dict[str, Any], run_id: str) -> OutgoingRecord:
+    """The record webhook-ingest would have written for `event` (same key and headers)."""
+    parsed = StripeEvent.model_validate(event)
+    key = event_key(parsed)
+    headers = [
+        (h.STRIPE_EVENT_ID, parsed.id),
+        (h.STRIPE_EVENT_TYPE, parsed.type),
+        (h.STRIPE_LIVEMODE, "true" if parsed.livemode else "false"),
+        (h.RECEIVED_AT, datetime.now(UTC).isoformat()),
+        (h.REQUEST_ID, run_id),
+        (h.EVENT_ID, parsed.id),
+        (h.EVENT_TYPE, parsed.type),
+        (h.CORRELATION_ID, key),
+        (h.CONTENT_TYPE, "application/json"),
+    ]
+    if parsed.api_version:
+        headers.append((h.STRIPE_API_VERSION, parsed.api_version))
+    return OutgoingRecord(
+        STRIPE_EVENTS,
+        json.dumps(event, separators=(",", ":")).encode(),
+        key.encode(),
+        [(k, v.encode()) for k, v in headers],
+    )
+
+
+def new_run_id() -> str:
+    """An id for one reconciliation run, carried as the request id of what it republishes."""
+    return f"reconcile-{uuid.uuid4().hex[:12]}"

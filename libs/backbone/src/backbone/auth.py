@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,11 @@ ALGORITHMS: Final = ("RS256",)
 AuthErrorCode = Literal["missing_token", "invalid_token", "token_expired", "auth_unavailable"]
 
 
-def dev_jwks_url(directory: Path = DEV_AUTH_DIR) -> str:
-    """The file:// URL of the development JWKS under `directory` (relative to the cwd)."""
-    return (directory / JWKS_FILENAME).resolve().as_uri()
+def dev_jwks_url(directory: Path | None = None) -> str:
+    """The file:// URL of the development JWKS: under `directory`, else DEV_AUTH_DIR, else
+    .data/dev-auth (relative to the working directory), where devstack.devauth keeps it."""
+    root = directory or Path(os.environ.get("DEV_AUTH_DIR") or DEV_AUTH_DIR)
+    return (root / JWKS_FILENAME).resolve().as_uri()
 
 
 class AuthSettings(BaseSettings):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
@@ -104,6 +106,12 @@ class Settings(BaseSettings):
         "on the topic as already published, and ids restart with a new database.",
     )
     workers: int = Field(1, ge=1, description="uvicorn worker processes of the API.")
+    clerk_publishable_key: str | None = Field(
+        None,
+        description="Clerk's publishable key (CHECKOUT_CLERK_PUBLISHABLE_KEY): the payment page "
+        "signs users in with Clerk's frontend SDK instead of a pasted development token.",
+    )
+    clerk_js_version: str = Field("5", description="Major version of Clerk's browser bundle.")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     log: LogSettings = Field(default_factory=LogSettings)
@@ -130,6 +138,26 @@ class Settings(BaseSettings):
         if self.relay_in_api is None:
             return self.environment == "development"
         return self.relay_in_api
+
+    @property
+    def dev_sign_in(self) -> bool:
+        """Whether the page offers to paste a development token (never in production)."""
+        return self.environment == "development" and not self.clerk_publishable_key
+
+    @property
+    def clerk_frontend_api(self) -> str | None:
+        """Clerk's frontend API host, encoded in the publishable key (pk_<env>_<base64 host$>)."""
+        key = self.clerk_publishable_key
+        if not key:
+            return None
+        encoded = key.split("_", 2)[-1]
+        try:
+            host = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        host = host.rstrip("$")
+        # Only a bare host name may go into the page's script URL and CSP.
+        return host if re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]+)?", host) else None
 
     @property
     def stripe_success_url(self) -> str:

@@ -27,6 +27,15 @@ class Repository:
         )
         return {r.id: Beat(r.id, r.title, r.price, r.currency) for r in rows}
 
+    async def active_beats(self) -> list[Beat]:
+        """Every beat on sale, cheapest first (the page's catalog)."""
+        rows = await self.session.scalars(
+            select(BeatRow)
+            .where(col(BeatRow.active))
+            .order_by(col(BeatRow.price), col(BeatRow.title))
+        )
+        return [Beat(r.id, r.title, r.price, r.currency) for r in rows]
+
     async def add_session(self, row: CheckoutSessionRow) -> bool:
         """Record a session; False when it was recorded already (a replayed create)."""
         values = row.model_dump()

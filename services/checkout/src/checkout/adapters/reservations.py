@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,14 @@ class ReservationRefused(RuntimeError):
 
 class ReservationServiceUnavailable(RuntimeError):
     """The reservation service could not be reached or failed: the caller may retry."""
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """The reservation API's answer to a forwarded call: its status and JSON body, untouched."""
+
+    status: int
+    body: Any
 
 
 class ReservationClient:
@@ -79,6 +88,39 @@ class ReservationClient:
                 f"the reservation service answered {response.status_code}"
             )
         return [priced(r) for r in response.json()["reservations"]]
+
+    async def forward(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        *,
+        body: dict[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> Forwarded:
+        """A call on behalf of the page (same origin for the browser), with the caller's token.
+
+        4xx answers pass through as the reservation API wrote them (same error shape); an
+        unreachable service, a 5xx or a 401/403 (our verifier and theirs disagree: configuration,
+        not the user) is ReservationServiceUnavailable.
+        """
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if request_id:
+            headers[REQUEST_ID_HEADER] = request_id
+        try:
+            response = await self._client.request(method, path, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ReservationServiceUnavailable(
+                f"the reservation service is unreachable ({type(exc).__name__})"
+            ) from exc
+        if response.status_code >= 500 or response.status_code in (401, 403):
+            raise ReservationServiceUnavailable(
+                f"the reservation service answered {response.status_code}"
+            )
+        try:
+            return Forwarded(response.status_code, response.json())
+        except ValueError as exc:
+            raise ReservationServiceUnavailable("the reservation service answered no JSON") from exc
 
 
 def _error_of(response: httpx.Response) -> dict[str, Any]:

@@ -6,18 +6,18 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from backbone import web
-from backbone.auth import JwtVerifier, Principal, bearer_token
+from backbone.auth import JwtVerifier
 from backbone.logging import bound_ids, get_logger
 from checkout.bootstrap import Container, build_relay
-from checkout.entrypoints import errors
+from checkout.entrypoints import errors, pages, studio
+from checkout.entrypoints.deps import CallerDep, ContainerDep, request_id_of
 from checkout.entrypoints.schemas import (
     CheckoutSessionCreated,
     CheckoutSessionView,
@@ -30,31 +30,6 @@ log = get_logger(__name__)
 CREATE_PATH = "/api/clerk/create-checkout-session"
 # The dedicated reservation-payment path: the same endpoint under a name that says what it is.
 CREATE_ALIAS = "/api/reservation-payments/checkout-session"
-
-
-class Caller:
-    """A verified principal and the bearer token it came with (forwarded to reservation)."""
-
-    def __init__(self, principal: Principal, token: str) -> None:
-        self.principal = principal
-        self.token = token
-
-
-def _container(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
-
-
-async def _caller(request: Request) -> Caller:
-    verifier: JwtVerifier = request.app.state.verifier
-    token = bearer_token(request.headers.get("authorization"))
-    principal = await verifier.averify(token)
-    assert token is not None  # averify refuses a missing token
-    return Caller(principal, token)
-
-
-ContainerDep = Annotated[Container, Depends(_container)]
-CallerDep = Annotated[Caller, Depends(_caller)]
 
 
 @asynccontextmanager
@@ -94,7 +69,7 @@ def create_app(container: Container, verifier: JwtVerifier | None = None) -> Fas
             CORSMiddleware,
             allow_origins=container.settings.cors_origins,
             allow_credentials=False,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", web.REQUEST_ID_HEADER],
             expose_headers=[web.REQUEST_ID_HEADER],
             max_age=600,
@@ -104,7 +79,7 @@ def create_app(container: Container, verifier: JwtVerifier | None = None) -> Fas
         body: CreateCheckoutSession, caller: CallerDep, c: ContainerDep, request: Request
     ) -> CheckoutSessionCreated:
         """Open (or answer again) the Stripe Checkout Session for the caller's items."""
-        request_id = request.scope.get("state", {}).get("request_id")
+        request_id = request_id_of(request)
         with bound_ids(user_id=caller.principal.user_id):
             result = await c.checkout.create(
                 CheckoutRequest(
@@ -132,6 +107,9 @@ def create_app(container: Container, verifier: JwtVerifier | None = None) -> Fas
         """The caller's session and its status (another user's is a 404)."""
         row = await c.checkout.get(caller.principal.user_id, session_id)
         return CheckoutSessionView.of(row)
+
+    app.include_router(studio.router)
+    pages.install(app, container.settings)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
 from backbone.db.engine import make_engine
-from backbone.logging import configure_logging, get_logger
+from backbone.db.relay import serve_until_signalled
+from backbone.logging import configure_logging
 from checkout.bootstrap import build_relay
 from checkout.settings import get_settings
-
-log = get_logger(__name__)
 
 
 async def run() -> None:
@@ -18,15 +16,7 @@ async def run() -> None:
     settings = get_settings()
     engine = make_engine(settings.database, application_name="checkout-relay")
     relay, producer = build_relay(settings, engine)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, relay.stop)
-    try:
-        await relay.run()
-    finally:
-        await producer.stop()
-        await engine.dispose()
-        log.info("relay.stopped", published=relay.published)
+    await serve_until_signalled(relay, producer, engine)
 
 
 def main() -> int:

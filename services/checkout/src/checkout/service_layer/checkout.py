@@ -32,7 +32,7 @@ from checkout.adapters.stripe_gateway import (
 )
 from checkout.adapters.tables import CheckoutSessionRow
 from checkout.domain.expiry import Expiry, session_expiry
-from checkout.domain.model import Order, OrderError, PricedReservation, unique_ids
+from checkout.domain.model import Beat, Order, OrderError, PricedReservation, unique_ids
 from checkout.service_layer.errors import (
     CartItemNotFound,
     CheckoutInProgress,
@@ -147,6 +147,15 @@ class CheckoutService:
             with bound_ids(session_id=session.id):
                 return await self._record(order, row, request.request_id)
 
+    async def quote(self, request: CheckoutRequest) -> Order:
+        """What `create` would charge for these items now, priced the same way; creates nothing."""
+        return await self._price(request, require_email=False)
+
+    async def beats(self) -> list[Beat]:
+        """The beats on sale."""
+        async with self.uow() as uow:
+            return await uow.repo.active_beats()
+
     async def get(self, user_id: str, session_id: str) -> CheckoutSessionRow:
         """The caller's session with Stripe's latest status (the recorded one if Stripe is down)."""
         async with self.uow() as uow:
@@ -160,7 +169,7 @@ class CheckoutService:
                 log.warning("checkout.status_from_record", session_id=session_id)
         return row
 
-    async def _price(self, request: CheckoutRequest) -> Order:
+    async def _price(self, request: CheckoutRequest, *, require_email: bool = True) -> Order:
         reservation_ids = unique_ids(request.reservation_ids)
         cart_ids = unique_ids(request.cart_item_ids)
         if not reservation_ids and not cart_ids:
@@ -168,7 +177,7 @@ class CheckoutService:
                 "empty_order", "name at least one reservation or cart item", field="body"
             )
         email = request.user_email
-        if not email:
+        if not email and require_email:
             raise EmailRequired("no e-mail in the token claims nor in the request")
         reservations: list[PricedReservation] = []
         if reservation_ids:
@@ -180,7 +189,7 @@ class CheckoutService:
         for item_id in cart_ids:
             if item_id not in beats:
                 raise CartItemNotFound(item_id)
-        return Order.build(request.user_id, email, reservations, list(beats.values()))
+        return Order.build(request.user_id, email or "", reservations, list(beats.values()))
 
     async def _reusable(
         self, previous: list[CheckoutSessionRow], order: Order, now: datetime

@@ -6,6 +6,7 @@ import {
   NetworkError,
   api,
   clock,
+  forgetRefusedToken,
   currentToken,
   el,
   loadConfig,
@@ -67,6 +68,7 @@ async function attempt(action) {
 
 function report(error, retry) {
   if (error instanceof AuthRequired) {
+    forgetRefusedToken();
     const reason = (error.message || "").toLowerCase().includes("sign in")
       ? error.message
       : "Your sign-in has expired or is not valid any more. Please sign in again; your choices are kept.";

@@ -99,6 +99,11 @@ export function useDevToken(raw) {
   return true;
 }
 
+/** The server refused the token: a pasted development token is dropped (Clerk renews its own). */
+export function forgetRefusedToken() {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
 export async function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
   if (clerk) await clerk.signOut();

@@ -8,6 +8,7 @@ import {
   api,
   clearState,
   clock,
+  forgetRefusedToken,
   el,
   focus,
   loadConfig,
@@ -45,6 +46,7 @@ const VIEWS = {
 const FINAL = new Set(["confirmed", "paid", "failed", "review", "refunded", "ended"]);
 
 let started = Date.now();
+let beatsById = new Map();
 let lastView = null;
 let timer = null;
 
@@ -83,6 +85,17 @@ function render(view, session, reservations) {
       el("span", {}, money(r.amount, r.currency)),
     ),
   );
+  for (const id of session ? session.cartItemIds : []) {
+    const beat = beatsById.get(id);
+    items.push(
+      el(
+        "li",
+        {},
+        el("span", {}, beat ? `Beat: ${beat.title}` : `Beat ${id}`),
+        el("span", {}, beat ? money(beat.price, beat.currency) : ""),
+      ),
+    );
+  }
   $("outcome-items").replaceChildren(...items);
   const total = $("outcome-total");
   total.hidden = !session;
@@ -125,6 +138,7 @@ async function poll(sessionId) {
     if (view === "confirmed" || view === "paid") clearState(); // done: nothing to resume
   } catch (error) {
     if (error instanceof AuthRequired) {
+    forgetRefusedToken();
       showSignIn("Please sign in again to see your payment.", () => poll(sessionId));
       return;
     }
@@ -155,6 +169,12 @@ async function start() {
     return;
   }
   await renderAccount();
+  try {
+    const beats = await api("GET", "/api/beats", undefined, { auth: false });
+    beatsById = new Map(beats.map((b) => [b.id, b]));
+  } catch {
+    // Only the beats' names are missing: the payment's status matters more, carry on.
+  }
   if (!sessionId) {
     showError("This page needs the checkout session it came from (session_id is missing).");
     return;

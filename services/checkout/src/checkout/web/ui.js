@@ -51,6 +51,7 @@ export async function renderAccount() {
 /** Ask the user to sign in; `resume` runs once they did (the interrupted action). */
 export function showSignIn(reason, resume = null) {
   resumeAfterSignIn = resume;
+  renderAccount();
   const panel = document.getElementById("signin");
   document.getElementById("signin-reason").textContent = reason;
   const clerk = usesClerk();

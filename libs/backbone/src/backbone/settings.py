@@ -33,6 +33,13 @@ class KafkaSettings(BaseSettings):
         False, description="Idempotent producer; Apache Kafka supports it, the embedded broker not."
     )
     linger_ms: int = Field(2, description="Producer batching delay.")
+    max_batch_size: int = Field(
+        16_384,
+        description=(
+            "Producer batch size per partition, in bytes (aiokafka's default). One produce"
+            " request per broker is in flight, so this caps throughput under concurrent sends."
+        ),
+    )
 
     def client_options(self) -> dict[str, object]:
         """Options every aiokafka client takes: address, security."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -187,3 +188,18 @@ class OutboxRelay:
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+async def serve_until_signalled(
+    relay: OutboxRelay, producer: Producer, engine: AsyncEngine
+) -> None:
+    """Run `relay` as a process's main task: SIGINT/SIGTERM stop it, then the clients close."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, relay.stop)
+    try:
+        await relay.run()
+    finally:
+        await producer.stop()
+        await engine.dispose()
+        log.info("relay.stopped", source=relay.source, published=relay.published)

@@ -142,6 +142,7 @@ class Producer:
             acks="all",
             enable_idempotence=self._settings.enable_idempotence,
             linger_ms=self._settings.linger_ms,
+            max_batch_size=self._settings.max_batch_size,
             # Retries of one batch inside the client stay within our own bound per send.
             retry_backoff_ms=100,
         )

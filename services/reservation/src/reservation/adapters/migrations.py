@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, pool
 from sqlalchemy.dialects.postgresql import insert
 
 from backbone.db.engine import sqlalchemy_url
+from backbone.db.migrations import upgrade
 from reservation.adapters.tables import StudioServiceRow
 from reservation.domain.model import StudioService
 
@@ -21,18 +20,9 @@ DEV_CATALOG: tuple[StudioService, ...] = (
 )
 
 
-def alembic_config(database_url: str) -> Config:
-    """An Alembic config for this package's migrations against `database_url`."""
-    config = Config()
-    config.set_main_option("script_location", str(files("reservation") / "migrations"))
-    # configparser interpolates "%": a percent-encoded password must be doubled to survive.
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    return config
-
-
 def migrate(database_url: str, revision: str = "head") -> None:
     """Upgrade the database to `revision`."""
-    command.upgrade(alembic_config(database_url), revision)
+    upgrade(files("reservation") / "migrations", database_url, revision)
 
 
 def seed_catalog(database_url: str, catalog: tuple[StudioService, ...] = DEV_CATALOG) -> None:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
 from backbone.db.engine import make_engine
-from backbone.db.relay import OutboxRelay
+from backbone.db.relay import OutboxRelay, serve_until_signalled
 from backbone.kafka import Producer
 from backbone.kafka.admin import ensure_topics
-from backbone.logging import configure_logging, get_logger
+from backbone.logging import configure_logging
 from reservation.bootstrap import prepare_database
 from reservation.settings import Settings, get_settings
-
-log = get_logger(__name__)
 
 SOURCE = "reservation"
 
@@ -24,15 +21,7 @@ async def run(settings: Settings) -> None:
     engine = make_engine(settings.database, application_name="reservation-relay")
     producer = Producer(settings.kafka, client_id="reservation-relay")
     relay = OutboxRelay(engine, producer, settings.kafka, source=SOURCE)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, relay.stop)
-    try:
-        await relay.run()
-    finally:
-        await producer.stop()
-        await engine.dispose()
-        log.info("relay.stopped", published=relay.published)
+    await serve_until_signalled(relay, producer, engine)
 
 
 def main(argv: list[str]) -> int:

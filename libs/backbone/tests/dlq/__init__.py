@@ -1,1 +1,0 @@
-"""Tests of the operators' `dlq` command on a real broker."""

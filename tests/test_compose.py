@@ -1,4 +1,4 @@
-"""docker-compose.yml, checked without a Docker engine: every service exists, every setting is set."""
+"""docker-compose.yml, checked without a Docker engine: services exist, required settings are set."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ _VARIABLE = re.compile(r"\$\{(\w+)(?::?[-?]([^}]*))?\}")
 
 
 def _environment(service: dict[str, Any]) -> dict[str, str]:
-    """The service's environment with ${VAR:-default} and ${VAR:?error} resolved as compose would."""
+    """The environment with ${VAR:-default} and ${VAR:?error} resolved as compose would."""
 
     def resolve(match: re.Match[str]) -> str:
         name, rest = match.group(1), match.group(0)

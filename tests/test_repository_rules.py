@@ -1,4 +1,4 @@
-"""Rules of the repository that keep it honest: topic names in one place, one package per service."""
+"""Rules that keep the repository honest: topic names in one place, one package per service."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""docker-compose.yml, checked without a Docker engine: services exist, required settings are set."""
+"""docker-compose.yml, checked with no Docker engine: services exist, required settings are set."""
 
 from __future__ import annotations
 

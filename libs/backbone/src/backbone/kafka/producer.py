@@ -122,6 +122,9 @@ class Producer:
             ]
             metas = await asyncio.gather(*futures)
         except BaseException:
+            # Not acknowledged in time or failed: what this client still holds must not reach
+            # the broker after we reported the failure, and its state may be stale (a broker
+            # restarted). Start a fresh client for the next send.
             await self._discard(producer)
             raise
         return [Delivered(m.topic, m.partition, m.offset) for m in metas]

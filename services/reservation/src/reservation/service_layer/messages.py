@@ -93,7 +93,8 @@ def make_handler(service: PaymentService) -> Handler:
     async def handle(message: Message) -> None:
         if message.value is None:
             raise PermanentError("a message without a value")
-        # A replay from <group>.retry keeps its original topic in the dead-letter headers.
+        # A replay from <group>.retry arrives on the retry topic without the dead-letter
+        # headers; its original headers (event type, Stripe event id) still say what it is.
         origin = message.header(h.DLQ_ORIGINAL_TOPIC) or message.topic
         if origin == CHECKOUT_SESSIONS or message.header(h.EVENT_TYPE) == (
             CHECKOUT_SESSION_CREATED_V1

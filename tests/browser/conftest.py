@@ -10,8 +10,9 @@ import asyncio
 import itertools
 import os
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -203,6 +204,13 @@ class Shop:
     def outcome(self, state: str, timeout_ms: int = CONFIRM_TIMEOUT_MS) -> None:
         """Wait until the success page shows `state` (confirmed, processing, ...)."""
         self.page.locator(f"#outcome[data-state={state}]").wait_for(timeout=timeout_ms)
+
+    def until(self, probe: Callable[[], bool], timeout_s: float = 20.0) -> None:
+        """Poll `probe` with a deadline (the browser's clock paces it; never a fixed sleep)."""
+        deadline = time.monotonic() + timeout_s
+        while not probe():
+            assert time.monotonic() < deadline, f"not true after {timeout_s}s: {probe}"
+            self.page.wait_for_timeout(200)
 
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

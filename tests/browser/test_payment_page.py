@@ -27,6 +27,14 @@ def _focused_id(shop: Shop) -> str:
     return str(shop.page.evaluate("() => document.activeElement && document.activeElement.id"))
 
 
+def _tab_to(shop: Shop, element_id: str, limit: int = 25) -> None:
+    for _ in range(limit):
+        if _focused_id(shop) == element_id:
+            return
+        shop.page.keyboard.press("Tab")
+    assert _focused_id(shop) == element_id
+
+
 def test_reserve_and_pay_lands_on_confirmed(shop: Shop) -> None:
     shop.open()
     shop.hold_slot("Mixing")
@@ -157,10 +165,29 @@ def test_delayed_payment_shows_processing_until_the_bank_confirms(
     shop.page.get_by_role("link", name="Return to the merchant").click()
     shop.page.wait_for_url("**/checkout/success?session_id=*")
     shop.outcome("processing")
-    assert [r["status"] for r in shop.reservations()] == ["processing"]
+    # The reservation service hears of the session a moment later; it never says succeeded yet.
+    shop.until(lambda: [r["status"] for r in shop.reservations()] == ["processing"])
     shop.screenshot("delayed-processing")
 
     session_id = shop.page.url.split("session_id=")[1]
     stripe.complete(session_id, "delayed_succeeded")
     shop.outcome("confirmed")
     shop.screenshot("delayed-confirmed")
+
+
+def test_keyboard_alone_reaches_stripe(shop: Shop) -> None:
+    shop.open()
+    page = shop.page
+    page.locator("#services input:checked").focus()
+    page.keyboard.press("ArrowDown")  # Mastering -> Mixing
+    assert page.locator("#service-mixing").is_checked()
+    _tab_to(shop, "time")  # past the date (tomorrow by default) and its day/month/year parts
+    page.keyboard.type("09")
+    _tab_to(shop, "hold")
+    page.keyboard.press("Enter")
+    page.locator("#held").wait_for(state="visible")
+    shop.total()
+    _tab_to(shop, "pay")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/c/pay/**")
+    assert "09:00" in page.locator("table").inner_text()

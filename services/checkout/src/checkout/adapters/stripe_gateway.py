@@ -30,6 +30,11 @@ STRIPE_CALLS = Counter(
     "Stripe API attempts by operation and outcome.",
     ["op", "outcome"],
 )
+STRIPE_ERRORS = Counter(
+    "checkout_stripe_errors_total",
+    "Failed Stripe API attempts by operation and error code (Stripe's code, else the kind).",
+    ["op", "code"],
+)
 STRIPE_SECONDS = Histogram(
     "checkout_stripe_call_seconds", "Time of one Stripe call, retries included.", ["op"]
 )
@@ -141,6 +146,7 @@ class StripeGateway:
                 try:
                     result = await asyncio.wait_for(attempt(), timeout=cfg.request_timeout_s + 1)
                 except (stripe.StripeError, TimeoutError) as exc:
+                    STRIPE_ERRORS.labels(op, _error_code(exc)).inc()
                     failure = _classify(exc)
                     STRIPE_CALLS.labels(op, failure.kind).inc()
                     log.warning("stripe.attempt_failed", op=op, attempt=number, kind=failure.kind)
@@ -187,6 +193,23 @@ def _classify(exc: BaseException) -> StripeUnavailable:
         exc.user_message or str(exc),
         getattr(error, "param", None),
     ) from exc
+
+
+def _error_code(exc: BaseException) -> str:
+    """A bounded label: Stripe's error code, else the error's type or HTTP status class."""
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, stripe.APIConnectionError):
+        return "connection_error"
+    if isinstance(exc, stripe.StripeError):
+        code = getattr(exc.error, "code", None) or exc.code
+        if code:
+            return str(code)[:64]
+        error_type = getattr(exc.error, "type", None)
+        if error_type:
+            return str(error_type)[:64]
+        return f"http_{(exc.http_status or 0) // 100}xx"
+    return type(exc).__name__
 
 
 def _retry_after(exc: stripe.StripeError) -> float | None:

@@ -122,7 +122,11 @@ class CheckoutService:
             reused = await self._reusable(previous, order, now)
             if reused is not None:
                 SESSIONS.labels(order.checkout_type, "reused").inc()
-                log.info("checkout.session_reused", session_id=reused.session_id)
+                log.info(
+                    "checkout.session_reused",
+                    session_id=reused.session_id,
+                    correlation_id=reused.session_id,
+                )
                 return CheckoutResult(reused, created=False)
             generation = previous[0].generation + 1 if previous else 0
             expiry = session_expiry(
@@ -144,7 +148,7 @@ class CheckoutService:
                 expiry=expiry,
                 request_id=request.request_id,
             )
-            with bound_ids(session_id=session.id):
+            with bound_ids(session_id=session.id, correlation_id=session.id):
                 return await self._record(order, row, request.request_id)
 
     async def quote(self, request: CheckoutRequest) -> Order:

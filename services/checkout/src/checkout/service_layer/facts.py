@@ -21,7 +21,9 @@ def session_created(
     fact = CheckoutSessionCreatedV1(
         event_id=event_id,
         occurred_at=datetime.now(UTC),
-        correlation_id=request_id,
+        # The session id follows the payment: Stripe's events about it are keyed and correlated
+        # by it at ingest, so every service's log lines about this payment share one id.
+        correlation_id=row.session_id,
         session_id=row.session_id,
         user_id=order.user_id,
         user_email=order.user_email,
@@ -39,7 +41,8 @@ def session_created(
         (h.EVENT_ID, str(event_id)),
         (h.EVENT_TYPE, CHECKOUT_SESSION_CREATED_V1),
         (h.CONTENT_TYPE, JSON),
+        (h.CORRELATION_ID, row.session_id),
     ]
     if request_id:
-        headers.append((h.CORRELATION_ID, request_id))
+        headers.append((h.REQUEST_ID, request_id))
     return CHECKOUT_SESSIONS, fact.model_dump_json().encode(), row.session_id.encode(), headers

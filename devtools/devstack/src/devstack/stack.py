@@ -17,6 +17,7 @@ PORTS = {
     "smtp": 1025,
     "mail-web": 8025,
     "broker": 9092,
+    "reservation-worker-metrics": 8004,
 }
 
 # One database per service that keeps state; no service reads another's tables.
@@ -144,6 +145,8 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 **stripe,
                 "DATABASE_URL": config.databases["reservation"],
                 "RESERVATION_DATA_DIR": str(config.data_dir / "faust-reservation"),
+                "RESERVATION_WORKER_METRICS_PORT": str(config.ports["reservation-worker-metrics"]),
+                "RESERVATION_WORKER_METRICS_HOST": "127.0.0.1",
             },
         ),
         ProcessSpec(

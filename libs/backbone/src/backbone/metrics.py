@@ -23,3 +23,9 @@ CONSUMER_LAG = Gauge(
     "High-water mark minus the next offset to process, per partition.",
     ["group", "topic", "partition"],
 )
+DEAD_LETTERS = Gauge(
+    "consumer_dead_letter_messages",
+    "Records in a consumer group's dead-letter topic (sum of its partitions' high-water marks"
+    " minus their earliest offsets), read periodically by the group's workers.",
+    ["group", "topic"],
+)

@@ -156,7 +156,11 @@ class CheckoutSessionCreatedV1(Contract):
     )
     occurred_at: Timestamp = Field(description="When checkout created the session.")
     correlation_id: str | None = Field(
-        default=None, description="The request id that led here, to follow one payment in logs."
+        default=None,
+        description=(
+            "The id that follows one payment across services and logs: the session id (the"
+            " request id that led here travels in the request-id header)."
+        ),
     )
     session_id: NonEmptyStr = Field(description="The Stripe Checkout Session id (cs_...).")
     user_id: NonEmptyStr = Field(description="Our user id who pays.")

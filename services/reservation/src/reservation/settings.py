@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     reconcile_wait_s: float = Field(
         30.0, ge=0, description="How long reconcile waits for republished events to be applied."
     )
+    worker_metrics_port: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Port of the worker's GET /metrics (RESERVATION_WORKER_METRICS_PORT); unset: none."
+        ),
+    )
+    worker_metrics_host: str = Field(
+        "0.0.0.0",  # noqa: S104 - Prometheus scrapes the worker from another container
+        description="Bind address of the worker's /metrics (RESERVATION_WORKER_METRICS_HOST).",
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)

@@ -27,6 +27,7 @@ from backbone.logging import get_logger
 from backbone.settings import KafkaSettings
 from backbone.web import error_body, install
 from contracts import headers as h
+from contracts.stripe import CHECKOUT_SESSION_PREFIX
 from webhook_ingest import metrics
 from webhook_ingest.event import EventFacts, InvalidEvent, read_event
 from webhook_ingest.settings import IngestSettings
@@ -161,15 +162,8 @@ class Ingest:
         headers = _record_headers(facts, rid, received_at)
         failure = await self._publish(body, facts.key.encode(), headers, rid, facts.id)
 
+        _record_outcome(facts, rid, failure)
         if failure is not None:
-            metrics.UNAVAILABLE.labels(failure).inc()
-            log.warning(
-                "webhook.publish_failed",
-                reason=failure,
-                request_id=rid,
-                event_id=facts.id,
-                event_type=facts.type,
-            )
             await _respond(
                 send,
                 503,
@@ -177,8 +171,6 @@ class Ingest:
                 [rid_header, (b"retry-after", self._retry_after)],
             )
             return
-        metrics.PUBLISHED.inc()
-        log.debug("webhook.published", request_id=rid, event_id=facts.id, event_type=facts.type)
         await _respond(send, 200, _OK_BODY, [rid_header])
 
     async def _publish(
@@ -257,6 +249,27 @@ class Ingest:
             chunk = message.get("body", b"")
             chunks.append(chunk)
             size += len(chunk)
+
+
+def _record_outcome(facts: EventFacts, rid: str, failure: str | None) -> None:
+    """Count and log a verified event's publication; the ids let an operator follow a payment."""
+    ids = {
+        "request_id": rid,
+        "event_id": facts.id,
+        "event_type": facts.type,
+        # The event key: the session id for checkout.session.*, the payment's correlation id.
+        "correlation_id": facts.key,
+    }
+    if facts.type.startswith(CHECKOUT_SESSION_PREFIX):
+        ids["session_id"] = facts.key
+    if failure is not None:
+        metrics.UNAVAILABLE.labels(failure).inc()
+        metrics.EVENTS.labels(facts.type, "publish_failed").inc()
+        log.warning("webhook.publish_failed", reason=failure, **ids)
+        return
+    metrics.PUBLISHED.inc()
+    metrics.EVENTS.labels(facts.type, "published").inc()
+    log.info("webhook.published", **ids)
 
 
 def _record_headers(facts: EventFacts, rid: str, received_at: float) -> list[tuple[str, bytes]]:

@@ -26,3 +26,9 @@ PUBLISH_SECONDS = Histogram(
     "Time from produce to the broker's acknowledgement (acks=all), failures included.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+EVENTS = Counter(
+    "webhook_ingest_events_total",
+    "Verified events by Stripe event type and outcome (published, or publish_failed: answered"
+    " 503 for Stripe to retry).",
+    ["type", "outcome"],
+)

@@ -7,6 +7,7 @@ from typing import Any
 
 import faust
 
+from backbone.faust.watch import DEFAULT_INTERVAL_S, watch_consumer
 from backbone.kafka.deadletter import DeadLetterWriter
 from backbone.kafka.message import Message
 from backbone.kafka.processor import MessageProcessor
@@ -40,6 +41,7 @@ def resilient_agent(
     retry: RetrySettings | None = None,
     name: str | None = None,
     dead_letters: DeadLetterWriter | None = None,
+    watch_interval_s: float = DEFAULT_INTERVAL_S,
 ) -> MessageProcessor:
     """Register an agent on `topics` that hands each event to `handler` through the processor.
 
@@ -47,16 +49,28 @@ def resilient_agent(
     processor retries and dead-letters (awaiting the broker's ack) before the loop moves on. The
     agent keeps no Faust state (no Tables, no group_by): those lost events under kills.
     `dead_letters` replaces the default writer (a subclass may count dead letters its own way).
+    Consumer lag per partition is set after every event and, with the dead-letter topic's depth,
+    refreshed every `watch_interval_s` (backbone.faust.watch).
     """
     group = str(app.conf.id)
     writer = dead_letters or DeadLetterWriter(producer, group)
     processor = MessageProcessor(group, handler, retry or RetrySettings(), writer)
     channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")
+    agent_name = name or f"{group}.agent"
+    watch = watch_consumer(
+        app,
+        group,
+        producer.settings,
+        interval_s=watch_interval_s,
+        name=f"{agent_name}.watch",
+    )
 
     async def agent(stream: Any) -> None:
         async for event in stream.events():
-            await processor.process(message_from_faust(event))
+            message = message_from_faust(event)
+            await processor.process(message)
+            watch.finished(message.topic, message.partition, message.offset)
 
     agent.__name__ = agent.__qualname__ = name or f"{group}_agent"
-    app.agent(channel, name=name or f"{group}.agent")(agent)
+    app.agent(channel, name=agent_name)(agent)
     return processor

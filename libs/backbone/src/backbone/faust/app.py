@@ -6,6 +6,7 @@ from typing import Any
 
 import faust
 
+from backbone.logging import faust_logging_config
 from backbone.settings import KafkaSettings
 
 
@@ -39,6 +40,8 @@ def create_faust_app(
         "web_enabled": False,
         "key_serializer": "raw",
         "value_serializer": "raw",
+        # Keep our log format (JSON off a terminal) once the worker configures logging.
+        "logging_config": faust_logging_config(),
     }
     if kafka.sasl_mechanism:
         options["broker_credentials"] = faust.SASLCredentials(

@@ -63,6 +63,11 @@ class Producer:
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def settings(self) -> KafkaSettings:
+        """The broker settings this producer was made with (for companions such as watchers)."""
+        return self._settings
+
     async def start(self) -> None:
         """Connect now rather than on the first send (raises BrokerUnavailable)."""
         await self._ensure()

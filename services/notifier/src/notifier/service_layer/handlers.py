@@ -84,6 +84,7 @@ class NotifyHandler:
             template=email.template,
             reservation_id=getattr(fact, "reservation_id", None),
             order_id=getattr(fact, "order_id", None),
+            session_id=getattr(fact, "session_id", None),
         ):
             await self.notify(self._renderer.render(email))
 

@@ -3,7 +3,7 @@
 Consumes stripe.events, checkout.sessions and the group's retry topic through backbone's
 resilient agent (bounded retries, then <group>.dlq); the agent is stateless, state lives in
 PostgreSQL behind the inbox. A Faust timer on every worker sweeps expired holds (rows another
-worker is sweeping are skipped).
+worker is sweeping are skipped). GET /metrics on RESERVATION_WORKER_METRICS_PORT when set.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from backbone.faust import create_faust_app, resilient_agent
 from backbone.kafka import Producer
 from backbone.kafka.admin import ensure_topics
 from backbone.logging import configure_logging, get_logger
+from backbone.metrics_server import serve_metrics
 from contracts.topics import (
     CHECKOUT_SESSIONS,
     STRIPE_EVENTS,
@@ -70,6 +71,8 @@ def main(argv: list[str]) -> int:
     wanted = {**partitions, retry_topic(group): width, dlq_topic(group): width}
     asyncio.run(ensure_topics(settings.kafka, wanted))
     app = build_app(settings)
+    if settings.worker_metrics_port is not None:
+        serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     options = argv or ["--without-web"]
     sys.argv = ["reservation-worker", "worker", *options]
     app.main()

@@ -20,6 +20,7 @@ from contracts.checkout import (
 from contracts.stripe import StripeEvent, parse_stripe_event
 from contracts.stripe_objects import ChargeObject, CheckoutSessionObject
 from contracts.topics import CHECKOUT_SESSIONS, STRIPE_EVENTS
+from reservation.adapters.metrics import SESSION_CREATED, STEP_OF_EVENT
 from reservation.domain.payments import Stage
 from reservation.service_layer.payments import PaymentService, SessionSignal
 
@@ -69,7 +70,9 @@ def session_signal(event: StripeEvent, correlation_id: str | None = None) -> Ses
         services_total=metadata.services_total,
         paid_at=_utc(event.created, event.created) if stage is Stage.PAID else None,
         failure_reason=failure,
-        correlation_id=correlation_id or session.client_reference_id,
+        correlation_id=correlation_id or session.id,
+        step=STEP_OF_EVENT.get(event.type),
+        event_created=_utc(event.created, event.created),
     )
 
 
@@ -83,7 +86,8 @@ def checkout_signal(fact: CheckoutSessionCreatedV1) -> SessionSignal:
         session_created=created,
         stage=Stage.OPEN,
         reservation_ids=list(fact.reservation_ids),
-        correlation_id=fact.correlation_id,
+        correlation_id=fact.correlation_id or fact.session_id,
+        step=SESSION_CREATED,
     )
 
 
@@ -138,6 +142,7 @@ async def _on_stripe(service: PaymentService, value: bytes, correlation_id: str 
                 payment_intent_id=charge.payment_intent,
                 fully_refunded=charge.refunded,
                 correlation_id=correlation_id,
+                event_created=_utc(event.created, event.created),
             )
             return
     except ValidationError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from contracts.reservation import (
     REFUND_REASON_CHARGE_REFUNDED,
     REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN,
 )
+from reservation.adapters.metrics import CHARGE_REFUNDED, record_committed
 from reservation.adapters.stripe_gateway import Refund
 from reservation.adapters.tables import ReservationRow
 from reservation.domain.model import Slot, Status
@@ -48,6 +50,8 @@ class SessionSignal:
     paid_at: datetime | None = None
     failure_reason: str = "the payment did not go through"
     correlation_id: str | None = None
+    step: str | None = None  # the funnel step it is (metrics), e.g. completed
+    event_created: datetime | None = None  # Stripe's event `created`, when it came from Stripe
 
     @property
     def attempt(self) -> Attempt:
@@ -71,27 +75,47 @@ class PaymentService:
 
     async def on_session(self, signal: SessionSignal) -> None:
         """A checkout session reached a stage: move each of its reservations accordingly."""
-        async with self.uow(signal.correlation_id) as uow:
-            if not await uow.claim(self.consumer, signal.event_id):
-                log.info("payment.duplicate_ignored")
-                return
-            rows = await uow.repo.lock_many(signal.reservation_ids)
-            missing = set(signal.reservation_ids) - {r.id for r in rows}
-            if missing:
-                log.warning("payment.unknown_reservations", reservation_ids=sorted(missing))
-            problem = None
-            if signal.stage is Stage.PAID:
-                problem = amount_problem(
-                    expected_total=sum(r.amount for r in rows),
-                    expected_currency=rows[0].currency if rows else "",
-                    paid_total=signal.amount_total,
-                    paid_currency=signal.currency,
-                    cart_total=signal.cart_total,
-                    services_total_claimed=signal.services_total,
-                )
-            for row in rows:
-                with bound_ids(reservation_id=row.id, session_id=signal.session_id):
-                    await self._apply(uow, row, signal, problem, len(rows))
+        with bound_ids(session_id=signal.session_id):
+            started = time.perf_counter()
+            async with self.uow(signal.correlation_id) as uow:
+                if not await self._apply_session(uow, signal):
+                    return
+                written = list(uow.facts.written)
+            delay = record_committed(
+                signal.step, written, started=started, event_created=signal.event_created
+            )
+            log.info(
+                "payment.committed",
+                step=signal.step,
+                reservation_ids=signal.reservation_ids,
+                payment_intent_id=signal.payment_intent_id,
+                facts=[getattr(f, "event_type", "") for f in written],
+                stripe_to_commit_s=delay,
+            )
+
+    async def _apply_session(self, uow: UnitOfWork, signal: SessionSignal) -> bool:
+        """The transaction's work; False for an event already processed (nothing to commit)."""
+        if not await uow.claim(self.consumer, signal.event_id):
+            log.info("payment.duplicate_ignored")
+            return False
+        rows = await uow.repo.lock_many(signal.reservation_ids)
+        missing = set(signal.reservation_ids) - {r.id for r in rows}
+        if missing:
+            log.warning("payment.unknown_reservations", reservation_ids=sorted(missing))
+        problem = None
+        if signal.stage is Stage.PAID:
+            problem = amount_problem(
+                expected_total=sum(r.amount for r in rows),
+                expected_currency=rows[0].currency if rows else "",
+                paid_total=signal.amount_total,
+                paid_currency=signal.currency,
+                cart_total=signal.cart_total,
+                services_total_claimed=signal.services_total,
+            )
+        for row in rows:
+            with bound_ids(reservation_id=row.id, session_id=signal.session_id):
+                await self._apply(uow, row, signal, problem, len(rows))
+        return True
 
     async def _apply(
         self,
@@ -219,27 +243,42 @@ class PaymentService:
         payment_intent_id: str | None,
         fully_refunded: bool,
         correlation_id: str | None = None,
+        event_created: datetime | None = None,
     ) -> None:
         """A refund made in Stripe (dashboard, support): the paid reservations become refunded."""
+        started = time.perf_counter()
         async with self.uow(correlation_id) as uow:
             if not await uow.claim(self.consumer, event_id) or payment_intent_id is None:
                 return
-            if not fully_refunded:
-                # Partial refunds are ours (a late or duplicate payment) or an operator's
-                # goodwill: the reservation itself stands.
-                log.info("payment.partial_refund_ignored", charge_id=charge_id)
-                return
-            for row in await uow.repo.by_payment_intent(payment_intent_id):
-                if row.status not in (Status.SUCCEEDED, Status.NEEDS_REVIEW):
-                    continue
-                row.status, row.refund_id = Status.REFUNDED, charge_id
-                row.refunded_at = row.updated_at = self.clock()
-                uow.facts.refunded(
-                    row,
-                    amount=row.paid_amount if row.paid_amount is not None else row.amount,
-                    currency=row.paid_currency or row.currency,
-                    refund_id=charge_id,
-                    reason=REFUND_REASON_CHARGE_REFUNDED,
-                    session_id=row.paid_session_id,
-                    payment_intent_id=payment_intent_id,
-                )
+            await self._refunded_in_stripe(uow, charge_id, payment_intent_id, fully_refunded)
+            written = list(uow.facts.written)
+        record_committed(CHARGE_REFUNDED, written, started=started, event_created=event_created)
+
+    async def _refunded_in_stripe(
+        self, uow: UnitOfWork, charge_id: str, payment_intent_id: str, fully_refunded: bool
+    ) -> None:
+        if not fully_refunded:
+            # Partial refunds are ours (a late or duplicate payment) or an operator's
+            # goodwill: the reservation itself stands.
+            log.info("payment.partial_refund_ignored", charge_id=charge_id)
+            return
+        for row in await uow.repo.by_payment_intent(payment_intent_id):
+            if row.status not in (Status.SUCCEEDED, Status.NEEDS_REVIEW):
+                continue
+            row.status, row.refund_id = Status.REFUNDED, charge_id
+            row.refunded_at = row.updated_at = self.clock()
+            log.info(
+                "payment.refunded_in_stripe",
+                charge_id=charge_id,
+                reservation_id=row.id,
+                session_id=row.paid_session_id,
+            )
+            uow.facts.refunded(
+                row,
+                amount=row.paid_amount if row.paid_amount is not None else row.amount,
+                currency=row.paid_currency or row.currency,
+                refund_id=charge_id,
+                reason=REFUND_REASON_CHARGE_REFUNDED,
+                session_id=row.paid_session_id,
+                payment_intent_id=payment_intent_id,
+            )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from reservation.adapters.metrics import OUTCOMES
 from reservation.domain.model import Status
 from reservation.service_layer.unit_of_work import UnitOfWork
 
@@ -20,6 +21,7 @@ async def expire_due_holds(
             for row in rows:
                 row.status, row.updated_at = Status.EXPIRED, now
                 work.facts.expired(row)
+        OUTCOMES.labels("expired").inc(len(rows))
         total += len(rows)
         if len(rows) < batch_size:
             return total

@@ -1,0 +1,97 @@
+"""Prometheus metrics of the payment worker: the funnel, outcomes, and how fast we apply Stripe."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from prometheus_client import Counter, Histogram
+
+from contracts import stripe as s
+from contracts.reservation import (
+    REFUND_REASON_CHARGE_REFUNDED,
+    REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN,
+    ReservationConfirmedV1,
+    ReservationExpiredV1,
+    ReservationFactBase,
+    ReservationFlaggedForReviewV1,
+    ReservationPaymentFailedV1,
+    ReservationRefundedV1,
+)
+
+FUNNEL = Counter(
+    "reservation_payment_funnel_total",
+    "Payment steps applied (committed once; duplicates not counted): per checkout session for"
+    " session_created, completed, async_succeeded, async_failed, expired; per reservation for"
+    " refunded (in Stripe) and late_payment_refunded (paid after the slot went to someone else).",
+    ["step"],
+)
+OUTCOMES = Counter(
+    "reservation_payment_outcomes_total",
+    "Reservation facts committed, by outcome: confirmed, payment_failed, expired, refunded,"
+    " flagged_for_review.",
+    ["outcome"],
+)
+PROCESSING_SECONDS = Histogram(
+    "reservation_payment_processing_seconds",
+    "Time to apply one payment signal (inbox claim, state change, facts, commit), by step.",
+    ["step"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENT_TO_COMMIT_SECONDS = Histogram(
+    "reservation_stripe_event_to_commit_seconds",
+    "From Stripe's event `created` (whole seconds) to the reservation change committed, by step.",
+    ["step"],
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600),
+)
+
+STEP_OF_EVENT = {
+    s.CHECKOUT_SESSION_COMPLETED: "completed",
+    s.CHECKOUT_SESSION_ASYNC_PAYMENT_SUCCEEDED: "async_succeeded",
+    s.CHECKOUT_SESSION_ASYNC_PAYMENT_FAILED: "async_failed",
+    s.CHECKOUT_SESSION_EXPIRED: "expired",
+}
+SESSION_CREATED = "session_created"
+CHARGE_REFUNDED = "charge_refunded"
+STEPS = (SESSION_CREATED, *STEP_OF_EVENT.values(), "refunded", "late_payment_refunded")
+FACT_OUTCOMES: dict[type[ReservationFactBase], str] = {
+    ReservationConfirmedV1: "confirmed",
+    ReservationPaymentFailedV1: "payment_failed",
+    ReservationExpiredV1: "expired",
+    ReservationRefundedV1: "refunded",
+    ReservationFlaggedForReviewV1: "flagged_for_review",
+}
+_REFUND_STEPS = {
+    REFUND_REASON_CHARGE_REFUNDED: "refunded",
+    REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN: "late_payment_refunded",
+}
+
+# Every series exists from the start, so rates and alerts see zeros rather than gaps.
+for _step in STEPS:
+    FUNNEL.labels(_step)
+for _outcome in FACT_OUTCOMES.values():
+    OUTCOMES.labels(_outcome)
+
+
+def record_committed(
+    step: str | None,
+    facts: Sequence[ReservationFactBase],
+    *,
+    started: float,
+    event_created: datetime | None = None,
+) -> float | None:
+    """Count a committed signal and its facts; returns Stripe-created-to-commit seconds if known."""
+    if step in STEP_OF_EVENT.values() or step == SESSION_CREATED:
+        FUNNEL.labels(step).inc()
+    for fact in facts:
+        OUTCOMES.labels(FACT_OUTCOMES.get(type(fact), "other")).inc()
+        if isinstance(fact, ReservationRefundedV1) and fact.reason in _REFUND_STEPS:
+            FUNNEL.labels(_REFUND_STEPS[fact.reason]).inc()
+    label = step or "other"
+    PROCESSING_SECONDS.labels(label).observe(time.perf_counter() - started)
+    if event_created is None:
+        return None
+    delay = max((datetime.now(UTC) - event_created).total_seconds(), 0.0)
+    EVENT_TO_COMMIT_SECONDS.labels(label).observe(delay)
+    return delay

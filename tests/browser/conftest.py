@@ -6,7 +6,6 @@ package (installed on first use when missing; root only) and is launched by path
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import subprocess
@@ -22,9 +21,6 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from backbone.kafka.admin import ensure_topics
-from backbone.settings import KafkaSettings
-from devstack.broker import EmbeddedBroker
 from devstack.infra import Provided
 from devstack.running import RunningStack
 from devstack.stack import DEV_STRIPE_API_KEY
@@ -78,7 +74,7 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(
     kafka_infra: Provided, postgres_infra: Provided, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
@@ -87,30 +83,23 @@ def stack(
     With the embedded broker the stack gets a broker of its own, so the records other tests
     write into the shared registry topics never reach its workers.
     """
-    work_dir = tmp_path_factory.mktemp("stack")
-    broker: EmbeddedBroker | None = None
-    kafka = kafka_infra.address
-    if kafka_infra.origin == "embedded":
-        broker = EmbeddedBroker(log_file=work_dir / "broker.log").start()
-        kafka = broker.bootstrap_servers
-    running = RunningStack(kafka, postgres_infra.address, work_dir)
+    running = RunningStack.isolated(kafka_infra, postgres_infra, tmp_path_factory.mktemp("stack"))
     try:
-        asyncio.run(ensure_topics(KafkaSettings(bootstrap_servers=kafka)))
         running.start()
         yield running
     finally:
         running.stop()
-        if broker is not None:
-            broker.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Playwright's sync API, closed with the module: it runs an event loop in this thread,
+    and asynchronous tests collected after the browser tests need the thread back."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright, chromium_path: Path) -> Iterator[Browser]:
     """Headless Chromium from Debian."""
     launched = playwright.chromium.launch(

@@ -7,18 +7,14 @@ stack also gets its own broker, so its traffic is isolated and broker faults tou
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from backbone.kafka.admin import ensure_topics
 from backbone.settings import KafkaSettings
-from devstack.broker import EmbeddedBroker
 from devstack.infra import Provided
 from devstack.running import RunningStack
 
@@ -47,35 +43,23 @@ def make_stack(
 
     `env` overrides process environments by process name (e.g. a shorter hold for the worker).
     """
-    made: list[tuple[RunningStack, EmbeddedBroker | None]] = []
+    made: list[RunningStack] = []
 
     def make(name: str, env: dict[str, dict[str, str]] | None = None) -> Harness:
         work_dir = tmp_path_factory.mktemp(f"e2e-{name}-{next(_counter)}")
-        broker: EmbeddedBroker | None = None
-        if kafka_infra.origin == "embedded":
-            broker = EmbeddedBroker(log_file=work_dir / "broker.log").start()
-            address = broker.bootstrap_servers
-        else:
-            address = kafka_infra.address
-        kafka = _kafka_settings(address)
-        asyncio.run(ensure_topics(kafka))
-        stack = RunningStack(address, postgres_infra.address, work_dir)
-        for process, extra in (env or {}).items():
-            spec = stack.specs[process]
-            stack.specs[process] = dataclasses.replace(spec, env={**spec.env, **extra})
-        made.append((stack, broker))
+        stack = RunningStack.isolated(kafka_infra, postgres_infra, work_dir, env=env)
+        made.append(stack)
         try:
             stack.start()
         except BaseException:
             stack.stop()
             raise
-        return Harness(stack=stack, kafka=kafka, broker=broker, work_dir=work_dir)
+        kafka = _kafka_settings(stack.kafka)
+        return Harness(stack=stack, kafka=kafka, broker=stack.broker, work_dir=work_dir)
 
     yield make
-    for stack, broker in reversed(made):
+    for stack in reversed(made):
         stack.stop()
-        if broker is not None:
-            broker.stop()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -12,6 +11,7 @@ from backbone.kafka.admin import ensure_topics
 from backbone.settings import KafkaSettings
 from devstack.infra import Provided, provide_kafka, provide_postgres
 from devstack.postgres import ensure_database
+from devstack.testing import run_sync
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +31,7 @@ def kafka_settings(kafka_infra: Provided) -> KafkaSettings:
         heartbeat_interval_ms=500,
         send_timeout_s=5.0,
     )
-    asyncio.run(ensure_topics(settings))
+    run_sync(ensure_topics(settings))
     return settings
 
 

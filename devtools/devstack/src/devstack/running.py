@@ -6,18 +6,24 @@ test and a developer's stack never drift apart. Each process can be killed and r
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from backbone.kafka.admin import ensure_topics
+from backbone.settings import KafkaSettings
+from devstack.broker import EmbeddedBroker
 from devstack.devauth import DevAuth
+from devstack.infra import Provided
 from devstack.ports import free_port
 from devstack.postgres import ensure_database
 from devstack.stack import DATABASES, PORTS, ProcessSpec, StackConfig, processes, webhook_secret
-from devstack.testing import ChildProcess
+from devstack.testing import ChildProcess, run_sync
 
 
 @dataclass
@@ -28,6 +34,7 @@ class RunningStack:
     postgres_server_url: str
     work_dir: Path
     secret: str | None = None
+    broker: EmbeddedBroker | None = None  # the stack's own broker, stopped with it
     config: StackConfig = field(init=False)
     auth: DevAuth = field(init=False)
     children: dict[str, ChildProcess] = field(default_factory=dict, init=False)
@@ -51,6 +58,39 @@ class RunningStack:
             ports={name: free_port() for name in PORTS},
         )
         self.specs = {p.name: p for p in processes(self.config) if p.available}
+
+    @classmethod
+    def isolated(
+        cls,
+        kafka: Provided,
+        postgres: Provided,
+        work_dir: Path,
+        *,
+        env: Mapping[str, Mapping[str, str]] | None = None,
+        env_all: Mapping[str, str] | None = None,
+    ) -> RunningStack:
+        """A stack (not started) that no other test's records reach.
+
+        On the embedded broker it gets a broker of its own (also what broker faults need);
+        an address from the environment or a container is shared. `env` overrides one
+        process's environment by name, `env_all` every process's.
+        """
+        broker = None
+        address = kafka.address
+        if kafka.origin == "embedded":
+            work_dir.mkdir(parents=True, exist_ok=True)
+            broker = EmbeddedBroker(log_file=work_dir / "broker.log").start()
+            address = broker.bootstrap_servers
+        stack = cls(address, postgres.address, work_dir, broker=broker)
+        stack.create_topics()
+        for name, spec in stack.specs.items():
+            extra = {**(env_all or {}), **(env or {}).get(name, {})}
+            stack.specs[name] = dataclasses.replace(spec, env={**spec.env, **extra})
+        return stack
+
+    def create_topics(self) -> None:
+        """Every registry topic on the stack's broker (again after an in-memory broker restart)."""
+        run_sync(ensure_topics(KafkaSettings(bootstrap_servers=self.kafka)))
 
     def url(self, part: str, path: str = "") -> str:
         """The local address of one part (checkout, webhook-ingest, mail-web, ...)."""
@@ -116,9 +156,11 @@ class RunningStack:
         return {name: child.output() for name, child in self.children.items()}
 
     def stop(self) -> None:
-        """Terminate every process (SIGTERM, then SIGKILL)."""
+        """Terminate every process (SIGTERM, then SIGKILL), then the stack's own broker."""
         for child in self.children.values():
             child.terminate()
+        if self.broker is not None:
+            self.broker.stop()
 
 
 def _answers(client: httpx.Client, url: str) -> bool:

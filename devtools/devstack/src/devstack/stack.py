@@ -165,7 +165,6 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 **auth,
                 "DATABASE_URL": config.databases["checkout"],
                 "CHECKOUT_PORT": str(config.ports["checkout"]),
-                "CHECKOUT_PUBLIC_URL": config.url("checkout"),
                 # Stripe sends the browser back here (success and cancel pages of the checkout).
                 "CHECKOUT_PUBLIC_URL": config.url("checkout"),
                 "RESERVATION_API_URL": reservation_api,

@@ -7,19 +7,13 @@ the ids and the JSON log lines of every process to the tests that follow it.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
-from backbone.kafka.admin import ensure_topics
-from backbone.settings import KafkaSettings
-from devstack.broker import EmbeddedBroker
 from devstack.infra import Provided
 from devstack.running import RunningStack
 from devstack.stack import DEV_STRIPE_API_KEY
@@ -28,36 +22,22 @@ from devstack.testing import eventually
 from .support import PaymentRun
 
 
-def _kafka(address: str) -> KafkaSettings:
-    return KafkaSettings(
-        bootstrap_servers=address, session_timeout_ms=3_000, heartbeat_interval_ms=500
-    )
-
-
 @pytest.fixture(scope="session")
 def observed_stack(
     kafka_infra: Provided, postgres_infra: Provided, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
     """The whole stack, JSON logs, its own broker when the session's broker is embedded."""
-    work_dir: Path = tmp_path_factory.mktemp("observability")
-    broker: EmbeddedBroker | None = None
-    if kafka_infra.origin == "embedded":
-        broker = EmbeddedBroker(log_file=work_dir / "broker.log").start()
-        address = broker.bootstrap_servers
-    else:
-        address = kafka_infra.address
-    asyncio.run(ensure_topics(_kafka(address)))
-    stack = RunningStack(address, postgres_infra.address, work_dir)
-    for name, spec in stack.specs.items():
-        env = {**spec.env, "LOG_FORMAT": "json", "LOG_LEVEL": "INFO"}
-        stack.specs[name] = dataclasses.replace(spec, env=env)
+    stack = RunningStack.isolated(
+        kafka_infra,
+        postgres_infra,
+        tmp_path_factory.mktemp("observability"),
+        env_all={"LOG_FORMAT": "json", "LOG_LEVEL": "INFO"},
+    )
     try:
         stack.start()
         yield stack
     finally:
         stack.stop()
-        if broker is not None:
-            broker.stop()
 
 
 async def _pay_once(stack: RunningStack) -> PaymentRun:

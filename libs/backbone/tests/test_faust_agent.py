@@ -1,7 +1,9 @@
-"""Stateless Faust agents on the shared wrapper: dead-lettering, and no loss under SIGKILL."""
+"""Stateless Faust agents on the shared wrapper: dead-lettering, and no loss under SIGKILL, for
+the sequential agent and the per-partition lanes; lanes keep each partition in order."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -26,12 +28,17 @@ def _count(database_url: str, sql: str) -> int:
         return int(row[0]) if row else 0
 
 
-@pytest.fixture
+@pytest.fixture(params=["sequential", "per-partition"])
 def worker_env(
-    kafka_settings: KafkaSettings, database_url: str, unique: str, tmp_path: Path
+    request: pytest.FixtureRequest,
+    kafka_settings: KafkaSettings,
+    database_url: str,
+    unique: str,
+    tmp_path: Path,
 ) -> dict[str, str]:
     create_schema(database_url)
     return {
+        "PER_PARTITION": "1" if request.param == "per-partition" else "0",
         "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
         "DATABASE_URL": database_url,
         "GROUP": f"fg-{unique}",
@@ -46,11 +53,16 @@ def _worker(env: dict[str, str], log: Path) -> ChildProcess:
     )
 
 
-async def _produce(settings: KafkaSettings, topic: str, values: list[tuple[str, bytes]]) -> None:
+async def _produce(
+    settings: KafkaSettings,
+    topic: str,
+    values: list[tuple[str, bytes]],
+    key: Callable[[str], bytes] = lambda event_id: f"k{event_id}".encode(),
+) -> None:
     producer = Producer(settings)
     for start in range(0, len(values), 500):
         await producer.send_many(
-            OutgoingRecord(topic, value, f"k{event_id}".encode(), [(h.EVENT_ID, event_id.encode())])
+            OutgoingRecord(topic, value, key(event_id), [(h.EVENT_ID, event_id.encode())])
             for event_id, value in values[start : start + 500]
         )
     await producer.stop()
@@ -118,3 +130,31 @@ async def test_worker_killed_mid_stream_loses_nothing(
     )
     assert _count(database_url, "SELECT count(DISTINCT event_id) FROM effects") == total
     assert _count(database_url, "SELECT max(applied) FROM effects") == 1
+
+
+async def test_lanes_keep_each_partition_in_order(
+    kafka_settings: KafkaSettings, worker_env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    group, topic = worker_env["GROUP"], worker_env["TOPIC"]
+    await group_topics(kafka_settings, group, topic, partitions=3)
+    keys, per_key = 6, 100
+    events = [(f"o{k}-{n:04d}", b"{}") for n in range(per_key) for k in range(keys)]
+    await _produce(kafka_settings, topic, events, key=lambda e: e.split("-")[0].encode())
+    worker = _worker(worker_env, tmp_path / "worker.log").start()
+    try:
+
+        async def all_handled() -> bool:
+            return _count(database_url, "SELECT count(*) FROM effects") == len(events)
+
+        await eventually(all_handled, timeout=90, what=lambda: f"all handled\n{worker.output()}")
+    finally:
+        worker.terminate()
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT event_id FROM deliveries ORDER BY id").fetchall()
+    seen: dict[str, list[str]] = {}
+    for (event_id,) in rows:
+        key, _, seq = event_id.partition("-")
+        if seq not in seen.setdefault(key, []):
+            seen[key].append(seq)
+    assert all(sequence == sorted(sequence) for sequence in seen.values())
+    assert sum(len(s) for s in seen.values()) == len(events)

@@ -1,7 +1,7 @@
 """A stateless Faust worker for the tests, built with the shared app factory and resilient agent.
 
-Env: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, GROUP, TOPIC, DATA_DIR. Each event's effect and inbox
-row commit in one transaction; a value of b"poison" always raises.
+Env: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, GROUP, TOPIC, DATA_DIR, PER_PARTITION (1: lanes).
+Each event's effect and inbox row commit in one transaction; a value of b"poison" always raises.
 Run: python faust_worker.py worker --without-web
 """
 
@@ -46,6 +46,7 @@ resilient_agent(
     topics=[os.environ["TOPIC"], f"{group}.retry"],
     producer=Producer(kafka),
     retry=RetrySettings(max_attempts=3, backoff_initial_s=0.01),
+    per_partition=os.environ.get("PER_PARTITION") == "1",
 )
 
 if __name__ == "__main__":

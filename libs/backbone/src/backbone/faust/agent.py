@@ -7,6 +7,7 @@ from typing import Any
 
 import faust
 
+from backbone.faust.lanes import run_lanes
 from backbone.faust.watch import DEFAULT_INTERVAL_S, watch_consumer
 from backbone.kafka.deadletter import DeadLetterWriter
 from backbone.kafka.message import Message
@@ -42,6 +43,7 @@ def resilient_agent(
     name: str | None = None,
     dead_letters: DeadLetterWriter | None = None,
     watch_interval_s: float = DEFAULT_INTERVAL_S,
+    per_partition: bool = False,
 ) -> MessageProcessor:
     """Register an agent on `topics` that hands each event to `handler` through the processor.
 
@@ -51,6 +53,8 @@ def resilient_agent(
     `dead_letters` replaces the default writer (a subclass may count dead letters its own way).
     Consumer lag per partition is set after every event and, with the dead-letter topic's depth,
     refreshed every `watch_interval_s` (backbone.faust.watch).
+    `per_partition`: handle the assigned partitions concurrently, each in order
+    (backbone.faust.lanes); the handler must then be safe to run for several messages at once.
     """
     group = str(app.conf.id)
     writer = dead_letters or DeadLetterWriter(producer, group)
@@ -65,11 +69,17 @@ def resilient_agent(
         name=f"{agent_name}.watch",
     )
 
+    async def handle(event: Any) -> None:
+        message = message_from_faust(event)
+        await processor.process(message)
+        watch.finished(message.topic, message.partition, message.offset)
+
     async def agent(stream: Any) -> None:
+        if per_partition:
+            await run_lanes(stream, handle)
+            return
         async for event in stream.events():
-            message = message_from_faust(event)
-            await processor.process(message)
-            watch.finished(message.topic, message.partition, message.offset)
+            await handle(event)
 
     agent.__name__ = agent.__qualname__ = name or f"{group}_agent"
     app.agent(channel, name=agent_name)(agent)

@@ -1,0 +1,1 @@
+"""Benchmarks of the whole pipeline (issue 11): `python -m bench` (or `make bench`)."""

@@ -1,0 +1,128 @@
+"""BENCHMARKS.md: one dated section per run, newest first, each figure beside its target."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HEADER = """# Benchmarks
+
+Written by `make bench` (`python -m bench`, see bench/__main__.py for what each part does). Each
+run adds a dated section at the top. Targets are issue 11's; "load" is the machine's 1-minute load
+average before a part (other work on the machine competes for the same cores).
+"""
+
+
+def _ok(good: bool | None) -> str:
+    return "" if good is None else ("yes" if good else "**no**")
+
+
+def _ingest_rows(r: dict[str, Any]) -> list[str]:
+    ingest, noop = r["webhook-ingest"], r.get("no-op FastAPI")
+    ratio = ingest["throughput_ok_per_s"] / noop["throughput_ok_per_s"] if noop else None
+    base = (
+        f"no-op FastAPI: {noop['throughput_ok_per_s']:.0f}/s, p99 {noop['p99_ms']:.1f} ms"
+        if noop
+        else ""
+    )
+    return [
+        f"| 1. ingest throughput (offered {ingest['offered_rate']:.0f}/s) | >= 3,000/s |"
+        f" {ingest['throughput_ok_per_s']:.0f}/s | {base} |"
+        f" {_ok(ingest['throughput_ok_per_s'] >= 3000)} |",
+        f"| 1. ingest p50 / p99 from schedule | p99 < 50 ms | {ingest['p50_ms']:.1f} /"
+        f" {ingest['p99_ms']:.1f} ms | | {_ok(ingest['p99_ms'] < 50)} |",
+        f"| 1. ingest / no-op throughput | >= 0.8 | {ratio:.2f} | | {_ok(ratio >= 0.8)} |"
+        if ratio is not None
+        else "",
+    ]
+
+
+def _e2e_rows(label: str, r: dict[str, Any], *, targets: bool) -> list[str]:
+    c, m, h = r["commit_from_2xx"], r["mail_from_2xx"], r["http_from_schedule"]
+    acc = f"{r['published']} = {r['confirmed']} + {r['dead_lettered']}"
+    return [
+        f"| {label}: webhook 2xx -> reservation committed, p50 / p99 / max |"
+        f" {'p99 < 250 ms' if targets else ''} | {c['p50_ms']:.0f} / {c['p99_ms']:.0f} /"
+        f" {c['max_ms']:.0f} ms | HTTP from schedule p99 {h['p99_ms']:.0f} ms |"
+        f" {_ok(c['p99_ms'] < 250) if targets else ''} |",
+        f"| {label}: webhook 2xx -> e-mail accepted by SMTP, p50 / p99 / max |"
+        f" {'p99 < 1 s' if targets else ''} | {m['p50_ms']:.0f} / {m['p99_ms']:.0f} /"
+        f" {m['max_ms']:.0f} ms | {r['emails']} e-mails |"
+        f" {_ok(m['p99_ms'] < 1000) if targets else ''} |",
+        f"| {label}: published = confirmed + dead-lettered | all accounted | {acc} |"
+        f" {r['payments']} payments, load {r['load_before'].split()[0]} |"
+        f" {_ok(r['accounted'] and r['published'] == r['payments'])} |",
+    ]
+
+
+def _catchup_rows(runs: list[dict[str, Any]]) -> list[str]:
+    rows = []
+    one = next((r for r in runs if r["workers"] == 1), None)
+    for r in runs:
+        scale = (
+            f"x{r['events_per_s'] / one['events_per_s']:.2f} of 1 worker"
+            if one and r is not one and one["events_per_s"]
+            else f"start to drained {r['wall_start_to_drained_s']} s"
+        )
+        rows.append(
+            f"| 3. catch-up, {r['workers']} worker process(es): {r['drained']}/{r['events']}"
+            f" drained | >= 2,000/s | {r['events_per_s']:.0f}/s | {scale},"
+            f" load {r['load_before'].split()[0]} | {_ok(r['events_per_s'] >= 2000)} |"
+        )
+    return rows
+
+
+def section(results: dict[str, Any], quick: bool) -> str:
+    """The markdown of one run."""
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"## {when}{' (quick smoke run: short, not comparable)' if quick else ''}",
+        "",
+        f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()};"
+        f" load average at start {results['load_at_start']}; stack: {results['stack']}.",
+        "",
+        "| measure | target | result | beside it | met |",
+        "|---|---|---|---|---|",
+    ]
+    if "ingest" in results:
+        lines += [row for row in _ingest_rows(results["ingest"]) if row]
+    if "e2e" in results:
+        lines += _e2e_rows(
+            f"2. steady {results['e2e']['rate']:.0f}/s", results["e2e"], targets=True
+        )
+    if results.get("catchup"):
+        lines += _catchup_rows(results["catchup"])
+    if results.get("curve"):
+        lines += [
+            "",
+            "4. Load curve (each step its own batch; latency from the webhook's 2xx):",
+            "",
+        ]
+        lines += [
+            "| load | offered | HTTP p99 from schedule | commit p50 / p99 | e-mail p50 / p99 |"
+            " accounted | CPU % of one core (machine) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for step, r in results["curve"]:
+            cpu = r["cpu_percent"]
+            lines.append(
+                f"| {step} | {r['rate']:.0f}/s x {r['duration_s']:.0f} s |"
+                f" {r['http_from_schedule']['p99_ms']:.0f} ms |"
+                f" {r['commit_from_2xx']['p50_ms']:.0f} / {r['commit_from_2xx']['p99_ms']:.0f} ms |"
+                f" {r['mail_from_2xx']['p50_ms']:.0f} / {r['mail_from_2xx']['p99_ms']:.0f} ms |"
+                f" {r['published']} = {r['confirmed']} + {r['dead_lettered']}"
+                f" ({r['emails']} e-mails) | {cpu.get('machine', '')} |"
+            )
+    lines += ["", f"Raw figures: `{results['raw']}`.", ""]
+    return "\n".join(lines)
+
+
+def write(path: Path, results: dict[str, Any], quick: bool) -> None:
+    """Insert this run's section at the top of BENCHMARKS.md."""
+    old = path.read_text() if path.exists() else HEADER
+    head, sep, rest = old.partition("\n## ")
+    body = section(results, quick)
+    path.write_text(head.rstrip() + "\n\n" + body + ("\n## " + rest if sep else ""))

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from backbone.db.engine import make_engine, session_factory
 from backbone.db.outbox import enqueue
 from backbone.db.relay import OutboxRelay
+from backbone.db.requeue import requeue_since
 from backbone.kafka import Producer
 from backbone.kafka.admin import ensure_topics
 from backbone.settings import DatabaseSettings, KafkaSettings
 from contracts import headers as h
+from devstack.broker import EmbeddedBroker
 from devstack.testing import ChildProcess, eventually, read_topic
 
 from .support import create_schema
@@ -186,3 +192,72 @@ async def test_a_recreated_database_is_not_mistaken_for_rows_already_published(
     ids = [r.header(h.OUTBOX_ID) for r in await read_topic(kafka_settings, topic)]
     assert len(ids) == 2
     assert len(set(ids)) == 2
+
+
+@pytest.mark.slow
+async def test_rows_a_restarted_broker_lost_go_out_again_after_a_requeue(
+    engine: AsyncEngine, unique: str
+) -> None:
+    """The embedded broker forgets everything on restart: requeued rows are published again,
+    while rows still on their topic are recognised and not doubled."""
+    broker = EmbeddedBroker().start()
+    settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, send_timeout_s=3.0)
+    producer = Producer(settings)
+    topic = f"facts-{unique}"
+    try:
+        await ensure_topics(settings, {topic: 2})
+        before = datetime.now(UTC)
+        await _write(engine, topic, 3)
+        relay = OutboxRelay(engine, producer, settings, source=f"test-{unique}")
+        assert await relay.publish_batch() == 3
+
+        assert await requeue_since(engine, before) == 3
+        assert await relay.reconcile() == 3  # still on the topic: nothing goes out twice
+        assert await relay.publish_batch() == 0
+
+        broker.kill()
+        broker.start()
+        await ensure_topics(settings, {topic: 2})
+        assert await requeue_since(engine, before, dry_run=True) == 3
+        assert await requeue_since(engine, before, topic="another-topic") == 0
+        assert await requeue_since(engine, before, topic=topic) == 3
+        assert await relay.reconcile() == 0
+        assert await relay.publish_batch() == 3
+        ids = Counter(r.header(h.OUTBOX_ID) for r in await read_topic(settings, topic))
+        assert len(ids) == 3
+        assert set(ids.values()) == {1}
+    finally:
+        await producer.stop()
+        broker.stop()
+
+
+async def test_requeue_command_counts_and_refuses_a_bad_time(
+    engine: AsyncEngine, kafka_settings: KafkaSettings, unique: str, database_url: str
+) -> None:
+    topic = f"facts-{unique}"
+    await ensure_topics(kafka_settings, {topic: 1})
+    await _write(engine, topic, 2)
+    producer = Producer(kafka_settings)
+    try:
+        assert (
+            await OutboxRelay(engine, producer, kafka_settings, source=unique).publish_batch() == 2
+        )
+    finally:
+        await producer.stop()
+    command = [sys.executable, "-m", "backbone.db.requeue"]
+    env = {**os.environ, "DATABASE_URL": database_url}
+    dry = subprocess.run(
+        [*command, "--since", "1h", "--dry-run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "2 outbox rows would go out again" in dry.stdout
+    assert await _unsent(engine) == 0
+    bad = subprocess.run(
+        [*command, "--since", "yesterday-ish"], env=env, capture_output=True, text=True
+    )
+    assert bad.returncode == 2
+    assert "cannot read time" in bad.stderr

@@ -141,3 +141,34 @@ def test_checkout_session_created_totals_must_add_up() -> None:
     payload = example("checkout.sessions", "mixed_cart") | {"order_total": 1}
     with pytest.raises(ValidationError, match="order_total"):
         CheckoutSessionCreatedV1.model_validate(payload)
+
+
+def test_checkout_session_created_without_cart_items_still_parses() -> None:
+    # A producer older than the field: readers get an empty list, nothing else changes.
+    payload = example("checkout.sessions", "mixed_cart")
+    del payload["cart_items"]
+    fact = CheckoutSessionCreatedV1.model_validate(payload)
+    assert fact.cart_items == []
+    assert fact.cart_item_ids == ["beat_7f3k", "beat_9x2m"]
+
+
+def test_checkout_session_created_carries_the_beats_as_sold() -> None:
+    fact = CheckoutSessionCreatedV1.model_validate(example("checkout.sessions", "beats_only"))
+    [item] = fact.cart_items
+    assert (item.item_id, item.title, item.price) == ("beat_7f3k", "Midnight Tape", 2999)
+    assert json.loads(fact.model_dump_json())["cart_items"][0]["title"] == "Midnight Tape"
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda items: items[:1], "exactly the cart_item_ids"),
+        (lambda items: [items[0], items[0]], "exactly the cart_item_ids"),
+        (lambda items: [items[0], {**items[1], "price": 1}], "add up to cart_total"),
+    ],
+)
+def test_cart_items_must_agree_with_the_ids_and_the_total(change: Any, match: str) -> None:
+    payload = example("checkout.sessions", "mixed_cart")
+    payload["cart_items"] = change(payload["cart_items"])
+    with pytest.raises(ValidationError, match=match):
+        CheckoutSessionCreatedV1.model_validate(payload)

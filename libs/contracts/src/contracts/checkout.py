@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from contracts.base import Contract, Currency, MinorUnits, NonEmptyStr, Timestamp
+from contracts.reservation import OrderItemV1
 
 CHECKOUT_SESSION_CREATED_V1: Final = "checkout.session.created.v1"
 
@@ -174,6 +175,15 @@ class CheckoutSessionCreatedV1(Contract):
     cart_item_ids: list[NonEmptyStr] = Field(
         default_factory=list, description="Beat cart items this session pays."
     )
+    cart_items: list[OrderItemV1] = Field(
+        default_factory=list,
+        description=(
+            "The beats of cart_item_ids as checkout sold them: title and server-side price, so"
+            " the order confirmation needs nothing but this fact. Empty from producers older"
+            " than the field; when given, it lists exactly cart_item_ids and adds up to"
+            " cart_total."
+        ),
+    )
     services_total: MinorUnits = Field(description="Reservations total, in minor units.")
     cart_total: MinorUnits = Field(description="Cart total, in minor units.")
     order_total: MinorUnits = Field(description="What the user is asked to pay, in minor units.")
@@ -186,4 +196,9 @@ class CheckoutSessionCreatedV1(Contract):
         _check_ids_match_type(self.checkout_type, self.reservation_ids, self.cart_item_ids)
         if self.order_total != self.services_total + self.cart_total:
             raise ValueError("order_total must equal services_total + cart_total")
+        if self.cart_items:
+            if sorted(i.item_id for i in self.cart_items) != sorted(self.cart_item_ids):
+                raise ValueError("cart_items must list exactly the cart_item_ids")
+            if sum(i.price for i in self.cart_items) != self.cart_total:
+                raise ValueError("cart_items prices must add up to cart_total")
         return self

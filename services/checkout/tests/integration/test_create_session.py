@@ -61,6 +61,7 @@ async def test_reservation_only_session(
     assert fact.session_id == body["sessionId"]
     assert fact.checkout_type == "reservation_payment"
     assert fact.reservation_ids == [booked["id"]]
+    assert fact.cart_items == []
     assert (fact.services_total, fact.cart_total, fact.order_total) == (15000, 0, 15000)
     assert fact.url == body["url"]
     assert int(fact.expires_at.timestamp()) == session["expires_at"]
@@ -117,6 +118,10 @@ async def test_mixed_cart_session(
     assert record.fact.checkout_type == "mixed_cart"
     assert (record.fact.services_total, record.fact.cart_total) == (services_total, cart_total)
     assert record.fact.order_total == session["amount_total"]
+    assert [(i.item_id, i.title, i.price) for i in record.fact.cart_items] == [
+        ("beat_midnight_tape", "Midnight Tape", 2999),
+        ("beat_neon_drift", "Neon Drift", 3499),
+    ]
 
 
 async def test_beats_only_session(
@@ -144,6 +149,8 @@ async def test_beats_only_session(
     [record] = await published(kafka_settings, user)
     assert record.fact.checkout_type == "beats_only"
     assert record.fact.cart_item_ids == ["beat_low_tide"]
+    [item] = record.fact.cart_items
+    assert (item.item_id, item.title, item.price) == ("beat_low_tide", "Low Tide", 1999)
 
 
 async def test_amounts_in_the_request_have_no_effect(

@@ -9,6 +9,7 @@ from checkout.adapters.tables import CheckoutSessionRow
 from checkout.domain.model import Order
 from contracts import headers as h
 from contracts.checkout import CHECKOUT_SESSION_CREATED_V1, CheckoutSessionCreatedV1
+from contracts.reservation import OrderItemV1
 from contracts.topics import CHECKOUT_SESSIONS
 
 JSON = "application/json"
@@ -30,6 +31,9 @@ def session_created(
         checkout_type=order.checkout_type,
         reservation_ids=order.reservation_ids,
         cart_item_ids=order.cart_item_ids,
+        # Titles and prices from our catalog, as sold: the reservation worker confirms the
+        # order from them once Stripe says the session is paid.
+        cart_items=[OrderItemV1(item_id=b.id, title=b.title, price=b.price) for b in order.beats],
         services_total=order.services_total,
         cart_total=order.cart_total,
         order_total=order.order_total,

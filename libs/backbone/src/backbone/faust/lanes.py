@@ -23,18 +23,18 @@ async def run_lanes(
 
     `depth` bounds the events waiting in one lane: a slow partition holds the feed back once its
     lane is full, so no more than that is read ahead of what is handled. A failure in a lane ends
-    the agent (every lane with it), as it does the sequential loop; Faust restarts it.
+    the agent (every lane with it) and leaves its event unacknowledged, hence uncommitted.
     """
     manual = stream.noack()  # each lane acknowledges its own events, in order
 
     async def lane(queue: asyncio.Queue[Any]) -> None:
         while True:
             event = await queue.get()
-            try:
-                await handle(event)
-            finally:
-                # As the sequential loop: Faust acknowledges an event the agent raised on too.
-                await manual.ack(event)
+            # Acknowledged only once handled or dead-lettered (the handler returns only then).
+            # Never on the way out of a cancelled handler: a worker stopping mid-transaction
+            # must leave the event uncommitted, so the next owner of the partition gets it.
+            await handle(event)
+            await manual.ack(event)
 
     async with asyncio.TaskGroup() as lanes:
         queues: dict[tuple[str, int], asyncio.Queue[Any]] = {}

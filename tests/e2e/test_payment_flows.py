@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contracts.checkout import ReservationCheckoutMetadata
+from contracts.reservation import OrderConfirmedV1
 
 from .harness import Harness, fact_id
 
@@ -58,8 +59,11 @@ async def test_mixed_cart_pays_reservations_and_beats_with_the_seed_metadata(
     for reservation in (first, second):
         done = await h.wait_status(user, reservation["id"], "succeeded")
         assert done["payment"]["paidAmount"] == reservation["amount"]
+    # One confirmation per reservation, and one for the order of beats.
+    mails = await h.wait_messages_to(user.email, 3)
     await h.assert_one_email_per_fact(user)
-    assert len(await h.messages_to(user.email)) == 2  # one confirmation per reservation
+    assert len(mails) == 3
+    assert sum("Order confirmed" in m["Subject"] for m in mails) == 1
 
 
 async def test_beats_only_session_carries_the_seed_metadata(shared_stack: Harness) -> None:
@@ -76,11 +80,6 @@ async def test_beats_only_session_carries_the_seed_metadata(shared_stack: Harnes
     assert (await h.stripe_session(session["sessionId"]))["payment_status"] == "paid"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no service emits order.confirmed.v1: the notifier has the template, but neither the "
-    "reservation worker nor checkout writes the fact for a paid cart (issues 5/6 gap)",
-)
 async def test_paid_beats_get_an_order_confirmation_email(shared_stack: Harness) -> None:
     h = shared_stack
     user = h.user("beatsmail")
@@ -89,6 +88,14 @@ async def test_paid_beats_get_an_order_confirmation_email(shared_stack: Harness)
     mails = await h.wait_messages_to(user.email, 1, timeout=15)
     assert len(mails) == 1
     assert "Order confirmed" in mails[0]["Subject"]
+    text = await h.message_text(mails[0]["ID"])
+    assert "Midnight Tape" in text
+    assert "Low Tide" in text
+    await h.assert_one_email_per_fact(user)
+    [fact] = await h.facts_of(user)
+    assert isinstance(fact, OrderConfirmedV1)
+    assert fact.order_id == session["sessionId"]
+    assert fact.total == sum(BEATS.values())
 
 
 async def test_delayed_method_processing_then_succeeded(shared_stack: Harness) -> None:

@@ -1,4 +1,4 @@
-"""Reservation facts (contracts.reservation) built from a row and written to the outbox."""
+"""Reservation and order facts (contracts.reservation) built from a row, written to the outbox."""
 
 from __future__ import annotations
 
@@ -11,24 +11,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backbone.db.outbox import enqueue
 from contracts import headers as h
 from contracts.reservation import (
+    FactBase,
+    OrderConfirmedV1,
+    OrderItemV1,
     ReservationConfirmedV1,
     ReservationExpiredV1,
-    ReservationFactBase,
     ReservationFlaggedForReviewV1,
     ReservationPaymentFailedV1,
     ReservationRefundedV1,
 )
 from contracts.topics import RESERVATION_EVENTS
-from reservation.adapters.tables import ReservationRow
+from reservation.adapters.orders import lines_of
+from reservation.adapters.tables import OrderRow, ReservationRow
 
 
 class FactWriter:
-    """Writes facts into the outbox of the caller's transaction, keyed by reservation id."""
+    """Writes facts into the outbox of the caller's transaction, keyed by reservation (order) id."""
 
     def __init__(self, session: AsyncSession, correlation_id: str | None = None) -> None:
         self._session = session
         self._correlation_id = correlation_id
-        self.written: list[ReservationFactBase] = []
+        self.written: list[FactBase] = []
 
     def _common(self, row: ReservationRow) -> dict[str, Any]:
         return {
@@ -43,7 +46,7 @@ class FactWriter:
             "ends_at": row.ends_at,
         }
 
-    def _write(self, fact: ReservationFactBase) -> None:
+    def _write(self, fact: FactBase) -> None:
         event_type = str(getattr(fact, "event_type", ""))
         enqueue(
             self._session,
@@ -134,5 +137,25 @@ class FactWriter:
                 paid_currency=paid_currency,
                 session_id=session_id,
                 payment_intent_id=row.payment_intent_id,
+            )
+        )
+
+    def order_confirmed(self, row: OrderRow) -> None:
+        """A beats order is paid: its id is the Checkout Session id (orders have no other)."""
+        lines = lines_of(row)
+        assert lines, "an order is confirmed only once its items are known"
+        self._write(
+            OrderConfirmedV1(
+                event_id=uuid.uuid4(),
+                occurred_at=datetime.now(UTC),
+                correlation_id=self._correlation_id,
+                user_id=row.user_id,
+                user_email=row.user_email,
+                order_id=row.session_id,
+                session_id=row.session_id,
+                payment_intent_id=row.payment_intent_id,
+                items=[OrderItemV1(item_id=i.item_id, title=i.title, price=i.price) for i in lines],
+                total=sum(i.price for i in lines),
+                currency=row.currency,
             )
         )

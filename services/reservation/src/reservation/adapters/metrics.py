@@ -12,9 +12,10 @@ from contracts import stripe as s
 from contracts.reservation import (
     REFUND_REASON_CHARGE_REFUNDED,
     REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN,
+    FactBase,
+    OrderConfirmedV1,
     ReservationConfirmedV1,
     ReservationExpiredV1,
-    ReservationFactBase,
     ReservationFlaggedForReviewV1,
     ReservationPaymentFailedV1,
     ReservationRefundedV1,
@@ -29,8 +30,8 @@ FUNNEL = Counter(
 )
 OUTCOMES = Counter(
     "reservation_payment_outcomes_total",
-    "Reservation facts committed, by outcome: confirmed, payment_failed, expired, refunded,"
-    " flagged_for_review.",
+    "Facts committed, by outcome: confirmed, payment_failed, expired, refunded,"
+    " flagged_for_review (reservations), order_confirmed (beats orders).",
     ["outcome"],
 )
 PROCESSING_SECONDS = Histogram(
@@ -53,14 +54,23 @@ STEP_OF_EVENT = {
     s.CHECKOUT_SESSION_EXPIRED: "expired",
 }
 SESSION_CREATED = "session_created"
+# The processing-time label of a session without reservations (beats only): not a funnel step.
+BEATS_ONLY = "beats_only"
 CHARGE_REFUNDED = "charge_refunded"
 STEPS = (SESSION_CREATED, *STEP_OF_EVENT.values(), "refunded", "late_payment_refunded")
-FACT_OUTCOMES: dict[type[ReservationFactBase], str] = {
+ORDERS_FLAGGED = Counter(
+    "reservation_orders_flagged_total",
+    "Paid beats orders not confirmed because the payment differs from the items as sold (the"
+    " order is needs_review, no e-mail goes out: an operator must look), by reason.",
+    ["reason"],
+)
+FACT_OUTCOMES: dict[type[FactBase], str] = {
     ReservationConfirmedV1: "confirmed",
     ReservationPaymentFailedV1: "payment_failed",
     ReservationExpiredV1: "expired",
     ReservationRefundedV1: "refunded",
     ReservationFlaggedForReviewV1: "flagged_for_review",
+    OrderConfirmedV1: "order_confirmed",
 }
 _REFUND_STEPS = {
     REFUND_REASON_CHARGE_REFUNDED: "refunded",
@@ -72,11 +82,13 @@ for _step in STEPS:
     FUNNEL.labels(_step)
 for _outcome in FACT_OUTCOMES.values():
     OUTCOMES.labels(_outcome)
+for _reason in ("amount_mismatch", "currency_mismatch"):
+    ORDERS_FLAGGED.labels(_reason)
 
 
 def record_committed(
     step: str | None,
-    facts: Sequence[ReservationFactBase],
+    facts: Sequence[FactBase],
     *,
     started: float,
     event_created: datetime | None = None,

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, ForeignKey, Integer, String, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from backbone.db.inbox import InboxEntry
 from backbone.db.outbox import OutboxEntry
 
-__all__ = ["InboxEntry", "OutboxEntry", "PaymentAttemptRow", "ReservationRow", "StudioServiceRow"]
+__all__ = [
+    "InboxEntry",
+    "OrderRow",
+    "OutboxEntry",
+    "PaymentAttemptRow",
+    "ReservationRow",
+    "StudioServiceRow",
+]
 
 
 def _now() -> datetime:
@@ -85,4 +94,28 @@ class PaymentAttemptRow(SQLModel, table=True):
     session_id: str = Field(sa_column=Column(String(255), primary_key=True))
     session_created: datetime = Field(sa_column=_ts())
     stage: str = Field(sa_column=Column(String(20), nullable=False))
+    updated_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))
+
+
+class OrderRow(SQLModel, table=True):
+    """The beats of one checkout session: what was sold, what Stripe says was paid, the outcome."""
+
+    __tablename__ = "orders"
+
+    session_id: str = Field(sa_column=Column(String(255), primary_key=True))
+    user_id: str = Field(sa_column=Column(String(200), nullable=False, index=True))
+    user_email: str = Field(sa_column=Column(String(320), nullable=False))
+    cart_item_ids: list[str] = Field(sa_column=Column(JSONB, nullable=False))
+    # [{"item_id", "title", "price"}], None until checkout's fact said what was sold.
+    items: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSONB))
+    total: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    review_reason: str | None = Field(default=None, sa_column=Column(String(100)))
+    payment_intent_id: str | None = Field(default=None, sa_column=Column(String(255), index=True))
+    paid_amount: int | None = Field(default=None, sa_column=Column(BigInteger))
+    paid_currency: str | None = Field(default=None, sa_column=Column(String(3)))
+    paid_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    confirmed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))
     updated_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))

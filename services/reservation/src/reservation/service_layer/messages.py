@@ -21,6 +21,7 @@ from contracts.stripe import StripeEvent, parse_stripe_event
 from contracts.stripe_objects import ChargeObject, CheckoutSessionObject
 from contracts.topics import CHECKOUT_SESSIONS, STRIPE_EVENTS
 from reservation.adapters.metrics import SESSION_CREATED, STEP_OF_EVENT
+from reservation.domain.orders import OrderDraft, OrderLine
 from reservation.domain.payments import Stage
 from reservation.service_layer.payments import PaymentService, SessionSignal
 
@@ -44,8 +45,43 @@ def _stage(event: StripeEvent, session: CheckoutSessionObject) -> Stage | None:
     }.get(event.type)
 
 
+def _order_from_metadata(
+    session: CheckoutSessionObject, metadata: ReservationCheckoutMetadata
+) -> OrderDraft | None:
+    # Stripe's metadata names the beats and their total but not titles or prices: the order
+    # waits for checkout's fact to know what it sold (domain.orders).
+    if not metadata.cart_item_ids:
+        return None
+    return OrderDraft(
+        session_id=session.id,
+        user_id=metadata.user_id,
+        user_email=metadata.user_email,
+        cart_item_ids=tuple(metadata.cart_item_ids),
+        lines=None,
+        total=metadata.cart_total,
+        currency=session.currency or "",
+    )
+
+
+def _order_from_fact(fact: CheckoutSessionCreatedV1) -> OrderDraft | None:
+    if not fact.cart_item_ids:
+        return None
+    if not fact.cart_items:
+        # A checkout older than cart_items: the order is recorded but cannot be confirmed.
+        log.warning("order.items_unknown", session_id=fact.session_id)
+    return OrderDraft(
+        session_id=fact.session_id,
+        user_id=fact.user_id,
+        user_email=fact.user_email,
+        cart_item_ids=tuple(fact.cart_item_ids),
+        lines=tuple(OrderLine(i.item_id, i.title, i.price) for i in fact.cart_items) or None,
+        total=fact.cart_total,
+        currency=fact.currency,
+    )
+
+
 def session_signal(event: StripeEvent, correlation_id: str | None = None) -> SessionSignal | None:
-    """The signal of a checkout.session.* event, or None when it is not about our reservations."""
+    """The signal of a checkout.session.* event, or None when the session is not one of ours."""
     session = CheckoutSessionObject.from_event(event)
     stage = _stage(event, session)
     if stage is None:
@@ -54,8 +90,6 @@ def session_signal(event: StripeEvent, correlation_id: str | None = None) -> Ses
         metadata = ReservationCheckoutMetadata.from_stripe_metadata(session.metadata)
     except ValidationError:
         return None  # a session another integration made on the same Stripe account
-    if not metadata.reservation_ids:
-        return None
     failure = "the delayed payment failed" if stage is Stage.FAILED else "the payment failed"
     return SessionSignal(
         event_id=event.id,
@@ -73,11 +107,12 @@ def session_signal(event: StripeEvent, correlation_id: str | None = None) -> Ses
         correlation_id=correlation_id or session.id,
         step=STEP_OF_EVENT.get(event.type),
         event_created=_utc(event.created, event.created),
+        order=_order_from_metadata(session, metadata),
     )
 
 
 def checkout_signal(fact: CheckoutSessionCreatedV1) -> SessionSignal:
-    """Checkout opened a session for these reservations."""
+    """Checkout opened a session for these reservations and beats."""
     # Whole seconds, as Stripe's own `created`, so both sources order sessions alike.
     created = fact.occurred_at.astimezone(UTC).replace(microsecond=0)
     return SessionSignal(
@@ -88,6 +123,7 @@ def checkout_signal(fact: CheckoutSessionCreatedV1) -> SessionSignal:
         reservation_ids=list(fact.reservation_ids),
         correlation_id=fact.correlation_id or fact.session_id,
         step=SESSION_CREATED,
+        order=_order_from_fact(fact),
     )
 
 
@@ -117,10 +153,7 @@ async def _on_checkout(service: PaymentService, value: bytes) -> None:
         fact = CheckoutSessionCreatedV1.model_validate_json(value)
     except ValidationError as exc:
         raise PermanentError(f"malformed CheckoutSessionCreatedV1: {exc}") from exc
-    if fact.reservation_ids:
-        await service.on_session(checkout_signal(fact))
-    else:
-        await service.acknowledge(str(fact.event_id))
+    await service.on_session(checkout_signal(fact))
 
 
 async def _on_stripe(service: PaymentService, value: bytes, correlation_id: str | None) -> None:

@@ -13,11 +13,13 @@ from contracts.reservation import (
     REFUND_REASON_CHARGE_REFUNDED,
     REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN,
 )
-from reservation.adapters.metrics import CHARGE_REFUNDED, record_committed
+from reservation.adapters.metrics import BEATS_ONLY, CHARGE_REFUNDED, record_committed
 from reservation.adapters.stripe_gateway import Refund
 from reservation.adapters.tables import ReservationRow
 from reservation.domain.model import Slot, Status
+from reservation.domain.orders import CartPayment, OrderDraft
 from reservation.domain.payments import Action, Attempt, Stage, advances, amount_problem, decide
+from reservation.service_layer.orders import apply_order
 from reservation.service_layer.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
@@ -52,11 +54,24 @@ class SessionSignal:
     correlation_id: str | None = None
     step: str | None = None  # the funnel step it is (metrics), e.g. completed
     event_created: datetime | None = None  # Stripe's event `created`, when it came from Stripe
+    order: OrderDraft | None = None  # the session's beats, when it sells any
 
     @property
     def attempt(self) -> Attempt:
         """The attempt this signal moves."""
         return Attempt(self.session_id, self.session_created, self.stage)
+
+    def cart_payment(self, now: datetime) -> CartPayment | None:
+        """What the session paid for its beats, once it is paid."""
+        if self.stage is not Stage.PAID:
+            return None
+        return CartPayment.of_session(
+            amount_total=self.amount_total,
+            services_total=self.services_total,
+            currency=self.currency,
+            payment_intent_id=self.payment_intent_id,
+            paid_at=self.paid_at or now,
+        )
 
 
 @dataclass
@@ -74,19 +89,21 @@ class PaymentService:
             await uow.claim(self.consumer, event_id)
 
     async def on_session(self, signal: SessionSignal) -> None:
-        """A checkout session reached a stage: move each of its reservations accordingly."""
+        """A checkout session reached a stage: move its reservations and its beats order."""
         with bound_ids(session_id=signal.session_id):
             started = time.perf_counter()
             async with self.uow(signal.correlation_id) as uow:
                 if not await self._apply_session(uow, signal):
                     return
                 written = list(uow.facts.written)
+            # The funnel counts reservation payments; a beats-only session has its own label.
+            step = signal.step if signal.reservation_ids else BEATS_ONLY
             delay = record_committed(
-                signal.step, written, started=started, event_created=signal.event_created
+                step, written, started=started, event_created=signal.event_created
             )
             log.info(
                 "payment.committed",
-                step=signal.step,
+                step=step,
                 reservation_ids=signal.reservation_ids,
                 payment_intent_id=signal.payment_intent_id,
                 facts=[getattr(f, "event_type", "") for f in written],
@@ -98,6 +115,14 @@ class PaymentService:
         if not await uow.claim(self.consumer, signal.event_id):
             log.info("payment.duplicate_ignored")
             return False
+        # Reservations first, then the order: every transaction locks in this order.
+        if signal.reservation_ids:
+            await self._apply_reservations(uow, signal)
+        if signal.order is not None:
+            await apply_order(uow, signal.order, signal.cart_payment(self.clock()), self.clock())
+        return True
+
+    async def _apply_reservations(self, uow: UnitOfWork, signal: SessionSignal) -> None:
         rows = await uow.repo.lock_many(signal.reservation_ids)
         missing = set(signal.reservation_ids) - {r.id for r in rows}
         if missing:
@@ -115,7 +140,6 @@ class PaymentService:
         for row in rows:
             with bound_ids(reservation_id=row.id, session_id=signal.session_id):
                 await self._apply(uow, row, signal, problem, len(rows))
-        return True
 
     async def _apply(
         self,

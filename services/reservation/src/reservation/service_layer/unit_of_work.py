@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backbone.db.inbox import claim
 from reservation.adapters.facts import FactWriter
+from reservation.adapters.orders import OrderRepository
 from reservation.adapters.repository import Repository
 
 
@@ -31,6 +32,7 @@ class UnitOfWork:
         self._session = self._sessions()
         await self._session.begin()
         self.repo = Repository(self._session)
+        self.orders = OrderRepository(self._session)
         self.facts = FactWriter(self._session, self._correlation_id)
         return self
 

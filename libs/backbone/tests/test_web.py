@@ -64,3 +64,39 @@ async def test_errors_validation_request_ids_and_metrics() -> None:
         metrics = await client.get("/metrics")
         assert metrics.status_code == 200
         assert "python_info" in metrics.text
+
+
+async def test_health_readiness_unknown_routes_and_unexpected_errors() -> None:
+    state: dict[str, bool | None] = {"ready": False}
+
+    async def ready() -> bool:
+        if state["ready"] is None:
+            raise ConnectionError("database gone")
+        return bool(state["ready"])
+
+    app = install(FastAPI(), ready=ready)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    async with ServedApp(app) as served, httpx.AsyncClient(base_url=served.url) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        not_ready = await client.get("/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["error"]["retryable"] is True
+        state["ready"] = True
+        assert (await client.get("/readyz")).status_code == 200
+        state["ready"] = None  # a probe that raises means not ready
+        assert (await client.get("/readyz")).status_code == 503
+
+        missing = await client.get("/nowhere")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
+
+        failed = await client.get("/boom")
+        assert failed.status_code == 500
+        assert failed.json() == {
+            "error": {"code": "internal_error", "message": "an unexpected error", "retryable": True}
+        }
+        assert "secret internals" not in failed.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
@@ -10,7 +11,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backbone.logging import get_logger
+
+log = get_logger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
 
@@ -44,12 +50,32 @@ async def _api_error(_: Request, exc: Exception) -> Response:
 async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     fields = [
-        {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "message": err["msg"]}
-        for err in exc.errors()
+        {"field": _field_name(err.get("loc", ())), "message": err["msg"]} for err in exc.errors()
     ]
-    summary = "; ".join(f"{f['field'] or 'body'}: {f['message']}" for f in fields)
-    body = error_body("invalid_request", summary, retryable=False, fields=fields)
+    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    first = fields[0]["field"] if fields else "body"
+    body = error_body("invalid_request", summary, retryable=False, field=first, fields=fields)
     return JSONResponse(body, status_code=422)
+
+
+def _field_name(location: Sequence[Any]) -> str:
+    """`starts_at`, `items.0.id`: where the input was wrong, without FastAPI's `body.` prefix."""
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = "not_found" if exc.status_code == 404 else "http_error"
+    body = error_body(code, str(exc.detail), retryable=exc.status_code >= 500)
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected(_: Request, exc: Exception) -> Response:
+    # The traceback goes to the log (with the request id); the caller learns nothing internal.
+    log.error("http.unexpected_error", error_class=type(exc).__name__, exc_info=exc)
+    body = error_body("internal_error", "an unexpected error", retryable=True)
+    return JSONResponse(body, status_code=500)
 
 
 class RequestIdMiddleware:
@@ -81,10 +107,35 @@ async def _metrics(_: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def install(app: FastAPI) -> FastAPI:
-    """Request ids, the error mapping and GET /metrics on `app`."""
+Probe = Callable[[], Awaitable[bool]]
+
+
+def install(app: FastAPI, *, ready: Probe | None = None) -> FastAPI:
+    """Request ids, the error mapping, GET /metrics, and GET /healthz and /readyz on `app`.
+
+    /healthz answers while the process serves; /readyz asks `ready` (the service's
+    dependencies: its database, its broker) and answers 503 while it says no.
+    """
     app.add_middleware(RequestIdMiddleware)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
     app.add_route("/metrics", _metrics, methods=["GET"], include_in_schema=False)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        try:
+            is_ready = ready is None or await ready()
+        except Exception:  # a probe that fails means not ready, whatever the failure
+            is_ready = False
+        if is_ready:
+            return JSONResponse({"status": "ready"})
+        body = error_body("not_ready", "a dependency does not answer", retryable=True)
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
+    app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     return app

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from backbone.kafka import BrokerUnavailable, Producer
 from backbone.logging import get_logger
@@ -348,26 +347,12 @@ def build_api(ingest: Ingest) -> FastAPI:
         yield
         await ingest.producer.stop()
 
-    # Request ids, the error shape and GET /metrics, as every service has them.
-    api = install(FastAPI(title="webhook-ingest", lifespan=lifespan, docs_url=None, redoc_url=None))
-
-    @api.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        """The process is alive and serving."""
-        return {"status": "ok"}
-
-    @api.get("/readyz")
-    async def readyz() -> JSONResponse:
-        """The broker answers: webhooks can be acknowledged."""
-        if await readiness.ready():
-            return JSONResponse({"status": "ready"})
-        return JSONResponse(
-            {"status": "unavailable", "reason": "broker unreachable"},
-            status_code=503,
-            headers={"Retry-After": str(ingest.settings.retry_after_s)},
-        )
-
-    return api
+    # Request ids, the error shape, /metrics, /healthz, and /readyz: ready while the broker
+    # answers, so webhooks can be acknowledged.
+    return install(
+        FastAPI(title="webhook-ingest", lifespan=lifespan, docs_url=None, redoc_url=None),
+        ready=readiness.ready,
+    )
 
 
 class IngestApp:

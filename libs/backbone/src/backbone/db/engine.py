@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -38,3 +41,14 @@ def make_engine(settings: DatabaseSettings, *, application_name: str = "backbone
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that do not expire objects on commit (handlers read them after committing)."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def database_probe(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
+    """A readiness probe: the database answers a trivial query."""
+
+    async def ready() -> bool:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    return ready

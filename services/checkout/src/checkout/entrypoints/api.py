@@ -9,11 +9,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
 
 from backbone import web
 from backbone.auth import JwtVerifier
+from backbone.db.engine import database_probe
 from backbone.logging import bound_ids, get_logger
 from checkout.bootstrap import Container, build_relay
 from checkout.entrypoints import errors, pages, studio
@@ -60,7 +59,7 @@ def create_app(container: Container, verifier: JwtVerifier | None = None) -> Fas
     app = FastAPI(title="checkout", version="1", lifespan=lifespan)
     app.state.container = container
     app.state.verifier = verifier or JwtVerifier(container.settings.auth)
-    web.install(app)
+    web.install(app, ready=database_probe(container.engine))
     errors.install(app)
     if container.settings.cors_origins:
         # Bearer tokens, not cookies: credentials stay off, so a cross-site page cannot ride a
@@ -110,19 +109,5 @@ def create_app(container: Container, verifier: JwtVerifier | None = None) -> Fas
 
     app.include_router(studio.router)
     pages.install(app, container.settings)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz(c: ContainerDep) -> Response:
-        try:
-            async with c.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception:
-            body = web.error_body("not_ready", "the database does not answer", retryable=True)
-            return JSONResponse(body, status_code=503)
-        return JSONResponse({"status": "ready"})
 
     return app

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
-from sqlalchemy import text
+from fastapi import Depends, FastAPI, Request
+from prometheus_client import Counter
 
+from backbone import web
 from backbone.auth import JwtVerifier, Principal, bearer_token
+from backbone.db.engine import database_probe
 from backbone.logging import bound_ids, get_logger
 from reservation.bootstrap import Container, utc_now
 from reservation.entrypoints import api_errors
-from reservation.entrypoints.api_errors import error_response
 from reservation.entrypoints.api_schemas import (
     BookRequest,
     PayableRequest,
@@ -56,17 +55,8 @@ def create_app(container: Container, verifier: JwtVerifier | None = None) -> Fas
     app = FastAPI(title="reservation", version="1", lifespan=lifespan)
     app.state.container = container
     app.state.verifier = verifier or JwtVerifier(container.settings.auth)
+    web.install(app, ready=database_probe(container.engine))
     api_errors.install(app)
-
-    @app.middleware("http")
-    async def request_ids(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        with bound_ids(request_id=request_id):
-            response = await call_next(request)
-        response.headers["X-Request-ID"] = request_id
-        return response
 
     @app.get("/api/services")
     async def services(c: ContainerDep) -> list[ServiceView]:
@@ -128,22 +118,5 @@ def create_app(container: Container, verifier: JwtVerifier | None = None) -> Fas
             currency=rows[0].currency,
             hold_expires_at=min(r.hold_expires_at for r in rows),
         )
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz(c: ContainerDep) -> Response:
-        try:
-            async with c.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception:
-            return error_response(503, "not_ready", "the database does not answer", retryable=True)
-        return Response('{"status":"ready"}', media_type="application/json")
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -1,15 +1,14 @@
-"""Every error a caller can act on, mapped once to {"error": {"code", "message", "retryable"}}."""
+"""The reservation's own errors mapped to the shared shape (backbone.web maps the rest)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
 from backbone.auth import AuthError
+from backbone.web import error_body
 from reservation.service_layer.errors import (
     BookingError,
     NotCancellable,
@@ -23,24 +22,11 @@ def error_response(
     status: int, code: str, message: str, *, retryable: bool = False, **extra: Any
 ) -> JSONResponse:
     """The one error shape; `extra` adds context such as the offending field or id."""
-    body = {"code": code, "message": message, "retryable": retryable, **extra}
-    return JSONResponse({"error": body}, status_code=status)
-
-
-def _field_of(error: dict[str, Any]) -> str:
-    location = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
-    return ".".join(location) or "body"
+    return JSONResponse(error_body(code, message, retryable=retryable, **extra), status_code=status)
 
 
 def install(app: FastAPI) -> None:
     """Register the handlers on `app`."""
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        field = _field_of(first)
-        message = f"{field}: {first.get('msg', 'invalid')}"
-        return error_response(422, "invalid_request", message, field=field)
 
     @app.exception_handler(BookingError)
     async def booking(_: Request, exc: BookingError) -> JSONResponse:
@@ -72,11 +58,3 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotPayable)
     async def not_payable(_: Request, exc: NotPayable) -> JSONResponse:
         return error_response(409, "not_payable", str(exc), reservation_id=exc.reservation_id)
-
-    @app.exception_handler(HTTPException)
-    async def http(_: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(exc.status_code, "http_error", str(exc.detail))
-
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        return error_response(500, "internal_error", "an unexpected error", retryable=True)

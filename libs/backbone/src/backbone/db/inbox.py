@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Column, DateTime, String, text
+from sqlalchemy import Column, String
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
+
+from backbone.db.columns import timestamp, utc_now
 
 
 class InboxEntry(SQLModel, table=True):
@@ -17,10 +19,7 @@ class InboxEntry(SQLModel, table=True):
 
     consumer: str = Field(sa_column=Column(String(200), primary_key=True))
     event_id: str = Field(sa_column=Column(String(200), primary_key=True))
-    processed_at: datetime = Field(
-        default_factory=lambda: datetime.now(UTC),
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()")),
-    )
+    processed_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
 
 
 async def claim(session: AsyncSession, consumer: str, event_id: str) -> bool:

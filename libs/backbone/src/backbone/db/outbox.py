@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, String, text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
+
+from backbone.db.columns import timestamp, utc_now
 
 
 class OutboxEntry(SQLModel, table=True):
@@ -24,13 +26,8 @@ class OutboxEntry(SQLModel, table=True):
     headers: list[list[str]] = Field(
         default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
     )
-    created_at: datetime = Field(
-        default_factory=lambda: datetime.now(UTC),
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()")),
-    )
-    sent_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+    sent_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
 
 
 def enqueue(

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from backbone.db.columns import timestamp, utc_now
 from backbone.db.outbox import OutboxEntry
 
 __all__ = ["BeatRow", "CheckoutSessionRow", "OutboxEntry"]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _ts(*, nullable: bool = False, default_now: bool = False) -> Column[datetime]:
-    return Column(
-        DateTime(timezone=True),
-        nullable=nullable,
-        server_default=text("now()") if default_now else None,
-    )
 
 
 class BeatRow(SQLModel, table=True):
@@ -61,8 +50,8 @@ class CheckoutSessionRow(SQLModel, table=True):
     url: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(sa_column=Column(String(20), nullable=False))
     payment_status: str = Field(sa_column=Column(String(32), nullable=False))
-    expires_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=timestamp())
     extends_hold: bool = Field(sa_column=Column(Boolean, nullable=False))
     request_id: str | None = Field(default=None, sa_column=Column(String(128)))
-    created_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))
-    updated_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Integer, String, Text, text
+from sqlalchemy import CheckConstraint, Column, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from backbone.db.columns import timestamp, utc_now
 
 
 class NotificationRow(SQLModel, table=True):
@@ -31,14 +29,6 @@ class NotificationRow(SQLModel, table=True):
         default=0, sa_column=Column(Integer, nullable=False, server_default=text("0"))
     )
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    created_at: datetime = Field(
-        default_factory=_now,
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()")),
-    )
-    updated_at: datetime = Field(
-        default_factory=_now,
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()")),
-    )
-    sent_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+    sent_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, ForeignKey, Integer, String, text
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from backbone.db.columns import timestamp, utc_now
 from backbone.db.inbox import InboxEntry
 from backbone.db.outbox import OutboxEntry
 
@@ -20,18 +21,6 @@ __all__ = [
     "ReservationRow",
     "StudioServiceRow",
 ]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _ts(*, nullable: bool = False, default_now: bool = False) -> Column[datetime]:
-    return Column(
-        DateTime(timezone=True),
-        nullable=nullable,
-        server_default=text("now()") if default_now else None,
-    )
 
 
 class StudioServiceRow(SQLModel, table=True):
@@ -64,22 +53,22 @@ class ReservationRow(SQLModel, table=True):
     )
     service_name: str = Field(sa_column=Column(String(200), nullable=False))
     resource: str = Field(sa_column=Column(String(64), nullable=False))
-    starts_at: datetime = Field(sa_column=_ts())
-    ends_at: datetime = Field(sa_column=_ts())
+    starts_at: datetime = Field(sa_column=timestamp())
+    ends_at: datetime = Field(sa_column=timestamp())
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(sa_column=Column(String(3), nullable=False))
     status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
-    hold_expires_at: datetime = Field(sa_column=_ts())
-    created_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))
-    updated_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))
+    hold_expires_at: datetime = Field(sa_column=timestamp())
+    created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
     current_session_id: str | None = Field(default=None, sa_column=Column(String(255)))
     paid_session_id: str | None = Field(default=None, sa_column=Column(String(255)))
     payment_intent_id: str | None = Field(default=None, sa_column=Column(String(255), index=True))
     paid_amount: int | None = Field(default=None, sa_column=Column(BigInteger))
     paid_currency: str | None = Field(default=None, sa_column=Column(String(3)))
-    paid_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    paid_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     refund_id: str | None = Field(default=None, sa_column=Column(String(255)))
-    refunded_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    refunded_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     review_reason: str | None = Field(default=None, sa_column=Column(String(100)))
 
 
@@ -92,9 +81,9 @@ class PaymentAttemptRow(SQLModel, table=True):
         sa_column=Column(String(36), ForeignKey("reservations.id"), primary_key=True)
     )
     session_id: str = Field(sa_column=Column(String(255), primary_key=True))
-    session_created: datetime = Field(sa_column=_ts())
+    session_created: datetime = Field(sa_column=timestamp())
     stage: str = Field(sa_column=Column(String(20), nullable=False))
-    updated_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
 
 
 class OrderRow(SQLModel, table=True):
@@ -115,7 +104,7 @@ class OrderRow(SQLModel, table=True):
     payment_intent_id: str | None = Field(default=None, sa_column=Column(String(255), index=True))
     paid_amount: int | None = Field(default=None, sa_column=Column(BigInteger))
     paid_currency: str | None = Field(default=None, sa_column=Column(String(3)))
-    paid_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    confirmed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    created_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))
-    updated_at: datetime = Field(default_factory=_now, sa_column=_ts(default_now=True))
+    paid_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    confirmed_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))

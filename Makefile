@@ -10,7 +10,8 @@ UV := $(TOOLS)/bin/uv
 UV_VERSION ?= 0.13.9
 VENV := $(CURDIR)/.venv
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(shell command -v $(PYTHON))
+# The interpreter itself, not a shim in front of it (pyenv): uv compares paths.
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_LINK_MODE := copy
 RUN := $(UV) run --frozen --no-sync

@@ -124,7 +124,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                         system,
                         backlog,
                         workers,
-                        timeout_s=60 if args.quick else 240,
+                        timeout_s=60 if args.quick else 150,
                         profile_dir=work / "profile" if args.profile else None,
                         profile_s=5 if args.quick else 15,
                     )

@@ -40,9 +40,6 @@ def create_worker(notifier: Notifier) -> faust.App:
         producer=notifier.producer,
         retry=notifier.retry,
         dead_letters=CountingDeadLetterWriter(notifier.producer, settings.consumer_group),
-        # Partitions in parallel (each in order): a send is mostly waiting on the database and
-        # the SMTP server, and each fact's claim is its own row.
-        per_partition=True,
     )
     api = create_http_app(notifier.engine)
     app.service(http_service(api, settings.http_host, settings.http_port))

@@ -45,9 +45,6 @@ def build_app(settings: Settings) -> faust.App:
         producer=producer,
         retry=settings.retry,
         name=f"{group}.payments",
-        # Partitions in parallel (each in order): the worker waits on PostgreSQL most of the
-        # time, and handlers are safe side by side (inbox claim + row locks in id order).
-        per_partition=True,
     )
 
     @app.timer(settings.sweep_interval_s, on_leader=False)  # type: ignore[untyped-decorator]

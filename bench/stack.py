@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -75,6 +76,9 @@ class System:
             self.stack.stop()
         for provided in reversed(self.infra):
             provided.stop()
+            if provided.embedded_postgres is not None:
+                # Gigabytes after a full run; the logs and results stay.
+                shutil.rmtree(provided.embedded_postgres.data_dir, ignore_errors=True)
 
 
 def own(work_dir: Path) -> System:

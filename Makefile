@@ -57,6 +57,10 @@ test: setup ## Run every test against real PostgreSQL, a real broker and real HT
 test-unit: setup ## Run the fast tests that need no infrastructure
 	$(RUN) pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
+.PHONY: bench
+bench: setup ## Benchmark the pipeline (ingest, end to end, catch-up, load curve) into BENCHMARKS.md
+	$(RUN) python -m bench $(BENCH_ARGS)
+
 .PHONY: bench-ingest
 bench-ingest: setup ## Benchmark webhook-ingest (signed, acknowledged) against a no-op FastAPI endpoint
 	$(RUN) python services/webhook-ingest/bench/ingest_bench.py $(BENCH_ARGS)

@@ -155,7 +155,10 @@ class CheckoutSessionCreatedV1(Contract):
     event_type: Literal["checkout.session.created.v1"] = Field(
         default=CHECKOUT_SESSION_CREATED_V1, description="The discriminator of this fact."
     )
-    occurred_at: Timestamp = Field(description="When checkout created the session.")
+    occurred_at: Timestamp = Field(
+        description="When Stripe created the session (its `created`, whole seconds): the order"
+        " of a reservation's sessions, the same whichever source tells of them."
+    )
     correlation_id: str | None = Field(
         default=None,
         description=(

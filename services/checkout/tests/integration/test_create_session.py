@@ -57,6 +57,8 @@ async def test_reservation_only_session(
     [record] = await published(kafka_settings, user)
     fact = record.fact
     assert record.key == body["sessionId"].encode()
+    # Stripe's own creation time: the reservation worker orders sessions by it.
+    assert fact.occurred_at.timestamp() == session["created"]
     assert record.message.header(h.EVENT_ID) == str(fact.event_id)
     assert fact.session_id == body["sessionId"]
     assert fact.checkout_type == "reservation_payment"

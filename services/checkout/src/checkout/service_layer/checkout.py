@@ -149,7 +149,7 @@ class CheckoutService:
                 request_id=request.request_id,
             )
             with bound_ids(session_id=session.id, correlation_id=session.id):
-                return await self._record(order, row, request.request_id)
+                return await self._record(order, row, request.request_id, session.created)
 
     async def quote(self, request: CheckoutRequest) -> Order:
         """What `create` would charge for these items now, priced the same way; creates nothing."""
@@ -219,9 +219,15 @@ class CheckoutService:
             await uow.commit()
 
     async def _record(
-        self, order: Order, row: CheckoutSessionRow, request_id: str | None
+        self,
+        order: Order,
+        row: CheckoutSessionRow,
+        request_id: str | None,
+        stripe_created: datetime,
     ) -> CheckoutResult:
-        fact = session_created(order, row, request_id, event_id=uuid.uuid4())
+        fact = session_created(
+            order, row, request_id, event_id=uuid.uuid4(), stripe_created=stripe_created
+        )
         async with self.uow() as uow:
             added = await uow.repo.add_session(row)
             if added:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from checkout.adapters.tables import CheckoutSessionRow
 from checkout.domain.model import Order
@@ -16,12 +16,22 @@ JSON = "application/json"
 
 
 def session_created(
-    order: Order, row: CheckoutSessionRow, request_id: str | None, *, event_id: uuid.UUID
+    order: Order,
+    row: CheckoutSessionRow,
+    request_id: str | None,
+    *,
+    event_id: uuid.UUID,
+    stripe_created: datetime,
 ) -> tuple[str, bytes, bytes, list[tuple[str, str]]]:
-    """(topic, value, key, headers) of the fact, keyed by the session id."""
+    """(topic, value, key, headers) of the fact, keyed by the session id.
+
+    The fact occurred when Stripe created the session (`stripe_created`, Stripe's clock and
+    whole seconds): the reservation worker orders a reservation's sessions by that time, from
+    this fact or from Stripe's events alike, so both sources must say the same.
+    """
     fact = CheckoutSessionCreatedV1(
         event_id=event_id,
-        occurred_at=datetime.now(UTC),
+        occurred_at=stripe_created,
         # The session id follows the payment: Stripe's events about it are keyed and correlated
         # by it at ingest, so every service's log lines about this payment share one id.
         correlation_id=row.session_id,

@@ -105,7 +105,7 @@ def configure_logging(service: str, settings: LogSettings | None = None) -> None
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     formatter = _formatters["stdlib"] = structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],

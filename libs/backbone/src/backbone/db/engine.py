@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
@@ -43,11 +44,11 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-def database_probe(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
-    """A readiness probe: the database answers a trivial query."""
+def database_probe(engine: AsyncEngine, timeout_s: float = 2.0) -> Callable[[], Awaitable[bool]]:
+    """A readiness probe: the database answers a trivial query within `timeout_s`."""
 
     async def ready() -> bool:
-        async with engine.connect() as conn:
+        async with asyncio.timeout(timeout_s), engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         return True
 

@@ -9,44 +9,22 @@ from collections.abc import Generator
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import FastAPI
 from mode import Service
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backbone import web
+from backbone.db.engine import database_probe
 from backbone.logging import get_logger
 
 log = get_logger(__name__)
-READY_TIMEOUT_S = 2.0
 
 
 def create_http_app(engine: AsyncEngine) -> FastAPI:
-    """The worker's small HTTP surface (Faust's own web server stays off)."""
+    """The worker's small HTTP surface (Faust's own web server stays off): /healthz, /readyz
+    (the notifier's database answers) and /metrics, the same plumbing as every HTTP service."""
     api = FastAPI(title="notifier", docs_url=None, redoc_url=None, openapi_url=None)
-
-    @api.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        """Liveness: the process and its event loop answer."""
-        return {"status": "ok"}
-
-    @api.get("/readyz")
-    async def readyz(response: Response) -> dict[str, str]:
-        """Readiness: the notifier's database answers."""
-        try:
-            async with asyncio.timeout(READY_TIMEOUT_S), engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            response.status_code = 503
-            return {"status": "unavailable", "database": type(exc).__name__}
-        return {"status": "ok", "database": "ok"}
-
-    @api.get("/metrics")
-    async def metrics() -> Response:
-        """Prometheus exposition: notifier_notifications_total and the consumer metrics."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return api
+    return web.install(api, ready=database_probe(engine))
 
 
 class _Server(uvicorn.Server):

@@ -92,3 +92,36 @@ class LogSettings(BaseSettings):
     format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: pretty on a terminal, JSON otherwise."
     )
+
+
+class StartupSettings(BaseSettings):
+    """What a service does for itself at start-up; a service's settings class extends it, so
+    the fields take that class's env prefix (CHECKOUT_ENVIRONMENT, RESERVATION_SEED_CATALOG...).
+
+    In development (the default) processes migrate their schema and seed their catalog on their
+    own; in production both are explicit, one-shot steps unless switched on.
+    """
+
+    environment: Literal["development", "production"] = Field(
+        "development", description="development: migrations and the catalog seed run at start-up."
+    )
+    migrate_on_start: bool | None = Field(
+        None, description="Apply migrations at start-up (default: in development only)."
+    )
+    seed_catalog: bool | None = Field(
+        None, description="Seed the development catalog (default: in development only)."
+    )
+
+    def in_development_unless(self, explicit: bool | None) -> bool:
+        """An explicit switch, or else whether this is a development process."""
+        return self.environment == "development" if explicit is None else explicit
+
+    @property
+    def should_migrate(self) -> bool:
+        """Whether start-up applies migrations."""
+        return self.in_development_unless(self.migrate_on_start)
+
+    @property
+    def should_seed(self) -> bool:
+        """Whether start-up (or the migrate command) seeds the catalog."""
+        return self.in_development_unless(self.seed_catalog)

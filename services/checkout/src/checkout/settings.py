@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backbone.auth import AuthSettings
-from backbone.settings import DatabaseSettings, KafkaSettings, LogSettings
+from backbone.settings import DatabaseSettings, KafkaSettings, LogSettings, StartupSettings
 
 
 def _origins(value: object) -> object:
@@ -46,14 +46,11 @@ class StripeSettings(BaseSettings):
     )
 
 
-class Settings(BaseSettings):
+class Settings(StartupSettings):
     """Everything the checkout processes read; each nested block has its own env prefix."""
 
     model_config = SettingsConfigDict(env_prefix="CHECKOUT_", extra="ignore")
 
-    environment: Literal["development", "production"] = Field(
-        "development", description="development: migrations and the beats seed run at start-up."
-    )
     host: str = Field("127.0.0.1", description="Interface the API binds to.")
     port: int = Field(8000, description="Port of the API (CHECKOUT_PORT).")
     public_url: str = Field(
@@ -87,12 +84,6 @@ class Settings(BaseSettings):
     beats_session_lifetime_s: int = Field(
         3600, ge=60, description="Lifetime of a beats-only session (nothing is held for it)."
     )
-    migrate_on_start: bool | None = Field(
-        None, description="Apply migrations when the API starts (default: in development)."
-    )
-    seed_catalog: bool | None = Field(
-        None, description="Seed the development beats catalog (default: in development)."
-    )
     relay_in_api: bool | None = Field(
         None,
         description="Also run the outbox relay inside the API process (default: in development, "
@@ -119,25 +110,9 @@ class Settings(BaseSettings):
     stripe: StripeSettings = Field(default_factory=StripeSettings)
 
     @property
-    def should_migrate(self) -> bool:
-        """Whether the API applies migrations at start-up."""
-        if self.migrate_on_start is None:
-            return self.environment == "development"
-        return self.migrate_on_start
-
-    @property
-    def should_seed(self) -> bool:
-        """Whether migrating also seeds the development beats."""
-        if self.seed_catalog is None:
-            return self.environment == "development"
-        return self.seed_catalog
-
-    @property
     def should_relay_in_api(self) -> bool:
         """Whether the API process runs an outbox relay beside the HTTP server."""
-        if self.relay_in_api is None:
-            return self.environment == "development"
-        return self.relay_in_api
+        return self.in_development_unless(self.relay_in_api)
 
     @property
     def dev_sign_in(self) -> bool:

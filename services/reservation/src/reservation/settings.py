@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backbone.auth import AuthSettings
-from backbone.settings import DatabaseSettings, KafkaSettings, LogSettings, RetrySettings
+from backbone.settings import (
+    DatabaseSettings,
+    KafkaSettings,
+    LogSettings,
+    RetrySettings,
+    StartupSettings,
+)
 from contracts.topics import RESERVATION_GROUP
 
 
@@ -29,15 +34,11 @@ class StripeSettings(BaseSettings):
     max_network_retries: int = Field(2, ge=0, description="The stripe package's own retries.")
 
 
-class Settings(BaseSettings):
+class Settings(StartupSettings):
     """Everything the reservation processes read; each nested block has its own env prefix."""
 
     model_config = SettingsConfigDict(env_prefix="RESERVATION_", extra="ignore")
 
-    environment: Literal["development", "production"] = Field(
-        "development",
-        description="development: migrations and the catalog seed run at start-up.",
-    )
     host: str = Field("127.0.0.1", description="Interface the API binds to.")
     port: int = Field(8002, description="Port of the API (RESERVATION_PORT).")
     hold_minutes: int = Field(30, ge=1, description="How long a pending reservation holds a slot.")
@@ -45,12 +46,6 @@ class Settings(BaseSettings):
     consumer_group: str = Field(RESERVATION_GROUP, description="The worker's consumer group.")
     data_dir: Path = Field(
         Path(".data/faust-reservation"), description="Faust's local directory for the worker."
-    )
-    migrate_on_start: bool | None = Field(
-        None, description="Apply migrations at start-up (default: in development only)."
-    )
-    seed_catalog: bool | None = Field(
-        None, description="Seed the studio services catalog (default: in development only)."
     )
     reconcile_wait_s: float = Field(
         30.0, ge=0, description="How long reconcile waits for republished events to be applied."
@@ -78,20 +73,6 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RESERVATION_API_WORKERS"),
         description="uvicorn worker processes of the API.",
     )
-
-    @property
-    def should_migrate(self) -> bool:
-        """Whether start-up applies migrations."""
-        if self.migrate_on_start is None:
-            return self.environment == "development"
-        return self.migrate_on_start
-
-    @property
-    def should_seed(self) -> bool:
-        """Whether start-up seeds the catalog."""
-        if self.seed_catalog is None:
-            return self.environment == "development"
-        return self.seed_catalog
 
 
 def get_settings() -> Settings:

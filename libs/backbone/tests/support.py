@@ -19,7 +19,8 @@ def create_schema(database_url: str) -> None:
     SQLModel.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
     with engine.begin() as conn:
         conn.exec_driver_sql(
-            "CREATE TABLE IF NOT EXISTS effects (event_id text PRIMARY KEY, applied int NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS effects (event_id text PRIMARY KEY, applied int NOT NULL,"
+            " txid bigint NOT NULL DEFAULT txid_current())"
         )
         conn.exec_driver_sql(
             "CREATE TABLE IF NOT EXISTS deliveries"

@@ -1,5 +1,6 @@
 """Stateless Faust agents on the shared wrapper: dead-lettering, and no loss under SIGKILL, for
-the sequential agent and the per-partition lanes; lanes keep each partition in order."""
+the sequential agent, the per-partition lanes and batches; each keeps every partition in order;
+a batch shares one transaction, and a bad event in it fails alone."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _count(database_url: str, sql: str) -> int:
         return int(row[0]) if row else 0
 
 
-@pytest.fixture(params=["sequential", "per-partition"])
+@pytest.fixture(params=["sequential", "per-partition", "batched"])
 def worker_env(
     request: pytest.FixtureRequest,
     kafka_settings: KafkaSettings,
@@ -38,7 +39,7 @@ def worker_env(
 ) -> dict[str, str]:
     create_schema(database_url)
     return {
-        "PER_PARTITION": "1" if request.param == "per-partition" else "0",
+        "MODE": request.param,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
         "DATABASE_URL": database_url,
         "GROUP": f"fg-{unique}",
@@ -132,7 +133,7 @@ async def test_worker_killed_mid_stream_loses_nothing(
     assert _count(database_url, "SELECT max(applied) FROM effects") == 1
 
 
-async def test_lanes_keep_each_partition_in_order(
+async def test_each_partition_stays_in_order(
     kafka_settings: KafkaSettings, worker_env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:
     group, topic = worker_env["GROUP"], worker_env["TOPIC"]
@@ -158,3 +159,33 @@ async def test_lanes_keep_each_partition_in_order(
             seen[key].append(seq)
     assert all(sequence == sorted(sequence) for sequence in seen.values())
     assert sum(len(s) for s in seen.values()) == len(events)
+
+
+async def test_a_batch_shares_a_transaction_and_a_bad_event_fails_alone(
+    kafka_settings: KafkaSettings, worker_env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    if worker_env["MODE"] != "batched":
+        pytest.skip("batches only")
+    group, topic = worker_env["GROUP"], worker_env["TOPIC"]
+    await group_topics(kafka_settings, group, topic, partitions=1)
+    good = [(f"b{i:03d}", b"{}") for i in range(300)]
+    # A backlog, so the worker finds batches waiting; the poison sits in the middle of one.
+    await _produce(kafka_settings, topic, [*good[:150], ("b-poison", b"poison"), *good[150:]])
+    worker = _worker(worker_env, tmp_path / "worker.log").start()
+    try:
+
+        async def all_good_handled() -> bool:
+            return _count(database_url, "SELECT count(*) FROM effects") == len(good)
+
+        await eventually(
+            all_good_handled, timeout=90, what=lambda: f"all handled\n{worker.output()}"
+        )
+        [dead] = await wait_for_records(kafka_settings, dlq_topic(group), 1)
+    finally:
+        worker.terminate()
+    assert dead.header(h.EVENT_ID) == "b-poison"
+    assert dead.header(h.DLQ_ATTEMPTS) == "3"
+    transactions = _count(database_url, "SELECT count(DISTINCT txid) FROM effects")
+    print(f"batch test: {len(good)} events in {transactions} transactions")
+    assert transactions <= len(good) // 4, "a backlog is handled in batches"
+    assert _count(database_url, "SELECT count(DISTINCT event_id) FROM effects") == len(good)

@@ -18,6 +18,17 @@ HANDLE_SECONDS = Histogram(
     ["group", "topic"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+BATCH_SIZE = Histogram(
+    "consumer_batch_size",
+    "Messages handled together by one successful try of a batch handler.",
+    ["group"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500),
+)
+BATCH_FALLBACKS = Counter(
+    "consumer_batch_fallbacks_total",
+    "Tries of a batch handler that failed, after which the batch was split in two.",
+    ["group"],
+)
 CONSUMER_LAG = Gauge(
     "consumer_lag_messages",
     "High-water mark minus the next offset to process, per partition.",

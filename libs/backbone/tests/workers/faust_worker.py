@@ -1,15 +1,19 @@
 """A stateless Faust worker for the tests, built with the shared app factory and resilient agent.
 
-Env: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, GROUP, TOPIC, DATA_DIR, PER_PARTITION (1: lanes).
-Each event's effect and inbox row commit in one transaction; a value of b"poison" always raises.
+Env: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, GROUP, TOPIC, DATA_DIR, MODE (sequential,
+per-partition: lanes, batched: one transaction per batch). Each event's effect and inbox row
+commit in one transaction (with the rest of its batch when batched); a value of b"poison" always
+raises (failing its whole batch).
 Run: python faust_worker.py worker --without-web
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.db.engine import make_engine, session_factory
 from backbone.db.inbox import claim
@@ -26,18 +30,29 @@ engine = make_engine(DatabaseSettings())
 sessions = session_factory(engine)
 
 
-async def handle(message: Message) -> None:
+mode = os.environ.get("MODE", "sequential")
+
+
+async def apply(session: AsyncSession, message: Message) -> None:
     if message.value == b"poison":
         raise RuntimeError("poison event")
     event_id = message.header("event-id") or ""
-    async with sessions() as session, session.begin():
+    await session.execute(text("INSERT INTO deliveries (event_id) VALUES (:e)"), {"e": event_id})
+    if await claim(session, group, event_id):
         await session.execute(
-            text("INSERT INTO deliveries (event_id) VALUES (:e)"), {"e": event_id}
+            text("INSERT INTO effects (event_id, applied) VALUES (:e, 1)"), {"e": event_id}
         )
-        if await claim(session, group, event_id):
-            await session.execute(
-                text("INSERT INTO effects (event_id, applied) VALUES (:e, 1)"), {"e": event_id}
-            )
+
+
+async def handle(message: Message) -> None:
+    async with sessions() as session, session.begin():
+        await apply(session, message)
+
+
+async def handle_batch(messages: Sequence[Message]) -> None:
+    async with sessions() as session, session.begin():
+        for message in messages:
+            await apply(session, message)
 
 
 resilient_agent(
@@ -46,7 +61,8 @@ resilient_agent(
     topics=[os.environ["TOPIC"], f"{group}.retry"],
     producer=Producer(kafka),
     retry=RetrySettings(max_attempts=3, backoff_initial_s=0.01),
-    per_partition=os.environ.get("PER_PARTITION") == "1",
+    per_partition=mode == "per-partition",
+    batch_handler=handle_batch if mode == "batched" else None,
 )
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from backbone.db.engine import make_engine, session_factory
 from reservation.adapters import migrations
 from reservation.adapters.stripe_gateway import StripeGateway
-from reservation.service_layer.messages import Handler, make_handler
+from reservation.service_layer.messages import BatchHandler, Handler, make_handlers
 from reservation.service_layer.payments import PaymentService, RefundGateway
 from reservation.service_layer.unit_of_work import UnitOfWork
 from reservation.settings import Settings
@@ -31,6 +31,7 @@ class Container:
     sessions: async_sessionmaker[AsyncSession]
     payments: PaymentService
     handler: Handler
+    batch_handler: BatchHandler
 
     def uow(self, correlation_id: str | None = None) -> UnitOfWork:
         """A new unit of work."""
@@ -70,4 +71,5 @@ def build(
         consumer=settings.consumer_group,
         clock=clock,
     )
-    return Container(settings, engine, sessions, payments, make_handler(payments))
+    handler, batch_handler = make_handlers(payments)
+    return Container(settings, engine, sessions, payments, handler, batch_handler)

@@ -43,6 +43,14 @@ class Settings(StartupSettings):
     port: int = Field(8002, description="Port of the API (RESERVATION_PORT).")
     hold_minutes: int = Field(30, ge=1, description="How long a pending reservation holds a slot.")
     sweep_interval_s: float = Field(15.0, gt=0, description="How often expired holds are swept.")
+    batch_max_size: int = Field(
+        200,
+        ge=1,
+        description=(
+            "Most events the worker applies in one transaction (RESERVATION_BATCH_MAX_SIZE);"
+            " 1 handles each alone."
+        ),
+    )
     consumer_group: str = Field(RESERVATION_GROUP, description="The worker's consumer group.")
     data_dir: Path = Field(
         Path(".data/faust-reservation"), description="Faust's local directory for the worker."

@@ -1,11 +1,13 @@
 """Property: a session's events, each delivered three times in any order, end where one ordered
-delivery ends (status, payment and facts), through the real handler and database."""
+delivery ends (status, payment and facts), through the real handler and database; handled one
+by one or in batches of any size (one transaction each, duplicates within a batch included)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -103,6 +105,13 @@ def scenarios(draw: st.DrawFn) -> tuple[str, list[int], bool]:
     return name, list(order), hold_valid
 
 
+@st.composite
+def batched_scenarios(draw: st.DrawFn) -> tuple[str, list[int], bool, list[int]]:
+    name, order, hold_valid = draw(scenarios())
+    cuts = draw(st.sets(st.integers(1, len(order) - 1)))
+    return name, order, hold_valid, sorted(cuts)
+
+
 @settings(
     max_examples=30,
     deadline=None,
@@ -129,3 +138,31 @@ async def test_shuffled_triplicated_delivery_converges(
     expected = _outcome(reservation_db, ordered_row.id)
     got = _outcome(reservation_db, shuffled_row.id)
     assert got == expected, f"{name} in order {order}"
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(scenario=batched_scenarios())
+async def test_shuffled_triplicated_delivery_in_batches_converges(
+    scenario: tuple[str, list[int], bool, list[int]],
+    container: Container,
+    book: Callable[..., Any],
+    reservation_db: str,
+) -> None:
+    name, order, hold_valid, cuts = scenario
+    hold_now = None if hold_valid else datetime.now(UTC) - timedelta(hours=2)
+    ordered_row = await book(now=hold_now)
+    batched_row = await book(now=hold_now)
+    for message in _messages(ordered_row, LIFECYCLES[name]):
+        await container.handler(message)
+    built = _messages(batched_row, LIFECYCLES[name])
+    shuffled = [built[index] for index in order]
+    bounds = [0, *cuts, len(shuffled)]
+    for start, end in pairwise(bounds):
+        await container.batch_handler(shuffled[start:end])
+    expected = _outcome(reservation_db, ordered_row.id)
+    got = _outcome(reservation_db, batched_row.id)
+    assert got == expected, f"{name} in order {order}, batches cut at {cuts}"

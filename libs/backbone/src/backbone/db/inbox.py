@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Column, String
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Column, String, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, col
+from sqlmodel import Field, SQLModel
 
 from backbone.db.columns import timestamp, utc_now
 
@@ -22,17 +22,34 @@ class InboxEntry(SQLModel, table=True):
     processed_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
 
 
+# One statement for any number of ids (one array parameter), so it is prepared once.
+_CLAIM_MANY = text(
+    "INSERT INTO inbox (consumer, event_id)"
+    " SELECT :consumer, unnest(CAST(:event_ids AS varchar[]))"
+    " ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
+
+async def claim_many(session: AsyncSession, consumer: str, event_ids: Sequence[str]) -> set[str]:
+    """Record each of `event_ids` as processed by `consumer`; the ids that were not yet.
+
+    The ids left out are duplicates (processed before). An id twice in `event_ids` is returned
+    once: the caller treats its first occurrence as the claim and the next as a duplicate.
+    Call inside the transaction that applies the events: if that transaction rolls back, the
+    claims go with it and a redelivery is processed again.
+    """
+    if not event_ids:
+        return set()
+    result = await session.execute(
+        _CLAIM_MANY, {"consumer": consumer, "event_ids": list(dict.fromkeys(event_ids))}
+    )
+    return {str(event_id) for event_id in result.scalars()}
+
+
 async def claim(session: AsyncSession, consumer: str, event_id: str) -> bool:
     """Record `event_id` as processed by `consumer`; False if it already was (a duplicate).
 
     Call inside the transaction that applies the event: if that transaction rolls back, the
     claim goes with it and a redelivery is processed again.
     """
-    statement = (
-        insert(InboxEntry)
-        .values(consumer=consumer, event_id=event_id)
-        .on_conflict_do_nothing()
-        .returning(col(InboxEntry.event_id))
-    )
-    result = await session.execute(statement)
-    return result.first() is not None
+    return event_id in await claim_many(session, consumer, [event_id])

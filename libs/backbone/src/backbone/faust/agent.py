@@ -7,11 +7,12 @@ from typing import Any
 
 import faust
 
+from backbone.faust.batches import DEFAULT_MAX_SIZE, run_batches
 from backbone.faust.lanes import run_lanes
 from backbone.faust.watch import DEFAULT_INTERVAL_S, watch_consumer
 from backbone.kafka.deadletter import DeadLetterWriter
 from backbone.kafka.message import Message
-from backbone.kafka.processor import MessageProcessor
+from backbone.kafka.processor import BatchHandler, MessageProcessor
 from backbone.kafka.producer import Producer
 from backbone.kafka.retry import Handler
 from backbone.settings import RetrySettings
@@ -44,6 +45,8 @@ def resilient_agent(
     dead_letters: DeadLetterWriter | None = None,
     watch_interval_s: float = DEFAULT_INTERVAL_S,
     per_partition: bool = False,
+    batch_handler: BatchHandler | None = None,
+    batch_max_size: int = DEFAULT_MAX_SIZE,
 ) -> MessageProcessor:
     """Register an agent on `topics` that hands each event to `handler` through the processor.
 
@@ -55,10 +58,17 @@ def resilient_agent(
     refreshed every `watch_interval_s` (backbone.faust.watch).
     `per_partition`: handle the assigned partitions concurrently, each in order
     (backbone.faust.lanes); the handler must then be safe to run for several messages at once.
+    `batch_handler`: handle what arrived while the last batch was handled (up to
+    `batch_max_size`) in one try of `batch_handler`, split in halves if it fails, down to
+    `handler` for single messages (backbone.faust.batches, MessageProcessor.process_batch).
     """
+    if per_partition and batch_handler is not None:
+        raise ValueError("choose per-partition lanes or batches, not both")
     group = str(app.conf.id)
     writer = dead_letters or DeadLetterWriter(producer, group)
-    processor = MessageProcessor(group, handler, retry or RetrySettings(), writer)
+    processor = MessageProcessor(
+        group, handler, retry or RetrySettings(), writer, batch_handler=batch_handler
+    )
     channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")
     agent_name = name or f"{group}.agent"
     watch = watch_consumer(
@@ -74,9 +84,19 @@ def resilient_agent(
         await processor.process(message)
         watch.finished(message.topic, message.partition, message.offset)
 
+    async def handle_batch(events: list[Any]) -> None:
+        messages = [message_from_faust(event) for event in events]
+        await processor.process_batch(messages)
+        last = {(m.topic, m.partition): m.offset for m in messages}
+        for (topic, partition), offset in last.items():
+            watch.finished(topic, partition, offset)
+
     async def agent(stream: Any) -> None:
         if per_partition:
             await run_lanes(stream, handle)
+            return
+        if batch_handler is not None:
+            await run_batches(stream, handle_batch, max_size=batch_max_size)
             return
         async for event in stream.events():
             await handle(event)

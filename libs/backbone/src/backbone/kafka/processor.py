@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable, Sequence
 
 from backbone import metrics
 from backbone.kafka.deadletter import DeadLetterWriter
@@ -14,6 +16,8 @@ from contracts import headers as h
 
 log = get_logger(__name__)
 
+BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
+
 
 class MessageProcessor:
     """Gives a message to the handler and returns only once it is handled or dead-lettered.
@@ -23,12 +27,57 @@ class MessageProcessor:
     """
 
     def __init__(
-        self, group: str, handler: Handler, retry: RetrySettings, dead_letters: DeadLetterWriter
+        self,
+        group: str,
+        handler: Handler,
+        retry: RetrySettings,
+        dead_letters: DeadLetterWriter,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.group = group
         self._handler = handler
         self._retry = retry
         self._dead_letters = dead_letters
+        self._batch_handler = batch_handler
+
+    async def process_batch(self, messages: Sequence[Message]) -> list[bool]:
+        """Handle `messages` together in one try of the batch handler (all or nothing, as one
+        transaction); if that try fails, each half the same way, down to single messages, which
+        go through `process` (retries, then the dead-letter topic). In order throughout. True
+        per message handled, False per message dead-lettered.
+
+        So one bad message costs a few tries of ever smaller batches, not the batch's speed; the
+        handler must be idempotent per message (an inbox), since a failed try is done again.
+        Without a batch handler this is `process` per message.
+        """
+        if self._batch_handler is None or len(messages) < 2:
+            return [await self.process(m) for m in messages]
+        started = time.perf_counter()
+        try:
+            await self._batch_handler(messages)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # One bad message (or a conflict) must not hold the others back.
+            metrics.BATCH_FALLBACKS.labels(self.group).inc()
+            log.warning(
+                "batch.failed_splitting",
+                size=len(messages),
+                error_class=type(exc).__name__,
+                error=str(exc)[:500],
+            )
+            half = len(messages) // 2
+            return [
+                *await self.process_batch(messages[:half]),
+                *await self.process_batch(messages[half:]),
+            ]
+        elapsed = time.perf_counter() - started
+        metrics.BATCH_SIZE.labels(self.group).observe(len(messages))
+        for message in messages:
+            metrics.MESSAGES_PROCESSED.labels(self.group, message.topic, "handled").inc()
+            # Each message of the batch took as long as the batch to finish.
+            metrics.HANDLE_SECONDS.labels(self.group, message.topic).observe(elapsed)
+        return [True] * len(messages)
 
     async def process(self, message: Message) -> bool:
         """Handle `message`; True if handled, False if it was dead-lettered."""

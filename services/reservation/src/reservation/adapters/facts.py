@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.db.outbox import enqueue
+from backbone.db.outbox import OutboxRecord, add_all
 from contracts import headers as h
 from contracts.reservation import (
     FactBase,
@@ -26,12 +28,34 @@ from reservation.adapters.tables import OrderRow, ReservationRow
 
 
 class FactWriter:
-    """Writes facts into the outbox of the caller's transaction, keyed by reservation (order) id."""
+    """Writes facts into the outbox of the caller's transaction, keyed by reservation (order) id.
+
+    Facts are kept in memory and inserted together by `flush` (the unit of work calls it before
+    committing), in the order they were written.
+    """
 
     def __init__(self, session: AsyncSession, correlation_id: str | None = None) -> None:
         self._session = session
         self._correlation_id = correlation_id
+        self._pending: list[OutboxRecord] = []
         self.written: list[FactBase] = []
+
+    @contextmanager
+    def correlated(self, correlation_id: str | None) -> Iterator[list[FactBase]]:
+        """Facts written inside carry `correlation_id`; the list yielded holds them afterwards."""
+        previous, self._correlation_id = self._correlation_id, correlation_id
+        start = len(self.written)
+        collected: list[FactBase] = []
+        try:
+            yield collected
+        finally:
+            self._correlation_id = previous
+            collected.extend(self.written[start:])
+
+    async def flush(self) -> None:
+        """Insert the facts written so far into the outbox (in the caller's transaction)."""
+        pending, self._pending = self._pending, []
+        await add_all(self._session, pending)
 
     def _common(self, row: ReservationRow) -> dict[str, Any]:
         return {
@@ -48,17 +72,18 @@ class FactWriter:
 
     def _write(self, fact: FactBase) -> None:
         event_type = str(getattr(fact, "event_type", ""))
-        enqueue(
-            self._session,
-            RESERVATION_EVENTS,
-            fact.model_dump_json().encode(),
-            key=fact.partition_key().encode(),
-            headers=[
-                (h.EVENT_ID, str(fact.event_id)),
-                (h.EVENT_TYPE, event_type),
-                (h.CONTENT_TYPE, "application/json"),
-                *([(h.CORRELATION_ID, fact.correlation_id)] if fact.correlation_id else []),
-            ],
+        self._pending.append(
+            OutboxRecord(
+                RESERVATION_EVENTS,
+                fact.model_dump_json().encode(),
+                key=fact.partition_key().encode(),
+                headers=[
+                    (h.EVENT_ID, str(fact.event_id)),
+                    (h.EVENT_TYPE, event_type),
+                    (h.CONTENT_TYPE, "application/json"),
+                    *([(h.CORRELATION_ID, fact.correlation_id)] if fact.correlation_id else []),
+                ],
+            )
         )
         self.written.append(fact)
 

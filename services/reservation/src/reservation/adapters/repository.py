@@ -22,11 +22,22 @@ def to_service(row: StudioServiceRow) -> StudioService:
     )
 
 
+_ATTEMPTS = PaymentAttemptRow.__table__  # type: ignore[attr-defined]
+
+
 class Repository:
-    """Reservations, their payment attempts and the catalog, within one session."""
+    """Reservations, their payment attempts and the catalog, within one session.
+
+    Within a transaction, reservations locked once and attempts read once are kept in memory, and
+    recorded attempts are written by `flush` in one statement: a batch of payments locks and reads
+    everything it needs up front (in id order), then decides in memory.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._locked: dict[str, ReservationRow] = {}
+        self._attempts: dict[str, dict[str, Attempt]] = {}
+        self._staged: dict[tuple[str, str], Attempt] = {}
 
     async def services(self) -> list[StudioService]:
         """The active catalog."""
@@ -54,16 +65,21 @@ class Repository:
         return (await self.session.scalars(statement)).first()
 
     async def lock_many(self, reservation_ids: Sequence[str]) -> list[ReservationRow]:
-        """Row-lock reservations in id order (one order everywhere, so no deadlocks)."""
-        if not reservation_ids:
-            return []
-        rows = await self.session.scalars(
-            select(ReservationRow)
-            .where(col(ReservationRow.id).in_(sorted(set(reservation_ids))))
-            .order_by(col(ReservationRow.id))
-            .with_for_update()
-        )
-        return list(rows)
+        """Row-lock reservations in id order (one order everywhere, so no deadlocks).
+
+        Rows this transaction locked before come from memory; unknown ids are left out.
+        """
+        wanted = sorted(set(reservation_ids))
+        missing = [i for i in wanted if i not in self._locked]
+        if missing:
+            rows = await self.session.scalars(
+                select(ReservationRow)
+                .where(col(ReservationRow.id).in_(missing))
+                .order_by(col(ReservationRow.id))
+                .with_for_update()
+            )
+            self._locked.update((row.id, row) for row in rows)
+        return [self._locked[i] for i in wanted if i in self._locked]
 
     async def for_user(self, user_id: str, status: str | None = None) -> list[ReservationRow]:
         """A user's reservations, soonest slot first."""
@@ -113,26 +129,61 @@ class Repository:
         )
         return list(rows)
 
-    async def attempts(self, reservation_id: str) -> list[Attempt]:
-        """Every recorded payment attempt of a reservation."""
-        rows = await self.session.scalars(
-            select(PaymentAttemptRow).where(col(PaymentAttemptRow.reservation_id) == reservation_id)
+    async def load_attempts(self, reservation_ids: Sequence[str]) -> None:
+        """Read the payment attempts of these reservations (one query for those not read yet)."""
+        missing = [i for i in dict.fromkeys(reservation_ids) if i not in self._attempts]
+        if not missing:
+            return
+        for reservation_id in missing:
+            self._attempts[reservation_id] = {}
+        rows = await self.session.execute(
+            select(
+                _ATTEMPTS.c.reservation_id,
+                _ATTEMPTS.c.session_id,
+                _ATTEMPTS.c.session_created,
+                _ATTEMPTS.c.stage,
+            ).where(_ATTEMPTS.c.reservation_id.in_(missing))
         )
-        return [Attempt(r.session_id, r.session_created, Stage(r.stage)) for r in rows]
+        for reservation_id, session_id, created, stage in rows:
+            self._attempts[reservation_id][session_id] = Attempt(session_id, created, Stage(stage))
+
+    async def attempts(self, reservation_id: str) -> list[Attempt]:
+        """Every payment attempt of a reservation, those recorded in this transaction included."""
+        await self.load_attempts([reservation_id])
+        return list(self._attempts[reservation_id].values())
 
     async def record_attempt(self, reservation_id: str, attempt: Attempt) -> None:
-        """Insert the attempt, or move its stage (the caller checked that it advances)."""
-        statement = insert(PaymentAttemptRow).values(
-            reservation_id=reservation_id,
-            session_id=attempt.session_id,
-            session_created=attempt.created,
-            stage=attempt.stage.value,
-        )
+        """Insert the attempt, or move its stage (the caller checked that it advances).
+
+        Staged: `flush` writes it. A known attempt keeps the creation time first recorded.
+        """
+        await self.load_attempts([reservation_id])
+        known = self._attempts[reservation_id].get(attempt.session_id)
+        if known is not None:
+            attempt = Attempt(attempt.session_id, known.created, attempt.stage)
+        self._attempts[reservation_id][attempt.session_id] = attempt
+        self._staged[(reservation_id, attempt.session_id)] = attempt
+
+    async def flush(self) -> None:
+        """Write the staged attempts in one statement (the unit of work calls it on commit)."""
+        if not self._staged:
+            return
+        staged, self._staged = self._staged, {}
+        statement = insert(_ATTEMPTS)
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=["reservation_id", "session_id"],
-                set_={"stage": attempt.stage.value, "updated_at": func.now()},
-            )
+                set_={"stage": statement.excluded.stage, "updated_at": func.now()},
+            ),
+            [
+                {
+                    "reservation_id": reservation_id,
+                    "session_id": session_id,
+                    "session_created": attempt.created,
+                    "stage": attempt.stage.value,
+                }
+                for (reservation_id, session_id), attempt in sorted(staged.items())
+            ],
         )
 
     async def live_overlapping(self, slot: Slot) -> int:

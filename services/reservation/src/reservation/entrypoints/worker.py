@@ -2,8 +2,10 @@
 
 Consumes stripe.events, checkout.sessions and the group's retry topic through backbone's
 resilient agent (bounded retries, then <group>.dlq); the agent is stateless, state lives in
-PostgreSQL behind the inbox. A Faust timer on every worker sweeps expired holds (rows another
-worker is sweeping are skipped). GET /metrics on RESERVATION_WORKER_METRICS_PORT when set.
+PostgreSQL behind the inbox. What waits while a batch is handled forms the next batch (up to
+RESERVATION_BATCH_MAX_SIZE), one transaction each (service_layer.payments). A Faust timer on
+every worker sweeps expired holds (rows another worker is sweeping are skipped). GET /metrics on
+RESERVATION_WORKER_METRICS_PORT when set.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ def build_app(settings: Settings) -> faust.App:
         producer=producer,
         retry=settings.retry,
         name=f"{group}.payments",
+        batch_handler=container.batch_handler,
+        batch_max_size=settings.batch_max_size,
     )
 
     @app.timer(settings.sweep_interval_s, on_leader=False)  # type: ignore[untyped-decorator]

@@ -1,8 +1,8 @@
-"""The worker's message handler: decode what arrived on stripe.events or checkout.sessions."""
+"""The worker's message handlers: decode what arrived on stripe.events or checkout.sessions."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
@@ -23,11 +23,18 @@ from contracts.topics import CHECKOUT_SESSIONS, STRIPE_EVENTS
 from reservation.adapters.metrics import SESSION_CREATED, STEP_OF_EVENT
 from reservation.domain.orders import OrderDraft, OrderLine
 from reservation.domain.payments import Stage
-from reservation.service_layer.payments import PaymentService, SessionSignal
+from reservation.service_layer.payments import (
+    ChargeRefund,
+    PaymentService,
+    SessionSignal,
+    Signal,
+    Unhandled,
+)
 
 log = get_logger(__name__)
 
 Handler = Callable[[Message], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
 
 
 def _utc(seconds: int | None, fallback: int) -> datetime:
@@ -127,36 +134,42 @@ def checkout_signal(fact: CheckoutSessionCreatedV1) -> SessionSignal:
     )
 
 
-def make_handler(service: PaymentService) -> Handler:
-    """`handle(message)` for backbone's resilient agent: raise to retry, PermanentError to DLQ."""
+def make_handlers(service: PaymentService) -> tuple[Handler, BatchHandler]:
+    """`handle(message)` and `handle_batch(messages)` for backbone's resilient agent: raise to
+    retry (a batch is then split), PermanentError to dead-letter. A batch is one transaction."""
+
+    async def handle_batch(messages: Sequence[Message]) -> None:
+        await service.apply([decode(message) for message in messages])
 
     async def handle(message: Message) -> None:
-        if message.value is None:
-            raise PermanentError("a message without a value")
-        # A replay from <group>.retry arrives on the retry topic without the dead-letter
-        # headers; its original headers (event type, Stripe event id) still say what it is.
-        origin = message.header(h.DLQ_ORIGINAL_TOPIC) or message.topic
-        if origin == CHECKOUT_SESSIONS or message.header(h.EVENT_TYPE) == (
-            CHECKOUT_SESSION_CREATED_V1
-        ):
-            await _on_checkout(service, message.value)
-        elif origin == STRIPE_EVENTS or message.header(h.STRIPE_EVENT_ID):
-            await _on_stripe(service, message.value, message.header(h.CORRELATION_ID))
-        else:
-            raise PermanentError(f"no handler for a record from {origin}")
+        await handle_batch([message])
 
-    return handle
+    return handle, handle_batch
 
 
-async def _on_checkout(service: PaymentService, value: bytes) -> None:
+def decode(message: Message) -> Signal:
+    """What a record says, or PermanentError for one that no retry can make sense of."""
+    if message.value is None:
+        raise PermanentError("a message without a value")
+    # A replay from <group>.retry arrives on the retry topic without the dead-letter
+    # headers; its original headers (event type, Stripe event id) still say what it is.
+    origin = message.header(h.DLQ_ORIGINAL_TOPIC) or message.topic
+    if origin == CHECKOUT_SESSIONS or message.header(h.EVENT_TYPE) == (CHECKOUT_SESSION_CREATED_V1):
+        return _checkout(message.value)
+    if origin == STRIPE_EVENTS or message.header(h.STRIPE_EVENT_ID):
+        return _stripe(message.value, message.header(h.CORRELATION_ID))
+    raise PermanentError(f"no handler for a record from {origin}")
+
+
+def _checkout(value: bytes) -> SessionSignal:
     try:
         fact = CheckoutSessionCreatedV1.model_validate_json(value)
     except ValidationError as exc:
         raise PermanentError(f"malformed CheckoutSessionCreatedV1: {exc}") from exc
-    await service.on_session(checkout_signal(fact))
+    return checkout_signal(fact)
 
 
-async def _on_stripe(service: PaymentService, value: bytes, correlation_id: str | None) -> None:
+def _stripe(value: bytes, correlation_id: str | None) -> Signal:
     try:
         event = parse_stripe_event(value)
     except ValidationError as exc:
@@ -165,11 +178,10 @@ async def _on_stripe(service: PaymentService, value: bytes, correlation_id: str 
         if event.type.startswith(s.CHECKOUT_SESSION_PREFIX):
             signal = session_signal(event, correlation_id)
             if signal is not None:
-                await service.on_session(signal)
-                return
+                return signal
         elif event.type == s.CHARGE_REFUNDED:
             charge = ChargeObject.from_event(event)
-            await service.on_charge_refunded(
+            return ChargeRefund(
                 event.id,
                 charge_id=charge.id,
                 payment_intent_id=charge.payment_intent,
@@ -177,9 +189,7 @@ async def _on_stripe(service: PaymentService, value: bytes, correlation_id: str 
                 correlation_id=correlation_id,
                 event_created=_utc(event.created, event.created),
             )
-            return
     except ValidationError as exc:
         raise PermanentError(f"malformed {event.type} object: {exc}") from exc
     # Unknown or irrelevant types are acknowledged and ignored.
-    log.debug("stripe_event.ignored", stripe_event_type=event.type)
-    await service.acknowledge(event.id)
+    return Unhandled(event.id, correlation_id)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backbone.db.inbox import claim
+from backbone.db.inbox import claim, claim_many
 from reservation.adapters.facts import FactWriter
 from reservation.adapters.orders import OrderRepository
 from reservation.adapters.repository import Repository
 
 
 class UnitOfWork:
-    """`async with uow:` opens a transaction; it commits on a clean exit and rolls back on error."""
+    """`async with uow:` opens a transaction; it commits on a clean exit and rolls back on error.
+
+    Writes the repositories stage (payment attempts, outbox facts) go in just before the commit.
+    """
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], correlation_id: str | None = None
@@ -46,6 +50,8 @@ class UnitOfWork:
         assert session is not None
         try:
             if exc_type is None:
+                await self.repo.flush()
+                await self.facts.flush()
                 await session.commit()
             else:
                 await session.rollback()
@@ -55,3 +61,7 @@ class UnitOfWork:
     async def claim(self, consumer: str, event_id: str) -> bool:
         """The inbox claim, in this transaction: False for an event already processed."""
         return await claim(self.session, consumer, event_id)
+
+    async def claim_many(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        """The inbox claims of several events, in this transaction: the ids not processed before."""
+        return await claim_many(self.session, consumer, event_ids)

@@ -29,6 +29,15 @@ class KafkaSettings(BaseSettings):
     )
     heartbeat_interval_ms: int = Field(1_500, description="Consumer heartbeat interval.")
     max_poll_records: int = Field(200, description="Upper bound of one fetch handed to a handler.")
+    fetch_max_wait_ms: int = Field(
+        100,
+        ge=1,
+        description=(
+            "Longest a fetch waits at the broker for records. Apache Kafka answers as soon as any"
+            " arrive; the embedded broker (Tansu) often waits the whole time, so this bounds the"
+            " delivery delay there (Faust's own 1,500 ms gave a 420 ms median)."
+        ),
+    )
     enable_idempotence: bool = Field(
         False, description="Idempotent producer; Apache Kafka supports it, the embedded broker not."
     )

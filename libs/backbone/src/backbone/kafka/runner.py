@@ -70,6 +70,7 @@ class ConsumerRunner:
             session_timeout_ms=self._kafka.session_timeout_ms,
             heartbeat_interval_ms=self._kafka.heartbeat_interval_ms,
             max_poll_records=self._kafka.max_poll_records,
+            fetch_max_wait_ms=self._kafka.fetch_max_wait_ms,
         )
         await consumer.start()
         log.info("consumer.started", group=self.group, topics=self.topics)

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbone.db.engine import make_engine, session_factory
-from backbone.db.outbox import enqueue
+from backbone.db.outbox import OutboxRecord, add_all, enqueue
 from backbone.db.relay import OutboxRelay
 from backbone.db.requeue import requeue_since
 from backbone.kafka import Producer
@@ -261,3 +261,44 @@ async def test_requeue_command_counts_and_refuses_a_bad_time(
     )
     assert bad.returncode == 2
     assert "cannot read time" in bad.stderr
+
+
+async def test_add_all_inserts_in_order_and_relays_what_it_was_given(
+    engine: AsyncEngine, kafka_settings: KafkaSettings, unique: str
+) -> None:
+    topic = f"outbox-many-{unique}"
+    await ensure_topics(kafka_settings, {topic: 1})
+    records = [
+        OutboxRecord(
+            topic,
+            f"v{i}".encode(),
+            key=f"k{i}".encode() if i % 2 else None,
+            headers=[(h.EVENT_ID, f"e{i}"), ("empty", "")],
+        )
+        for i in range(300)
+    ]
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        await add_all(session, records[:1])
+        await add_all(session, records[1:])
+        await add_all(session, [])
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT value FROM outbox ORDER BY id"))).scalars().all()
+    assert rows == [r.value for r in records]
+    producer = Producer(kafka_settings)
+    relay = OutboxRelay(engine, producer, kafka_settings, source=f"test-{unique}")
+    task = asyncio.create_task(relay.run())
+    try:
+
+        async def drained() -> bool:
+            return await _unsent(engine) == 0
+
+        await eventually(drained, what="outbox drained")
+    finally:
+        relay.stop()
+        await task
+        await producer.stop()
+    got = await read_topic(kafka_settings, topic)
+    assert [(m.key, m.value, m.header(h.EVENT_ID), m.header("empty")) for m in got] == [
+        (r.key, r.value, f"e{i}", "") for i, r in enumerate(records)
+    ]

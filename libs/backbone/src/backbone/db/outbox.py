@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, String, insert, text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
@@ -55,24 +56,32 @@ class OutboxRecord:
     headers: Sequence[tuple[str, str]] = field(default_factory=tuple)
 
 
+# One statement for any number of records (one array per column), so it is prepared once;
+# WITH ORDINALITY keeps the ids, hence the relay's publishing order, in the order given.
+_ADD_ALL = text(
+    "INSERT INTO outbox (topic, key, value, headers)"
+    " SELECT topic, key, value, CAST(headers AS jsonb)"
+    " FROM unnest(CAST(:topics AS varchar[]), CAST(:keys AS bytea[]),"
+    " CAST(:values AS bytea[]), CAST(:headers AS text[]))"
+    " WITH ORDINALITY AS r(topic, key, value, headers, n)"
+    " ORDER BY n"
+)
+
+
 async def add_all(session: AsyncSession, records: Sequence[OutboxRecord]) -> None:
     """Insert `records` into the outbox in the caller's transaction, in this order, at once.
 
-    The cheap path for many records (one executemany, no ORM objects); ids, hence the relay's
+    The cheap path for many records (one statement, no ORM objects); ids, hence the relay's
     publishing order, follow the order of `records`.
     """
     if not records:
         return
-    table = OutboxEntry.__table__  # type: ignore[attr-defined]
     await session.execute(
-        insert(table),
-        [
-            {
-                "topic": r.topic,
-                "key": r.key,
-                "value": r.value,
-                "headers": [[k, v] for k, v in r.headers],
-            }
-            for r in records
-        ],
+        _ADD_ALL,
+        {
+            "topics": [r.topic for r in records],
+            "keys": [r.key for r in records],
+            "values": [r.value for r in records],
+            "headers": [json.dumps([[k, v] for k, v in r.headers]) for r in records],
+        },
     )

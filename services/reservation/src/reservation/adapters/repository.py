@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -23,6 +22,14 @@ def to_service(row: StudioServiceRow) -> StudioService:
 
 
 _ATTEMPTS = PaymentAttemptRow.__table__  # type: ignore[attr-defined]
+# Insert the attempts, or move their stage: one statement (an array per column) for any number.
+_RECORD_ATTEMPTS = text(
+    "INSERT INTO payment_attempts (reservation_id, session_id, session_created, stage)"
+    " SELECT * FROM unnest(CAST(:reservation_ids AS varchar[]), CAST(:session_ids AS varchar[]),"
+    " CAST(:created AS timestamptz[]), CAST(:stages AS varchar[]))"
+    " ON CONFLICT (reservation_id, session_id)"
+    " DO UPDATE SET stage = excluded.stage, updated_at = now()"
+)
 
 
 class Repository:
@@ -169,21 +176,15 @@ class Repository:
         if not self._staged:
             return
         staged, self._staged = self._staged, {}
-        statement = insert(_ATTEMPTS)
+        keys = sorted(staged)
         await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["reservation_id", "session_id"],
-                set_={"stage": statement.excluded.stage, "updated_at": func.now()},
-            ),
-            [
-                {
-                    "reservation_id": reservation_id,
-                    "session_id": session_id,
-                    "session_created": attempt.created,
-                    "stage": attempt.stage.value,
-                }
-                for (reservation_id, session_id), attempt in sorted(staged.items())
-            ],
+            _RECORD_ATTEMPTS,
+            {
+                "reservation_ids": [reservation_id for reservation_id, _ in keys],
+                "session_ids": [session_id for _, session_id in keys],
+                "created": [staged[key].created for key in keys],
+                "stages": [staged[key].stage.value for key in keys],
+            },
         )
 
     async def live_overlapping(self, slot: Slot) -> int:

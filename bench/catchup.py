@@ -20,7 +20,7 @@ from backbone.kafka import Producer
 from backbone.kafka.producer import OutgoingRecord
 from backbone.settings import KafkaSettings
 from bench import profiling
-from bench.payments import event_body, new_batch, outcomes, seed, settled_count
+from bench.payments import event_body, new_batch, outcomes, seed, settled_count, transactions
 from bench.stack import System
 from bench.stats import cpu_watch, load_text
 from contracts.topics import STRIPE_EVENTS
@@ -94,6 +94,7 @@ def run(
         t for s, t in outcomes(system.reservation_db, batch).values() if s != "processing"
     )
     span = commits[-1] - commits[0] if len(commits) > 1 else float("nan")
+    committed_in = transactions(system.reservation_db, batch)
     for name in names[1:]:
         stack.children[name].terminate()
     return {
@@ -103,6 +104,7 @@ def run(
         "enqueue_s": round(enqueue_s, 1),
         "drained": len(commits),
         "events_per_s": round((len(commits) - 1) / span, 1) if len(commits) > 1 else 0.0,
+        "events_per_transaction": round(len(commits) / committed_in, 1) if committed_in else None,
         "first_commit_after_start_s": round(commits[0] - started, 1) if commits else None,
         "wall_start_to_drained_s": round(drained - started, 1),
         "cpu_percent": usage,

@@ -195,3 +195,16 @@ def settled_count(database_url: str, batch: Batch) -> int:
         )
         row = cur.fetchone()
     return int(row[0]) if row else 0
+
+
+def transactions(database_url: str, batch: Batch) -> int:
+    """How many transactions settled the batch's reservations (distinct `xmin`: the transaction
+    that last wrote each row), so events per transaction is the worker's mean batch size."""
+    with psycopg.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(DISTINCT xmin::text) FROM reservations"
+            " WHERE user_email LIKE %s AND status <> 'processing'",
+            (f"bench-{batch.tag}-%",),
+        )
+        row = cur.fetchone()
+    return int(row[0]) if row else 0

@@ -80,6 +80,7 @@ def _catchup_rows(runs: list[dict[str, Any]]) -> list[str]:
         rows.append(
             f"| 3. catch-up, {r['workers']} worker process(es): {r['drained']}/{r['events']}"
             f" drained | >= 2,000/s | {r['events_per_s']:.0f}/s | {scale},"
+            f" {r.get('events_per_transaction') or '?'} events per transaction,"
             f" load {r['load_before'].split()[0]} | {_ok(r['events_per_s'] >= 2000)} |"
         )
     return rows

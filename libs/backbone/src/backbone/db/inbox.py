@@ -40,8 +40,9 @@ async def claim_many(session: AsyncSession, consumer: str, event_ids: Sequence[s
     """
     if not event_ids:
         return set()
+    # Sorted: two transactions claiming overlapping ids lock them in one order (no deadlock).
     result = await session.execute(
-        _CLAIM_MANY, {"consumer": consumer, "event_ids": list(dict.fromkeys(event_ids))}
+        _CLAIM_MANY, {"consumer": consumer, "event_ids": sorted(set(event_ids))}
     )
     return {str(event_id) for event_id in result.scalars()}
 

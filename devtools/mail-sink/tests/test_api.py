@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from typing import Any
 
+import aiosmtplib
 import httpx
 
 from mail_sink import MailSink
@@ -198,3 +199,21 @@ async def test_health(
     assert (await api.get("/readyz")).status_code == 503
     await sink.start_smtp()
     assert (await api.get("/readyz")).status_code == 200
+
+
+async def test_content_parsed_on_first_read_only(
+    sink: MailSink, api: httpx.AsyncClient, mail: Mail
+) -> None:
+    # Several messages over one session, as a sender keeping its connection open sends them.
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=sink.smtp_port, timeout=5) as smtp:
+        for i in range(3):
+            await smtp.send_message(mail(subject=f"kept {i}", text=f"body {i}"))
+    stored = await sink.wait_for(3)
+    # Accepting a message does not parse it (under load most are never read)...
+    assert not any(m.parsed for m in stored)
+    assert [m.size for m in stored] == [len(m.raw) for m in stored]
+    # ...reading it does, once.
+    body = (await api.get("/api/v1/messages")).json()
+    assert [m["Subject"] for m in body["messages"]] == ["kept 2", "kept 1", "kept 0"]
+    assert [m["Snippet"] for m in body["messages"]] == ["body 2", "body 1", "body 0"]
+    assert all(m.parsed for m in stored)

@@ -89,13 +89,13 @@ class SinkHandler:
             username=_text(session.auth_data) if session.authenticated else "",
         )
         dropped = self.store.add(message)
+        # No subject here: reading it would parse the message, which waits for the API.
         log.info(
-            "stored %s from <%s> to %s (%d bytes, %r)%s",
+            "stored %s from <%s> to %s (%d bytes)%s",
             message.id,
             message.envelope_from,
             message.envelope_to,
             message.size,
-            message.subject,
             f", dropped {len(dropped)} oldest" if dropped else "",
         )
         return "250 Message accepted for delivery"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,16 +28,10 @@ class Attachment:
     size: int
 
 
-@dataclass
-class StoredMessage:
-    """Everything kept about one accepted message: envelope, parsed content, raw bytes."""
+@dataclass(frozen=True)
+class Content:
+    """What parsing a message's raw bytes gives: its headers, addresses, bodies and parts."""
 
-    id: str
-    raw: bytes
-    received_at: datetime
-    envelope_from: str
-    envelope_to: list[str]
-    username: str
     message_id: str
     subject: str
     from_: Address | None
@@ -52,13 +46,114 @@ class StoredMessage:
     html: str
     attachments: list[Attachment] = field(default_factory=list)
     inline: list[Attachment] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class StoredMessage:
+    """One accepted message: envelope and raw bytes, and the content parsed from them.
+
+    The content is parsed on first access (the API or a search reading it) and kept, so
+    accepting a message costs no parsing: under load most messages are never read.
+    """
+
+    id: str
+    raw: bytes
+    received_at: datetime
+    envelope_from: str
+    envelope_to: list[str]
+    username: str
+    parser: Callable[[StoredMessage], Content] = field(repr=False)
     tags: list[str] = field(default_factory=list)
     read: bool = False
+    _content: Content | None = field(default=None, init=False, repr=False)
+
+    @property
+    def content(self) -> Content:
+        """The parsed content (parsed once; two threads racing parse it twice, harmlessly)."""
+        content = self._content
+        if content is None:
+            content = self._content = self.parser(self)
+        return content
+
+    @property
+    def parsed(self) -> bool:
+        """Whether the content has been parsed yet."""
+        return self._content is not None
 
     @property
     def size(self) -> int:
         """Size of the raw message in bytes."""
         return len(self.raw)
+
+    @property
+    def message_id(self) -> str:
+        """Message-ID, without the angle brackets."""
+        return self.content.message_id
+
+    @property
+    def subject(self) -> str:
+        """The decoded subject."""
+        return self.content.subject
+
+    @property
+    def from_(self) -> Address | None:
+        """The first From address."""
+        return self.content.from_
+
+    @property
+    def to(self) -> list[Address]:
+        """To addresses."""
+        return self.content.to
+
+    @property
+    def cc(self) -> list[Address]:
+        """Cc addresses."""
+        return self.content.cc
+
+    @property
+    def bcc(self) -> list[Address]:
+        """Bcc, or the envelope recipients absent from To and Cc."""
+        return self.content.bcc
+
+    @property
+    def reply_to(self) -> list[Address]:
+        """Reply-To addresses."""
+        return self.content.reply_to
+
+    @property
+    def return_path(self) -> str:
+        """Return-Path, else the envelope sender."""
+        return self.content.return_path
+
+    @property
+    def date(self) -> datetime | None:
+        """The Date header, when readable."""
+        return self.content.date
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """Raw header values, unfolded, in order."""
+        return self.content.headers
+
+    @property
+    def text(self) -> str:
+        """The text/plain body."""
+        return self.content.text
+
+    @property
+    def html(self) -> str:
+        """The text/html body."""
+        return self.content.html
+
+    @property
+    def attachments(self) -> list[Attachment]:
+        """Attached parts."""
+        return self.content.attachments
+
+    @property
+    def inline(self) -> list[Attachment]:
+        """Inline parts (with a Content-ID, or inline with a file name)."""
+        return self.content.inline
 
 
 class MessageStore:

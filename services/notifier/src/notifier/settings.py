@@ -51,6 +51,12 @@ class NotifierSettings(BaseSettings):
         "notifier.payment-backbone",
         description="Right-hand side of Message-IDs: <event_id@domain>, stable across re-sends.",
     )
+    batch_max_size: int = Field(
+        50,
+        ge=1,
+        description="Most facts handled as one batch (one claim, one settle); a worker killed"
+        " mid-batch sends the batch's e-mails accepted but not yet marked once more.",
+    )
     http_host: str = Field("0.0.0.0", description="Bind address of /healthz and /metrics.")  # noqa: S104
     http_port: int = Field(8003, description="Port of /healthz, /readyz and /metrics.")
     auto_migrate: bool = Field(

@@ -161,3 +161,41 @@ async def test_server_refusing_everything_dead_letters_and_later_facts_go_out(
     page = await _metrics(stack)
     assert metric(page, "reservation_confirmed", "dead_lettered") == 1
     assert metric(page, "reservation_confirmed", "sent") == 1
+
+
+async def test_worker_killed_mid_batch_loses_nothing_and_resends_only_what_it_had_sent(
+    stack: Stack, user: Callable[[str], str]
+) -> None:
+    facts = [confirmed(stack.unique, user(f"batch{i}")) for i in range(8)]
+    await publish(stack.kafka, stack.topic, *facts)
+    first = stack.start_worker(crash_after_send=True, CRASH_AFTER_SENDS="3")
+
+    async def died() -> bool:
+        return not first.alive
+
+    await eventually(died, timeout=60, what=lambda: f"the crash\n{stack.output()}")
+    # The Message-IDs it sent before dying: accepted by the server, the last one (at least)
+    # never marked sent.
+    sent_before = set((stack.tmp_path / "crashed").read_text().split())
+    assert len(sent_before) == 3
+    ids = {f"<{f.event_id}@notifier.payment-backbone>": f for f in facts}
+    assert sent_before <= ids.keys()
+    statuses = {
+        message_id: (notification(stack.database_url, f.event_id) or {}).get("status")
+        for message_id, f in ids.items()
+    }
+    assert "sending" in {statuses[m] for m in sent_before}
+
+    stack.start_worker()
+
+    async def all_sent() -> bool:
+        rows = [notification(stack.database_url, f.event_id) for f in facts]
+        return all(r is not None and r["status"] == "sent" for r in rows)
+
+    await eventually(all_sent, timeout=60, what=lambda: f"all sent\n{stack.output()}")
+    for message_id, fact in ids.items():
+        mails = await mails_to(stack.api, fact.user_email)
+        assert {m["MessageID"] for m in mails} == {message_id.strip("<>")}
+        # Once each; twice only for a message the dead worker had sent but not marked.
+        assert len(mails) == 1 or (len(mails) == 2 and message_id in sent_before), message_id
+    assert await read_topic(stack.kafka, stack.dlq) == []

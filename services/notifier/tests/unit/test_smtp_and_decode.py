@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from uuid import uuid4
 
@@ -11,7 +14,7 @@ import pytest
 from backbone.kafka.message import Message
 from backbone.kafka.retry import PermanentError
 from contracts.topics import NOTIFIER_GROUP, RESERVATION_EVENTS, retry_topic
-from notifier.adapters.smtp import build_message, classify
+from notifier.adapters.smtp import classify, message_bytes
 from notifier.domain.errors import PermanentRecipientError, TransientSendError
 from notifier.domain.model import Email, RenderedEmail
 from notifier.service_layer.handlers import decode
@@ -47,17 +50,60 @@ def test_only_a_5xx_recipient_refusal_is_permanent(error: Exception, kind: type)
     assert type(classify(error)) is kind
 
 
+def _parsed(rendered: RenderedEmail, mail_from: str) -> EmailMessage:
+    raw = message_bytes(rendered, mail_from)
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")  # CRLF line ends only
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(parsed, EmailMessage)
+    assert not parsed.defects
+    return parsed
+
+
 def test_message_has_both_parts_and_the_stable_message_id() -> None:
     email = Email(uuid4(), "t", "reservation_confirmed", "ada@example.com", "Hi")
     rendered = RenderedEmail(email, "<x@d>", "plain", "<p>html</p>")
-    message = build_message(rendered, NotifierSettings().mail_from)
+    message = _parsed(rendered, NotifierSettings().mail_from)
     assert message["Message-ID"] == "<x@d>"
     assert message["To"] == "ada@example.com"
+    assert message["From"] == "Studio <no-reply@studio.example>"
+    assert message["Subject"] == "Hi"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["X-Notifier-Event-Id"] == str(email.event_id)
+    assert message["X-Notifier-Template"] == "reservation_confirmed"
+    assert message["Date"].datetime is not None
+    assert message.get_content_type() == "multipart/alternative"
     plain, html = message.get_body(("plain",)), message.get_body(("html",))
     assert plain is not None
     assert html is not None
-    assert plain.get_content().strip() == "plain"
-    assert html.get_content().strip() == "<p>html</p>"
+    assert plain.get_content() == "plain\r\n"
+    assert html.get_content() == "<p>html</p>\r\n"
+
+
+def test_message_keeps_any_text_exactly_and_headers_on_their_own_lines() -> None:
+    text = (
+        "Prix : 150,00 € — Zoë's café\n"
+        ".a line that starts with a dot\n"
+        "trailing spaces   \n"
+        "=?utf-8?q?not_a_header?= and --=_boundary-looking text\n"
+        + "a long line " * 20
+        + "\r\nlast line without a newline"
+    )
+    subject = "Réservation confirmée : Mixage\r\nBcc: everyone@example.com " + "x" * 90
+    email = Email(uuid4(), "t", "reservation_confirmed", "zoë@exämple.com", subject)
+    rendered = RenderedEmail(email, "<x@d>", text, f"<p>{text}</p>")
+    message = _parsed(rendered, "Zoë's Studio <no-reply@studio.example>")
+    assert message["Bcc"] is None
+    assert message["Subject"] == subject.replace("\r\n", " ")
+    assert message["From"].addresses[0].display_name == "Zoë's Studio"
+    assert message["To"] == "zoë@exämple.com"
+    plain, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert plain is not None
+    assert html is not None
+    # As a receiver reads them: CRLF line ends, as SMTP carries them, and a final one added.
+    expected = text.replace("\r\n", "\n").replace("\n", "\r\n") + "\r\n"
+    assert plain.get_content() == expected
+    assert html.get_content() == f"<p>{expected[:-2]}</p>\r\n"
 
 
 def _message(value: bytes | None) -> Message:

@@ -1,82 +1,100 @@
-"""Claiming and settling notification rows; the caller owns each transaction."""
+"""Claiming and settling notification rows, many per statement; the caller owns each transaction.
+
+Each statement takes arrays (one parameter per column, whatever the count), so it is the same
+statement for a batch of one or of a hundred, and PostgreSQL prepares it once.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from collections.abc import Mapping, Sequence
 
-from notifier.adapters.tables import NotificationRow
-from notifier.domain.model import Claim, RenderedEmail, Status
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.domain.model import Claim, RenderedEmail
 
 ERROR_LIMIT = 2000
 
+# Sorted by event_id: two workers claiming overlapping batches lock rows in the same order.
+_INSERT = text(
+    "INSERT INTO notifications"
+    " (event_id, event_type, template, recipient, subject, message_id, status, attempts)"
+    " SELECT event_id, event_type, template, recipient, subject, message_id, 'sending', 1"
+    " FROM unnest(CAST(:event_ids AS varchar[]), CAST(:event_types AS varchar[]),"
+    " CAST(:templates AS varchar[]), CAST(:recipients AS varchar[]), CAST(:subjects AS text[]),"
+    " CAST(:message_ids AS varchar[]))"
+    " AS claimed(event_id, event_type, template, recipient, subject, message_id)"
+    " ORDER BY event_id"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+# Run after _INSERT, in its own snapshot: it sees rows another worker committed meanwhile (an
+# insert that conflicted waited for theirs), and it waits for a row another claim has locked.
+_RECLAIM = text(
+    "UPDATE notifications SET attempts = attempts + 1, updated_at = now()"
+    " WHERE event_id = ANY(CAST(:event_ids AS varchar[])) AND status = 'sending'"
+    " RETURNING event_id"
+)
+_MARK_SENT = text(
+    "UPDATE notifications SET status = 'sent', last_error = NULL, sent_at = now(),"
+    " updated_at = now() WHERE event_id = ANY(CAST(:event_ids AS varchar[]))"
+)
+_MARK_FAILED = text(
+    "UPDATE notifications AS n SET status = 'failed', last_error = f.reason, updated_at = now()"
+    " FROM unnest(CAST(:event_ids AS varchar[]), CAST(:reasons AS text[])) AS f(event_id, reason)"
+    " WHERE n.event_id = f.event_id"
+)
+_RECORD_ERROR = text(
+    "UPDATE notifications SET last_error = :reason, updated_at = now()"
+    " WHERE event_id = :event_id AND status = 'sending'"
+)
 
-async def claim(session: AsyncSession, rendered: RenderedEmail) -> Claim:
-    """Claim the row of `rendered`'s fact: NEW (inserted as sending), RESEND (found sending), or
-    DONE (found sent or failed). Counts the attempt. The row is locked until the transaction
-    ends, so two workers claiming at once serialise on it."""
-    email = rendered.email
+
+async def claim_many(session: AsyncSession, emails: Sequence[RenderedEmail]) -> dict[str, Claim]:
+    """Claim the row of each e-mail's fact (one e-mail per fact): NEW (inserted as `sending`),
+    RESEND (found `sending`: a previous attempt failed, or a worker died after sending), or DONE
+    (found `sent` or `failed`). A NEW or RESEND claim counts an attempt. Keyed by event_id."""
+    if not emails:
+        return {}
+    rows = [(str(r.email.event_id), r) for r in emails]
     inserted = await session.execute(
-        insert(NotificationRow)
-        .values(
-            event_id=str(email.event_id),
-            event_type=email.event_type,
-            template=email.template,
-            recipient=email.recipient,
-            subject=email.subject,
-            message_id=rendered.message_id,
-            status=Status.SENDING.value,
-            attempts=1,
-        )
-        .on_conflict_do_nothing()
-        .returning(col(NotificationRow.event_id))
+        _INSERT,
+        {
+            "event_ids": [event_id for event_id, _ in rows],
+            "event_types": [r.email.event_type for _, r in rows],
+            "templates": [r.email.template for _, r in rows],
+            "recipients": [r.email.recipient for _, r in rows],
+            "subjects": [r.email.subject for _, r in rows],
+            "message_ids": [r.message_id for _, r in rows],
+        },
     )
-    if inserted.first() is not None:
-        return Claim.NEW
-    status = (
+    claims = dict.fromkeys((str(e) for e in inserted.scalars()), Claim.NEW)
+    found = [event_id for event_id, _ in rows if event_id not in claims]
+    if found:
+        resent = await session.execute(_RECLAIM, {"event_ids": found})
+        claims |= dict.fromkeys((str(e) for e in resent.scalars()), Claim.RESEND)
+        # Rows are never deleted: one that is neither new nor `sending` is `sent` or `failed`.
+        claims |= {event_id: Claim.DONE for event_id in found if event_id not in claims}
+    return claims
+
+
+async def mark_sent(session: AsyncSession, event_ids: Sequence[str]) -> None:
+    """The server accepted these messages: never send them again."""
+    if event_ids:
+        await session.execute(_MARK_SENT, {"event_ids": list(event_ids)})
+
+
+async def mark_failed(session: AsyncSession, reasons: Mapping[str, str]) -> None:
+    """Refused for good (event_id -> reason): keep the reason, never retry on redelivery."""
+    if reasons:
         await session.execute(
-            select(col(NotificationRow.status))
-            .where(col(NotificationRow.event_id) == str(email.event_id))
-            .with_for_update()
+            _MARK_FAILED,
+            {
+                "event_ids": list(reasons),
+                "reasons": [reason[:ERROR_LIMIT] for reason in reasons.values()],
+            },
         )
-    ).scalar_one()
-    if status != Status.SENDING.value:
-        return Claim.DONE
-    await session.execute(
-        update(NotificationRow)
-        .where(col(NotificationRow.event_id) == str(email.event_id))
-        .values(attempts=col(NotificationRow.attempts) + 1, updated_at=func.now())
-    )
-    return Claim.RESEND
-
-
-async def mark_sent(session: AsyncSession, event_id: str) -> None:
-    """The server accepted the message: never send it again."""
-    await session.execute(
-        update(NotificationRow)
-        .where(col(NotificationRow.event_id) == event_id)
-        .values(
-            status=Status.SENT.value, last_error=None, sent_at=func.now(), updated_at=func.now()
-        )
-    )
-
-
-async def mark_failed(session: AsyncSession, event_id: str, reason: str) -> None:
-    """Refused for good: keep the reason, never retry on redelivery."""
-    await session.execute(
-        update(NotificationRow)
-        .where(col(NotificationRow.event_id) == event_id)
-        .values(status=Status.FAILED.value, last_error=reason[:ERROR_LIMIT], updated_at=func.now())
-    )
 
 
 async def record_error(session: AsyncSession, event_id: str, reason: str) -> None:
     """A transient failure: the row stays `sending` (a retry or replay sends it again)."""
-    await session.execute(
-        update(NotificationRow)
-        .where(col(NotificationRow.event_id) == event_id)
-        .where(col(NotificationRow.status) == Status.SENDING.value)
-        .values(last_error=reason[:ERROR_LIMIT], updated_at=func.now())
-    )
+    await session.execute(_RECORD_ERROR, {"event_id": event_id, "reason": reason[:ERROR_LIMIT]})

@@ -30,7 +30,8 @@ DEFAULT_PARTITIONS = 3
 
 
 def create_worker(notifier: Notifier) -> faust.App:
-    """The Faust app: one resilient agent, and the HTTP service started with it."""
+    """The Faust app: one resilient agent handling what waits in batches, and the HTTP service
+    started with it."""
     settings = notifier.settings
     app = create_faust_app(settings.consumer_group, notifier.kafka, datadir=str(settings.data_dir))
     resilient_agent(
@@ -40,6 +41,8 @@ def create_worker(notifier: Notifier) -> faust.App:
         producer=notifier.producer,
         retry=notifier.retry,
         dead_letters=CountingDeadLetterWriter(notifier.producer, settings.consumer_group),
+        batch_handler=notifier.handler.handle_batch,
+        batch_max_size=settings.batch_max_size,
     )
     api = create_http_app(notifier.engine)
     app.service(http_service(api, settings.http_host, settings.http_port))

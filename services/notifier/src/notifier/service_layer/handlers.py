@@ -1,8 +1,12 @@
-"""One fact in, at most one e-mail out: the claim, the send and the settle, in that order."""
+"""One fact in, at most one e-mail out: the claim, the send and the settle, in that order, for a
+batch of facts at a time (a single fact is a batch of one)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pydantic import ValidationError
@@ -38,23 +42,72 @@ class Links:
     checkout_url: str
 
 
-def decode(message: Message) -> ReservationFact | None:
-    """The fact in `message`; None for a type we do not know; PermanentError if malformed."""
+def read_fact(message: Message) -> ReservationFact | str:
+    """The fact in `message`, or the event type of a fact we do not know (without counting it);
+    PermanentError if malformed."""
     if message.value is None:
         raise PermanentError("empty value on the facts topic")
     try:
         return parse_fact(message.value)
     except UnknownFactTypeError as exc:
         # A newer fact published beside the ones we know: not ours to e-mail about (yet).
-        FACTS_IGNORED.labels(exc.event_type).inc()
-        log.info("fact.ignored_unknown_type", fact_type=exc.event_type)
-        return None
+        return exc.event_type
     except (ValidationError, ValueError) as exc:
         raise PermanentError(f"malformed reservation fact: {exc}") from exc
 
 
+def decode(message: Message) -> ReservationFact | None:
+    """The fact in `message`; None for a type we do not know; PermanentError if malformed."""
+    fact = read_fact(message)
+    return None if isinstance(fact, str) else fact
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A fact's rendered e-mail, and the ids its log lines carry."""
+
+    rendered: RenderedEmail
+    ids: dict[str, object]
+
+    @property
+    def event_id(self) -> str:
+        """The fact's event_id, the notification row's key."""
+        return str(self.rendered.email.event_id)
+
+    @property
+    def template(self) -> str:
+        """The e-mail's template (the metrics' label)."""
+        return self.rendered.email.template
+
+
+@dataclass
+class Sends:
+    """What a batch's sends came to so far: accepted by the server, or refused for good."""
+
+    sent: list[Planned] = field(default_factory=list)
+    failed: dict[str, tuple[Planned, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """A batch read: the e-mails to claim (the first occurrence of each fact), the repeats of a
+    fact within the batch, and the types of facts we do not know (acknowledged, no e-mail)."""
+
+    emails: list[Planned] = field(default_factory=list)
+    repeats: list[Planned] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+
 class NotifyHandler:
-    """The resilient agent's handler: raise to retry, return to acknowledge."""
+    """The resilient agent's handlers: raise to retry, return to acknowledge.
+
+    `handle_batch` claims every fact of the batch in one transaction (committed before anything
+    is sent), sends the e-mails one after the other, then settles them all in one transaction.
+    If a send fails transiently, what was sent before it is settled first, then the batch
+    raises: the processor tries it again in halves, down to single facts (this handler's
+    `__call__`) with retries and the dead-letter topic, and every e-mail already accepted is
+    `sent` by then, so no retry sends it again.
+    """
 
     def __init__(
         self,
@@ -70,59 +123,136 @@ class NotifyHandler:
 
     async def __call__(self, message: Message) -> None:
         """Handle one record of reservation.events (or of the group's retry topic)."""
-        fact = decode(message)
-        if fact is None:
-            return
-        email = plan_email(
-            fact,
-            operator_email=self._links.operator_email,
-            checkout_url=self._links.checkout_url,
-        )
-        with bound_ids(
-            event_id=str(fact.event_id),
-            correlation_id=fact.correlation_id,
-            template=email.template,
-            reservation_id=getattr(fact, "reservation_id", None),
-            order_id=getattr(fact, "order_id", None),
-            session_id=getattr(fact, "session_id", None),
-        ):
-            await self.notify(self._renderer.render(email))
+        await self.handle_batch([message])
 
-    async def notify(self, rendered: RenderedEmail) -> None:
-        """Claim (committed before sending), send, then mark sent or failed."""
-        template, event_id = rendered.email.template, str(rendered.email.event_id)
-        async with self._sessions() as session, session.begin():
-            claimed = await repository.claim(session, rendered)
-        if claimed is Claim.DONE:
-            NOTIFICATIONS.labels(template, "duplicate").inc()
-            log.info("notification.already_settled")
-            return
-        if claimed is Claim.RESEND:
-            # Sent or not before a crash or a failed attempt: the same Message-ID tells.
-            log.warning("notification.resending", message_id=rendered.message_id)
-        try:
-            if not is_deliverable_address(rendered.email.recipient):
-                raise PermanentRecipientError(f"unusable address {rendered.email.recipient!r}")
-            await self._sender.send(rendered)
-        except PermanentRecipientError as exc:
-            async with self._sessions() as session, session.begin():
-                await repository.mark_failed(session, event_id, str(exc))
-            NOTIFICATIONS.labels(template, "failed").inc()
-            log.error("notification.failed_permanently", reason=str(exc))
-            return
-        except TransientSendError as exc:
-            NOTIFICATIONS.labels(template, "retried").inc()
-            await self._record_error(event_id, str(exc))
-            raise
-        async with self._sessions() as session, session.begin():
-            await repository.mark_sent(session, event_id)
-        NOTIFICATIONS.labels(template, "sent").inc()
-        log.info("notification.sent", message_id=rendered.message_id)
+    async def handle_batch(self, messages: Sequence[Message]) -> None:
+        """Handle records of reservation.events (or of the retry topic) together, in order.
 
-    async def _record_error(self, event_id: str, reason: str) -> None:
-        # Best effort: the send error must reach the retry (and the DLQ) even if this fails.
-        try:
+        Counters and log lines of a fact are written once its batch is through, so a batch
+        tried again in halves does not count a fact twice.
+        """
+        plan = self._plan(messages)
+        repeats, sends = plan.repeats, Sends()
+        if plan.emails:
             async with self._sessions() as session, session.begin():
-                await repository.record_error(session, event_id, reason)
+                claims = await repository.claim_many(session, [p.rendered for p in plan.emails])
+            to_send = []
+            for p in plan.emails:
+                claimed = claims[p.event_id]
+                if claimed is Claim.DONE:
+                    repeats.append(p)
+                    continue
+                if claimed is Claim.RESEND:
+                    # Sent or not before a crash or a failed attempt: the same Message-ID tells.
+                    with _bound(p):
+                        log.warning("notification.resending", message_id=p.rendered.message_id)
+                to_send.append(p)
+            sends = await self._send(to_send)
+        self._count(sends)
+        for event_type in plan.ignored:
+            FACTS_IGNORED.labels(event_type).inc()
+            log.info("fact.ignored_unknown_type", fact_type=event_type)
+        for p in repeats:
+            NOTIFICATIONS.labels(p.template, "duplicate").inc()
+            with _bound(p):
+                log.info("notification.already_settled")
+
+    def _plan(self, messages: Sequence[Message]) -> Plan:
+        """Decode, compose and render, without I/O. A malformed fact raises PermanentError before
+        anything is claimed or sent."""
+        plan, seen = Plan(), set[str]()
+        for message in messages:
+            fact = read_fact(message)
+            if isinstance(fact, str):
+                plan.ignored.append(fact)
+                continue
+            email = plan_email(
+                fact,
+                operator_email=self._links.operator_email,
+                checkout_url=self._links.checkout_url,
+            )
+            p = Planned(
+                self._renderer.render(email),
+                {
+                    "event_id": str(fact.event_id),
+                    "correlation_id": fact.correlation_id,
+                    "template": email.template,
+                    "reservation_id": getattr(fact, "reservation_id", None),
+                    "order_id": getattr(fact, "order_id", None),
+                    "session_id": getattr(fact, "session_id", None),
+                },
+            )
+            if p.event_id in seen:
+                plan.repeats.append(p)
+            else:
+                seen.add(p.event_id)
+                plan.emails.append(p)
+        return plan
+
+    async def _send(self, to_send: list[Planned]) -> Sends:
+        """Send each in order, then mark them sent (or failed) in one transaction."""
+        sends = Sends()
+        for p in to_send:
+            try:
+                with _bound(p):
+                    recipient = p.rendered.email.recipient
+                    if not is_deliverable_address(recipient):
+                        raise PermanentRecipientError(f"unusable address {recipient!r}")
+                    await self._sender.send(p.rendered)
+            except PermanentRecipientError as exc:
+                sends.failed[p.event_id] = (p, str(exc))
+                continue
+            except TransientSendError as exc:
+                NOTIFICATIONS.labels(p.template, "retried").inc()
+                await self._settle_before_raising(sends, (p.event_id, str(exc)))
+                raise
+            except BaseException:
+                # Cancelled (the worker stopping) or a bug: what was accepted stays accepted.
+                await self._settle_before_raising(sends)
+                raise
+            sends.sent.append(p)
+        await self._settle(sends)
+        return sends
+
+    async def _settle(self, sends: Sends, error: tuple[str, str] | None = None) -> None:
+        """Mark what was sent `sent` and what was refused `failed`, and record a transient
+        error on its row (left `sending`), in one transaction."""
+        if not (sends.sent or sends.failed or error):
+            return
+        async with self._sessions() as session, session.begin():
+            await repository.mark_sent(session, [p.event_id for p in sends.sent])
+            await repository.mark_failed(
+                session, {event_id: reason for event_id, (_, reason) in sends.failed.items()}
+            )
+            if error is not None:
+                await repository.record_error(session, *error)
+
+    async def _settle_before_raising(
+        self, sends: Sends, error: tuple[str, str] | None = None
+    ) -> None:
+        """Settle on the way out of a failed batch, best effort and not cut short by a second
+        cancellation: the failure that got us here must reach the caller even if the database
+        fails too (the rows then stay `sending`, and a retry sends them again)."""
+        try:
+            await asyncio.shield(self._settle(sends, error))
         except Exception as exc:
-            log.warning("notification.record_error_failed", error=str(exc)[:300])
+            log.warning("notification.settle_failed", error=str(exc)[:300], sent=len(sends.sent))
+            return
+        self._count(sends)
+
+    @staticmethod
+    def _count(sends: Sends) -> None:
+        for p in sends.sent:
+            NOTIFICATIONS.labels(p.template, "sent").inc()
+            with _bound(p):
+                log.info("notification.sent", message_id=p.rendered.message_id)
+        for p, reason in sends.failed.values():
+            NOTIFICATIONS.labels(p.template, "failed").inc()
+            with _bound(p):
+                log.error("notification.failed_permanently", reason=reason)
+
+
+@contextmanager
+def _bound(p: Planned) -> Iterator[None]:
+    with bound_ids(**p.ids):
+        yield

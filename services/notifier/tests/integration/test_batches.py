@@ -1,0 +1,187 @@
+"""The batch path on its own, on the real PostgreSQL, mail sink and broker (no worker process):
+one claim and one settle per batch, each fact e-mailed once, and a failed batch that leaves
+nothing to send twice when it is tried again in halves."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from prometheus_client import REGISTRY
+from pydantic import SecretStr
+
+from backbone.kafka.message import Message
+from backbone.kafka.processor import MessageProcessor
+from backbone.settings import DatabaseSettings, RetrySettings
+from contracts import headers as h
+from contracts.reservation import FactBase
+from devstack.testing import read_topic
+from mail_sink import Fault
+from notifier.adapters.metrics import CountingDeadLetterWriter
+from notifier.adapters.migrate import upgrade
+from notifier.adapters.smtp import SmtpSender
+from notifier.bootstrap import Notifier, bootstrap
+from notifier.domain.errors import TransientSendError
+from notifier.settings import NotifierSettings
+
+from .conftest import Stack
+from .support import confirmed, mails_to, notification
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def notifier(stack: Stack) -> AsyncIterator[Notifier]:
+    """The worker's handler and adapters, built by its composition root, in this process."""
+    database = DatabaseSettings(url=SecretStr(stack.database_url))
+    await asyncio.to_thread(upgrade, database)
+    settings = NotifierSettings(
+        consumer_group=stack.group,
+        source_topic=stack.topic,
+        smtp_port=stack.sink.smtp_port,
+        smtp_timeout_s=3,
+        operator_email=stack.operator,
+    )
+    built = bootstrap(settings, kafka=stack.kafka, database=database)
+    try:
+        yield built
+    finally:
+        assert isinstance(built.sender, SmtpSender)
+        await built.sender.close()
+        await built.producer.stop()
+        await built.engine.dispose()
+
+
+def _records(stack: Stack, *facts: FactBase) -> list[Message]:
+    return [
+        Message(
+            topic=stack.topic,
+            partition=0,
+            offset=offset,
+            key=fact.partition_key().encode(),
+            value=fact.model_dump_json().encode(),
+            headers=((h.EVENT_ID, str(fact.event_id).encode()),),
+        )
+        for offset, fact in enumerate(facts)
+    ]
+
+
+def _count(outcome: str) -> float:
+    labels = {"template": "reservation_confirmed", "outcome": outcome}
+    return REGISTRY.get_sample_value("notifier_notifications_total", labels) or 0.0
+
+
+async def test_one_batch_sends_each_fact_once_and_settles_refusals(
+    stack: Stack, notifier: Notifier, user: Callable[[str], str]
+) -> None:
+    stack.sink.faults.set(Fault("reject_recipient", code=550, recipient=user("refused")))
+    a, b = confirmed(stack.unique, user("a")), confirmed(stack.unique, user("b"))
+    refused = confirmed(stack.unique, user("refused"))
+    unusable = confirmed(stack.unique, "not an address")
+    before = {outcome: _count(outcome) for outcome in ("sent", "failed", "duplicate")}
+
+    await notifier.handler.handle_batch(_records(stack, a, b, a, refused, unusable, a))
+
+    for fact in (a, b):
+        [mail] = await mails_to(stack.api, fact.user_email)
+        assert mail["MessageID"] == f"{fact.event_id}@notifier.payment-backbone"
+        row = notification(stack.database_url, fact.event_id)
+        assert row is not None
+        assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 1, None)
+    assert await mails_to(stack.api, user("refused")) == []
+    for fact, reason in ((refused, "550"), (unusable, "unusable address")):
+        row = notification(stack.database_url, fact.event_id)
+        assert row is not None
+        assert row["status"] == "failed"
+        assert reason in row["last_error"]
+    assert {outcome: _count(outcome) - before[outcome] for outcome in before} == {
+        "sent": 2,
+        "failed": 2,
+        "duplicate": 2,  # a's two repeats within the batch
+    }
+    # One connection for the whole batch: the refusal was followed by RSET, not a reconnect.
+    assert isinstance(notifier.sender, SmtpSender)
+    assert notifier.sender.connections == 1
+
+    # Delivered again (a redelivery after a crash before the commit of offsets): nothing sent.
+    await notifier.handler.handle_batch(_records(stack, a, b, refused, unusable))
+    assert len(await mails_to(stack.api, a.user_email)) == 1
+    assert len(await mails_to(stack.api, b.user_email)) == 1
+    assert _count("duplicate") - before["duplicate"] == 2 + 4
+
+
+async def test_transient_failure_mid_batch_resends_nothing_already_accepted(
+    stack: Stack, notifier: Notifier, user: Callable[[str], str]
+) -> None:
+    stack.sink.faults.set(Fault("reject_recipient", code=451, recipient=user("deferred")))
+    a, b, c, d = (confirmed(stack.unique, user(name)) for name in "abcd")
+    deferred = confirmed(stack.unique, user("deferred"))
+    records = _records(stack, a, b, deferred, c, d)
+
+    # The batch's one try: a and b go out, the deferred recipient fails, the batch raises...
+    with pytest.raises(TransientSendError, match="451"):
+        await notifier.handler.handle_batch(records)
+    # ...with a and b already marked sent, and c and d claimed but not sent.
+    for fact, status in ((a, "sent"), (b, "sent"), (deferred, "sending"), (c, "sending")):
+        row = notification(stack.database_url, fact.event_id)
+        assert row is not None
+        assert row["status"] == status, fact.user_email
+    deferred_row = notification(stack.database_url, deferred.event_id)
+    assert deferred_row is not None
+    assert "451" in deferred_row["last_error"]
+    assert [len(await mails_to(stack.api, f.user_email)) for f in (a, b, c, d)] == [1, 1, 0, 0]
+
+    # What the agent does with a failed batch: halves, then single facts with retries, then the
+    # dead-letter topic.
+    processor = MessageProcessor(
+        stack.group,
+        notifier.handler,
+        RetrySettings(max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.01),
+        CountingDeadLetterWriter(notifier.producer, stack.group),
+        batch_handler=notifier.handler.handle_batch,
+    )
+    assert await processor.process_batch(records) == [True, True, False, True, True]
+
+    assert [len(await mails_to(stack.api, f.user_email)) for f in (a, b, c, d)] == [1, 1, 1, 1]
+    assert await mails_to(stack.api, user("deferred")) == []
+    for fact in (a, b):
+        row = notification(stack.database_url, fact.event_id)
+        assert row is not None
+        assert row["attempts"] == 1  # never claimed for sending again
+    for fact in (c, d):
+        row = notification(stack.database_url, fact.event_id)
+        assert row is not None
+        assert row["status"] == "sent"
+    [dead] = await read_topic(stack.kafka, stack.dlq)
+    assert dead.header(h.EVENT_ID) == str(deferred.event_id)
+    assert dead.header(h.DLQ_ATTEMPTS) == "2"
+
+
+async def test_malformed_fact_in_a_batch_is_dead_lettered_alone(
+    stack: Stack, notifier: Notifier, user: Callable[[str], str]
+) -> None:
+    a, b = confirmed(stack.unique, user("a")), confirmed(stack.unique, user("b"))
+    [first, second] = _records(stack, a, b)
+    malformed = Message(stack.topic, 0, 9, b"k", b'{"event_type": "reservation.confirmed.v1"}')
+    unknown = Message(stack.topic, 0, 10, b"k", b'{"event_type": "reservation.moved.v9"}')
+    processor = MessageProcessor(
+        stack.group,
+        notifier.handler,
+        RetrySettings(max_attempts=3, backoff_initial_s=0.01, backoff_max_s=0.01),
+        CountingDeadLetterWriter(notifier.producer, stack.group),
+        batch_handler=notifier.handler.handle_batch,
+    )
+    labels = {"event_type": "reservation.moved.v9"}
+    ignored_before = REGISTRY.get_sample_value("notifier_facts_ignored_total", labels) or 0.0
+
+    results = await processor.process_batch([first, unknown, malformed, second])
+
+    assert results == [True, True, False, True]
+    assert [len(await mails_to(stack.api, f.user_email)) for f in (a, b)] == [1, 1]
+    [dead] = await read_topic(stack.kafka, stack.dlq)
+    assert dead.value == malformed.value
+    assert dead.header(h.DLQ_ATTEMPTS) == "1"  # permanent: no retries
+    # Counted once, though its batch was tried whole, then in halves.
+    ignored_after = REGISTRY.get_sample_value("notifier_facts_ignored_total", labels)
+    assert ignored_after == ignored_before + 1

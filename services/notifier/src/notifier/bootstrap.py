@@ -45,6 +45,7 @@ def bootstrap(
         Renderer(settings.message_id_domain),
         sender,
         Links(operator_email=settings.operator_email, checkout_url=settings.checkout_url),
+        settle_every=settings.settle_every,
     )
     return Notifier(
         settings=settings,

@@ -52,10 +52,13 @@ class NotifierSettings(BaseSettings):
         description="Right-hand side of Message-IDs: <event_id@domain>, stable across re-sends.",
     )
     batch_max_size: int = Field(
-        50,
+        50, ge=1, description="Most facts handled as one batch (one claim for all of them)."
+    )
+    settle_every: int = Field(
+        1,
         ge=1,
-        description="Most facts handled as one batch (one claim, one settle); a worker killed"
-        " mid-batch sends the batch's e-mails accepted but not yet marked once more.",
+        description="Sends marked sent per transaction (NOTIFIER_SETTLE_EVERY): a worker killed"
+        " mid-batch sends at most this many accepted e-mails once more (same Message-ID).",
     )
     http_host: str = Field("0.0.0.0", description="Bind address of /healthz and /metrics.")  # noqa: S104
     http_port: int = Field(8003, description="Port of /healthz, /readyz and /metrics.")

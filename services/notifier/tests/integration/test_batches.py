@@ -23,6 +23,7 @@ from notifier.adapters.migrate import upgrade
 from notifier.adapters.smtp import SmtpSender
 from notifier.bootstrap import Notifier, bootstrap
 from notifier.domain.errors import TransientSendError
+from notifier.domain.model import RenderedEmail
 from notifier.settings import NotifierSettings
 
 from .conftest import Stack
@@ -185,3 +186,51 @@ async def test_malformed_fact_in_a_batch_is_dead_lettered_alone(
     # Counted once, though its batch was tried whole, then in halves.
     ignored_after = REGISTRY.get_sample_value("notifier_facts_ignored_total", labels)
     assert ignored_after == ignored_before + 1
+
+
+class _Watching(SmtpSender):
+    """The real sender, noting before each send how many e-mails it had already sent that are
+    not marked sent yet: what a crash at that moment would send again."""
+
+    def __init__(self, settings: NotifierSettings, database_url: str) -> None:
+        super().__init__(settings)
+        self._database_url = database_url
+        self.accepted: list[str] = []
+        self.unmarked_before_send: list[int] = []
+
+    async def send(self, rendered: RenderedEmail) -> None:
+        rows = [notification(self._database_url, event_id) for event_id in self.accepted]
+        self.unmarked_before_send.append(sum(1 for r in rows if r and r["status"] != "sent"))
+        await super().send(rendered)
+        self.accepted.append(str(rendered.email.event_id))
+
+
+@pytest.mark.parametrize("settle_every", [1, 3])
+async def test_a_crash_could_resend_at_most_settle_every_emails(
+    stack: Stack, user: Callable[[str], str], settle_every: int
+) -> None:
+    database = DatabaseSettings(url=SecretStr(stack.database_url))
+    await asyncio.to_thread(upgrade, database)
+    settings = NotifierSettings(
+        consumer_group=stack.group,
+        source_topic=stack.topic,
+        smtp_port=stack.sink.smtp_port,
+        smtp_timeout_s=3,
+        settle_every=settle_every,
+    )
+    sender = _Watching(settings, stack.database_url)
+    built = bootstrap(settings, kafka=stack.kafka, database=database, sender=sender)
+    facts = [confirmed(stack.unique, user(f"w{i}")) for i in range(7)]
+    try:
+        await built.handler.handle_batch(_records(stack, *facts))
+    finally:
+        await sender.close()
+        await built.producer.stop()
+        await built.engine.dispose()
+    # Before the k-th send, the k sent before it are marked in groups of `settle_every`.
+    assert sender.unmarked_before_send == [k % settle_every for k in range(len(facts))]
+    for fact in facts:
+        row = notification(stack.database_url, fact.event_id)
+        assert row is not None
+        assert row["status"] == "sent"
+        assert len(await mails_to(stack.api, fact.user_email)) == 1

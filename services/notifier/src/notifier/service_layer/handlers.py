@@ -82,10 +82,18 @@ class Planned:
 
 @dataclass
 class Sends:
-    """What a batch's sends came to so far: accepted by the server, or refused for good."""
+    """What a batch's sends came to so far: accepted by the server, or refused for good; and how
+    many of each are marked so (the rest are `sending` in the database)."""
 
     sent: list[Planned] = field(default_factory=list)
-    failed: dict[str, tuple[Planned, str]] = field(default_factory=dict)
+    failed: list[tuple[Planned, str]] = field(default_factory=list)
+    marked_sent: int = 0
+    marked_failed: int = 0
+
+    @property
+    def unmarked(self) -> int:
+        """Sends whose outcome is not marked yet: what a crash now would send again."""
+        return len(self.sent) - self.marked_sent + len(self.failed) - self.marked_failed
 
 
 @dataclass
@@ -102,7 +110,8 @@ class NotifyHandler:
     """The resilient agent's handlers: raise to retry, return to acknowledge.
 
     `handle_batch` claims every fact of the batch in one transaction (committed before anything
-    is sent), sends the e-mails one after the other, then settles them all in one transaction.
+    is sent), sends the e-mails one after the other, and marks them sent (or failed) in one
+    transaction per `settle_every` sends: a crash re-sends at most that many accepted e-mails.
     If a send fails transiently, what was sent before it is settled first, then the batch
     raises: the processor tries it again in halves, down to single facts (this handler's
     `__call__`) with retries and the dead-letter topic, and every e-mail already accepted is
@@ -115,11 +124,16 @@ class NotifyHandler:
         renderer: Renderer,
         sender: Sender,
         links: Links,
+        *,
+        settle_every: int = 1,
     ) -> None:
+        if settle_every < 1:
+            raise ValueError("settle_every must be at least 1")
         self._sessions = sessions
         self._renderer = renderer
         self._sender = sender
         self._links = links
+        self._settle_every = settle_every
 
     async def __call__(self, message: Message) -> None:
         """Handle one record of reservation.events (or of the group's retry topic)."""
@@ -190,7 +204,7 @@ class NotifyHandler:
         return plan
 
     async def _send(self, to_send: list[Planned]) -> Sends:
-        """Send each in order, then mark them sent (or failed) in one transaction."""
+        """Send each in order, marking them sent (or failed) every `settle_every` sends."""
         sends = Sends()
         for p in to_send:
             try:
@@ -200,8 +214,7 @@ class NotifyHandler:
                         raise PermanentRecipientError(f"unusable address {recipient!r}")
                     await self._sender.send(p.rendered)
             except PermanentRecipientError as exc:
-                sends.failed[p.event_id] = (p, str(exc))
-                continue
+                sends.failed.append((p, str(exc)))
             except TransientSendError as exc:
                 NOTIFICATIONS.labels(p.template, "retried").inc()
                 await self._settle_before_raising(sends, (p.event_id, str(exc)))
@@ -210,22 +223,26 @@ class NotifyHandler:
                 # Cancelled (the worker stopping) or a bug: what was accepted stays accepted.
                 await self._settle_before_raising(sends)
                 raise
-            sends.sent.append(p)
+            else:
+                sends.sent.append(p)
+            if sends.unmarked >= self._settle_every:
+                await self._settle(sends)
         await self._settle(sends)
         return sends
 
     async def _settle(self, sends: Sends, error: tuple[str, str] | None = None) -> None:
-        """Mark what was sent `sent` and what was refused `failed`, and record a transient
-        error on its row (left `sending`), in one transaction."""
-        if not (sends.sent or sends.failed or error):
+        """Mark what was sent and not marked yet `sent`, what was refused `failed`, and record
+        a transient error on its row (left `sending`), in one transaction."""
+        sent = sends.sent[sends.marked_sent :]
+        failed = sends.failed[sends.marked_failed :]
+        if not (sent or failed or error):
             return
         async with self._sessions() as session, session.begin():
-            await repository.mark_sent(session, [p.event_id for p in sends.sent])
-            await repository.mark_failed(
-                session, {event_id: reason for event_id, (_, reason) in sends.failed.items()}
-            )
+            await repository.mark_sent(session, [p.event_id for p in sent])
+            await repository.mark_failed(session, {p.event_id: reason for p, reason in failed})
             if error is not None:
                 await repository.record_error(session, *error)
+        sends.marked_sent, sends.marked_failed = len(sends.sent), len(sends.failed)
 
     async def _settle_before_raising(
         self, sends: Sends, error: tuple[str, str] | None = None
@@ -246,7 +263,7 @@ class NotifyHandler:
             NOTIFICATIONS.labels(p.template, "sent").inc()
             with _bound(p):
                 log.info("notification.sent", message_id=p.rendered.message_id)
-        for p, reason in sends.failed.values():
+        for p, reason in sends.failed:
             NOTIFICATIONS.labels(p.template, "failed").inc()
             with _bound(p):
                 log.error("notification.failed_permanently", reason=reason)

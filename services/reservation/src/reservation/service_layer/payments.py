@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -104,6 +105,11 @@ class Unhandled:
 Signal = SessionSignal | ChargeRefund | Unhandled
 
 
+def _ids(signal: Signal) -> AbstractContextManager[None]:
+    """The ids of every log line about `signal` (in a batch, the processor binds none)."""
+    return bound_ids(event_id=signal.event_id, correlation_id=signal.correlation_id)
+
+
 @dataclass
 class PaymentService:
     """Applies signals to reservations: inbox claims, state changes and facts in one transaction."""
@@ -119,20 +125,22 @@ class PaymentService:
         All or nothing: if any signal fails, none of the batch is applied (the caller splits it).
         """
         started = time.perf_counter()
-        applied: list[tuple[Signal, list[FactBase]]] = []
+        applied: list[tuple[Signal, list[FactBase], dict[str, str]]] = []
         async with self.uow(None) as uow:
             fresh = await uow.claim_many(self.consumer, [s.event_id for s in signals])
             await self._lock_up_front(uow, signals)
             for signal in signals:
-                if signal.event_id not in fresh:
-                    log.info("payment.duplicate_ignored", stripe_event_id=signal.event_id)
-                    continue
-                fresh.discard(signal.event_id)  # a second copy later in the batch is a duplicate
-                with uow.facts.correlated(signal.correlation_id) as written:
-                    await self._apply_one(uow, signal)
-                applied.append((signal, written))
-        for signal, written in applied:
-            self._committed(signal, written, started)
+                with _ids(signal):
+                    if signal.event_id not in fresh:
+                        log.info("payment.duplicate_ignored")
+                        continue
+                    fresh.discard(signal.event_id)  # a later copy in the batch is a duplicate
+                    with uow.facts.correlated(signal.correlation_id) as written:
+                        actions = await self._apply_one(uow, signal)
+                applied.append((signal, written, actions))
+        for signal, written, actions in applied:
+            with _ids(signal):
+                self._committed(signal, written, actions, started)
 
     async def _lock_up_front(self, uow: UnitOfWork, signals: Sequence[Signal]) -> None:
         """Reservations, then orders, each in id order: every transaction locks in this order."""
@@ -145,11 +153,13 @@ class PaymentService:
         if drafts:
             await uow.orders.lock_or_create_many(drafts)
 
-    async def _apply_one(self, uow: UnitOfWork, signal: Signal) -> None:
+    async def _apply_one(self, uow: UnitOfWork, signal: Signal) -> dict[str, str]:
+        """Apply one signal; what it did to each reservation (id -> action)."""
+        actions: dict[str, str] = {}
         if isinstance(signal, SessionSignal):
             with bound_ids(session_id=signal.session_id):
                 if signal.reservation_ids:
-                    await self._apply_reservations(uow, signal)
+                    actions = await self._apply_reservations(uow, signal)
                 if signal.order is not None:
                     now = self.clock()
                     await apply_order(uow, signal.order, signal.cart_payment(now), now)
@@ -159,10 +169,14 @@ class PaymentService:
                     uow, signal.charge_id, signal.payment_intent_id, signal.fully_refunded
                 )
         else:
-            log.debug("stripe_event.ignored", stripe_event_id=signal.event_id)
+            log.debug("stripe_event.ignored")
+        return actions
 
-    def _committed(self, signal: Signal, written: list[FactBase], started: float) -> None:
-        """Metrics and the log line of a signal whose transaction committed."""
+    def _committed(
+        self, signal: Signal, written: list[FactBase], actions: dict[str, str], started: float
+    ) -> None:
+        """Metrics and the log line of a signal whose transaction committed: the audit line of
+        what it did to each reservation (`actions`) and the facts it published."""
         if isinstance(signal, ChargeRefund):
             if signal.payment_intent_id is not None:
                 record_committed(
@@ -179,12 +193,13 @@ class PaymentService:
             session_id=signal.session_id,
             step=step,
             reservation_ids=signal.reservation_ids,
+            actions=actions,
             payment_intent_id=signal.payment_intent_id,
             facts=[getattr(f, "event_type", "") for f in written],
             stripe_to_commit_s=delay,
         )
 
-    async def _apply_reservations(self, uow: UnitOfWork, signal: SessionSignal) -> None:
+    async def _apply_reservations(self, uow: UnitOfWork, signal: SessionSignal) -> dict[str, str]:
         rows = await uow.repo.lock_many(signal.reservation_ids)
         missing = set(signal.reservation_ids) - {r.id for r in rows}
         if missing:
@@ -199,9 +214,12 @@ class PaymentService:
                 cart_total=signal.cart_total,
                 services_total_claimed=signal.services_total,
             )
+        actions: dict[str, str] = {}
         for row in rows:
             with bound_ids(reservation_id=row.id, session_id=signal.session_id):
-                await self._apply(uow, row, signal, problem, len(rows))
+                action = await self._apply(uow, row, signal, problem, len(rows))
+            actions[row.id] = action.value
+        return actions
 
     async def _apply(
         self,
@@ -210,7 +228,8 @@ class PaymentService:
         signal: SessionSignal,
         problem: str | None,
         session_size: int,
-    ) -> None:
+    ) -> Action:
+        """Decide what `signal` does to `row`, do it, and say what it was."""
         now = self.clock()
         attempts = {a.session_id: a for a in await uow.repo.attempts(row.id)}
         known = attempts.pop(signal.session_id, None)
@@ -226,12 +245,24 @@ class PaymentService:
         )
         if advances(known.stage if known else None, signal.stage):
             await uow.repo.record_attempt(row.id, signal.attempt)
-        # Debug: at thousands of payments a second the log line costs more than the decision;
-        # payment.committed says what each signal did.
+        # Debug: at thousands of payments a second a line per decision costs more than the
+        # decision; payment.committed, once committed, names each reservation's action.
         log.debug("payment.decided", action=action.value, stage=signal.stage.value, was=row.status)
-        if action is Action.NOTHING:
-            return
-        row.updated_at = now
+        if action is not Action.NOTHING:
+            row.updated_at = now
+            await self._act(uow, row, signal, action, problem=problem, session_size=session_size)
+        return action
+
+    async def _act(
+        self,
+        uow: UnitOfWork,
+        row: ReservationRow,
+        signal: SessionSignal,
+        action: Action,
+        *,
+        problem: str | None,
+        session_size: int,
+    ) -> None:
         if action is Action.PROCESS:
             row.status, row.current_session_id = Status.PROCESSING, signal.session_id
         elif action is Action.RELEASE:

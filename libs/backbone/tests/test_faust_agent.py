@@ -37,9 +37,22 @@ def worker_env(
     unique: str,
     tmp_path: Path,
 ) -> dict[str, str]:
+    return _env(request.param, kafka_settings, database_url, unique, tmp_path)
+
+
+@pytest.fixture
+def batched_env(
+    kafka_settings: KafkaSettings, database_url: str, unique: str, tmp_path: Path
+) -> dict[str, str]:
+    return _env("batched", kafka_settings, database_url, unique, tmp_path)
+
+
+def _env(
+    mode: str, kafka_settings: KafkaSettings, database_url: str, unique: str, tmp_path: Path
+) -> dict[str, str]:
     create_schema(database_url)
     return {
-        "MODE": request.param,
+        "MODE": mode,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
         "DATABASE_URL": database_url,
         "GROUP": f"fg-{unique}",
@@ -162,16 +175,14 @@ async def test_each_partition_stays_in_order(
 
 
 async def test_a_batch_shares_a_transaction_and_a_bad_event_fails_alone(
-    kafka_settings: KafkaSettings, worker_env: dict[str, str], database_url: str, tmp_path: Path
+    kafka_settings: KafkaSettings, batched_env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:
-    if worker_env["MODE"] != "batched":
-        pytest.skip("batches only")
-    group, topic = worker_env["GROUP"], worker_env["TOPIC"]
+    group, topic = batched_env["GROUP"], batched_env["TOPIC"]
     await group_topics(kafka_settings, group, topic, partitions=1)
     good = [(f"b{i:03d}", b"{}") for i in range(300)]
     # A backlog, so the worker finds batches waiting; the poison sits in the middle of one.
     await _produce(kafka_settings, topic, [*good[:150], ("b-poison", b"poison"), *good[150:]])
-    worker = _worker(worker_env, tmp_path / "worker.log").start()
+    worker = _worker(batched_env, tmp_path / "worker.log").start()
     try:
 
         async def all_good_handled() -> bool:

@@ -55,7 +55,7 @@ class NotifierSettings(BaseSettings):
         50, ge=1, description="Most facts handled as one batch (one claim for all of them)."
     )
     settle_every: int = Field(
-        1,
+        10,
         ge=1,
         description="Sends marked sent per transaction (NOTIFIER_SETTLE_EVERY): a worker killed"
         " mid-batch sends at most this many accepted e-mails once more (same Message-ID).",

@@ -66,13 +66,10 @@ async def _unsent(engine: AsyncEngine) -> int:
         return int(await conn.scalar(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")))
 
 
-async def test_rolled_back_row_never_reaches_kafka_and_committed_one_does_once(
+async def _relay_until_drained(
     engine: AsyncEngine, kafka_settings: KafkaSettings, unique: str
 ) -> None:
-    topic = f"facts-{unique}"
-    await ensure_topics(kafka_settings, {topic: 3})
-    await _write(engine, topic, 1, commit=False)
-    await _write(engine, topic, 1, commit=True)
+    """Run a relay (source `test-<unique>`) in this process until no row is unsent."""
     producer = Producer(kafka_settings)
     relay = OutboxRelay(engine, producer, kafka_settings, source=f"test-{unique}")
     task = asyncio.create_task(relay.run())
@@ -86,6 +83,16 @@ async def test_rolled_back_row_never_reaches_kafka_and_committed_one_does_once(
         relay.stop()
         await task
         await producer.stop()
+
+
+async def test_rolled_back_row_never_reaches_kafka_and_committed_one_does_once(
+    engine: AsyncEngine, kafka_settings: KafkaSettings, unique: str
+) -> None:
+    topic = f"facts-{unique}"
+    await ensure_topics(kafka_settings, {topic: 3})
+    await _write(engine, topic, 1, commit=False)
+    await _write(engine, topic, 1, commit=True)
+    await _relay_until_drained(engine, kafka_settings, unique)
 
     records = await read_topic(kafka_settings, topic)
     assert [(r.key, r.value) for r in records] == [(b"k0", b'{"n": 0}')]
@@ -285,19 +292,7 @@ async def test_add_all_inserts_in_order_and_relays_what_it_was_given(
     async with engine.connect() as conn:
         rows = (await conn.execute(text("SELECT value FROM outbox ORDER BY id"))).scalars().all()
     assert rows == [r.value for r in records]
-    producer = Producer(kafka_settings)
-    relay = OutboxRelay(engine, producer, kafka_settings, source=f"test-{unique}")
-    task = asyncio.create_task(relay.run())
-    try:
-
-        async def drained() -> bool:
-            return await _unsent(engine) == 0
-
-        await eventually(drained, what="outbox drained")
-    finally:
-        relay.stop()
-        await task
-        await producer.stop()
+    await _relay_until_drained(engine, kafka_settings, unique)
     got = await read_topic(kafka_settings, topic)
     assert [(m.key, m.value, m.header(h.EVENT_ID), m.header("empty")) for m in got] == [
         (r.key, r.value, f"e{i}", "") for i, r in enumerate(records)

@@ -7,7 +7,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backbone.db.inbox import claim, claim_many
+from backbone.db.inbox import claim_many
 from reservation.adapters.facts import FactWriter
 from reservation.adapters.orders import OrderRepository
 from reservation.adapters.repository import Repository
@@ -57,10 +57,6 @@ class UnitOfWork:
                 await session.rollback()
         finally:
             await session.close()
-
-    async def claim(self, consumer: str, event_id: str) -> bool:
-        """The inbox claim, in this transaction: False for an event already processed."""
-        return await claim(self.session, consumer, event_id)
 
     async def claim_many(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
         """The inbox claims of several events, in this transaction: the ids not processed before."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -32,26 +34,37 @@ from .support import confirmed, mails_to, notification
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def notifier(stack: Stack) -> AsyncIterator[Notifier]:
+@asynccontextmanager
+async def _built(
+    stack: Stack,
+    make_sender: Callable[[NotifierSettings], SmtpSender] = SmtpSender,
+    **settings: Any,
+) -> AsyncIterator[Notifier]:
     """The worker's handler and adapters, built by its composition root, in this process."""
     database = DatabaseSettings(url=SecretStr(stack.database_url))
     await asyncio.to_thread(upgrade, database)
-    settings = NotifierSettings(
+    config = NotifierSettings(
         consumer_group=stack.group,
         source_topic=stack.topic,
         smtp_port=stack.sink.smtp_port,
         smtp_timeout_s=3,
         operator_email=stack.operator,
+        **settings,
     )
-    built = bootstrap(settings, kafka=stack.kafka, database=database)
+    sender = make_sender(config)
+    built = bootstrap(config, kafka=stack.kafka, database=database, sender=sender)
     try:
         yield built
     finally:
-        assert isinstance(built.sender, SmtpSender)
-        await built.sender.close()
+        await sender.close()
         await built.producer.stop()
         await built.engine.dispose()
+
+
+@pytest.fixture
+async def notifier(stack: Stack) -> AsyncIterator[Notifier]:
+    async with _built(stack) as built:
+        yield built
 
 
 def _records(stack: Stack, *facts: FactBase) -> list[Message]:
@@ -209,24 +222,16 @@ class _Watching(SmtpSender):
 async def test_a_crash_could_resend_at_most_settle_every_emails(
     stack: Stack, user: Callable[[str], str], settle_every: int
 ) -> None:
-    database = DatabaseSettings(url=SecretStr(stack.database_url))
-    await asyncio.to_thread(upgrade, database)
-    settings = NotifierSettings(
-        consumer_group=stack.group,
-        source_topic=stack.topic,
-        smtp_port=stack.sink.smtp_port,
-        smtp_timeout_s=3,
-        settle_every=settle_every,
-    )
-    sender = _Watching(settings, stack.database_url)
-    built = bootstrap(settings, kafka=stack.kafka, database=database, sender=sender)
+    senders: list[_Watching] = []
+
+    def watching(settings: NotifierSettings) -> SmtpSender:
+        senders.append(_Watching(settings, stack.database_url))
+        return senders[-1]
+
     facts = [confirmed(stack.unique, user(f"w{i}")) for i in range(7)]
-    try:
+    async with _built(stack, watching, settle_every=settle_every) as built:
         await built.handler.handle_batch(_records(stack, *facts))
-    finally:
-        await sender.close()
-        await built.producer.stop()
-        await built.engine.dispose()
+    [sender] = senders
     # Before the k-th send, the k sent before it are marked in groups of `settle_every`.
     assert sender.unmarked_before_send == [k % settle_every for k in range(len(facts))]
     for fact in facts:

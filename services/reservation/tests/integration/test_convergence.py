@@ -80,6 +80,27 @@ def _messages(row: Any, steps: list[str]) -> list[Message]:
     return [built[step] for step in steps]
 
 
+async def _paid_in_order_and_shuffled(
+    container: Container,
+    book: Callable[..., Any],
+    name: str,
+    order: list[int],
+    *,
+    hold_valid: bool,
+) -> tuple[str, str, list[Message]]:
+    """Two new reservations: the first paid through `name`'s events, each once and in order;
+    the second's events in `order` (with their repeats), for the test to deliver. Their ids."""
+    # hold_valid False: the hold ran out while the session was open (the sweep leaves
+    # processing reservations alone), so an expiry must expire the reservation.
+    hold_now = None if hold_valid else datetime.now(UTC) - timedelta(hours=2)
+    ordered_row = await book(now=hold_now)
+    other_row = await book(now=hold_now)
+    for message in _messages(ordered_row, LIFECYCLES[name]):
+        await container.handler(message)
+    built = _messages(other_row, LIFECYCLES[name])
+    return ordered_row.id, other_row.id, [built[index] for index in order]
+
+
 def _outcome(database_url: str, reservation_id: str) -> tuple[Any, ...]:
     state = reservation_state(database_url, reservation_id)
     facts = [f for f in outbox_facts(database_url) if f.reservation_id == reservation_id]
@@ -125,18 +146,13 @@ async def test_shuffled_triplicated_delivery_converges(
     reservation_db: str,
 ) -> None:
     name, order, hold_valid = scenario
-    # hold_valid False: the hold ran out while the session was open (the sweep leaves
-    # processing reservations alone), so an expiry must expire the reservation.
-    hold_now = None if hold_valid else datetime.now(UTC) - timedelta(hours=2)
-    ordered_row = await book(now=hold_now)
-    shuffled_row = await book(now=hold_now)
-    for message in _messages(ordered_row, LIFECYCLES[name]):
+    ordered_id, shuffled_id, shuffled = await _paid_in_order_and_shuffled(
+        container, book, name, order, hold_valid=hold_valid
+    )
+    for message in shuffled:
         await container.handler(message)
-    shuffled = _messages(shuffled_row, LIFECYCLES[name])
-    for index in order:
-        await container.handler(shuffled[index])
-    expected = _outcome(reservation_db, ordered_row.id)
-    got = _outcome(reservation_db, shuffled_row.id)
+    expected = _outcome(reservation_db, ordered_id)
+    got = _outcome(reservation_db, shuffled_id)
     assert got == expected, f"{name} in order {order}"
 
 
@@ -153,16 +169,12 @@ async def test_shuffled_triplicated_delivery_in_batches_converges(
     reservation_db: str,
 ) -> None:
     name, order, hold_valid, cuts = scenario
-    hold_now = None if hold_valid else datetime.now(UTC) - timedelta(hours=2)
-    ordered_row = await book(now=hold_now)
-    batched_row = await book(now=hold_now)
-    for message in _messages(ordered_row, LIFECYCLES[name]):
-        await container.handler(message)
-    built = _messages(batched_row, LIFECYCLES[name])
-    shuffled = [built[index] for index in order]
+    ordered_id, batched_id, shuffled = await _paid_in_order_and_shuffled(
+        container, book, name, order, hold_valid=hold_valid
+    )
     bounds = [0, *cuts, len(shuffled)]
     for start, end in pairwise(bounds):
         await container.batch_handler(shuffled[start:end])
-    expected = _outcome(reservation_db, ordered_row.id)
-    got = _outcome(reservation_db, batched_row.id)
+    expected = _outcome(reservation_db, ordered_id)
+    got = _outcome(reservation_db, batched_id)
     assert got == expected, f"{name} in order {order}, batches cut at {cuts}"

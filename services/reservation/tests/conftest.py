@@ -149,8 +149,10 @@ def stripe_event(
     created: int | None = None,
     payment_intent: str | None = None,
     event_id: str | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A Stripe event about a checkout session paying `reservations`, shaped as Stripe's."""
+    """A Stripe event about a checkout session paying `reservations`, shaped as Stripe's;
+    `metadata` replaces checkout's metadata of a reservations-only session."""
     total = sum(r.amount for r in reservations) if amount_total is None else amount_total
     ids = ",".join(r.id for r in reservations)
     now = int(time.time())
@@ -171,7 +173,8 @@ def stripe_event(
                 "amount_total": total,
                 "currency": currency,
                 "payment_intent": payment_intent or f"pi_{session_id[-12:]}",
-                "metadata": {
+                "metadata": metadata
+                or {
                     "userId": reservations[0].user_id,
                     "userEmail": reservations[0].user_email,
                     "type": "reservation_payment",

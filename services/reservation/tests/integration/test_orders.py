@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,13 @@ from reservation.adapters.metrics import ORDERS_FLAGGED
 from reservation.adapters.tables import ReservationRow
 from reservation.bootstrap import Container
 
-from ..conftest import checkout_message, outbox_facts, reservation_state, stripe_message
+from ..conftest import (
+    checkout_message,
+    outbox_facts,
+    reservation_state,
+    stripe_event,
+    stripe_message,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +85,6 @@ def _event(
 ) -> Message:
     services = sum(r.amount for r in reservations)
     total = services + CART_TOTAL if amount_total is None else amount_total
-    now = int(time.time())
     metadata = {
         "userId": USER,
         "userEmail": EMAIL,
@@ -94,27 +98,15 @@ def _event(
     }
     if reservations:
         metadata["reservationIds"] = ",".join(r.id for r in reservations)
-    event = {
-        "id": f"evt_{uuid.uuid4().hex[:24]}",
-        "object": "event",
-        "type": event_type,
-        "api_version": "2024-06-20",
-        "created": now,
-        "livemode": False,
-        "data": {
-            "object": {
-                "id": sid,
-                "object": "checkout.session",
-                "created": now,
-                "status": "expired" if event_type.endswith("expired") else "complete",
-                "payment_status": payment_status,
-                "amount_total": total,
-                "currency": currency,
-                "payment_intent": f"pi_{sid[-12:]}",
-                "metadata": metadata,
-            }
-        },
-    }
+    event = stripe_event(
+        event_type,
+        sid,
+        list(reservations),
+        payment_status=payment_status,
+        amount_total=total,
+        currency=currency,
+        metadata=metadata,
+    )
     return stripe_message(event)
 
 

@@ -62,17 +62,8 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter() + 0.2
     wall_offset = time.time() - time.perf_counter()
     cpu_start = time.process_time()
-    total, sent = len(requests), 0
-    while sent < total:
-        now_pc = time.perf_counter()
-        due_count = min(total, int((now_pc - start) / interval) + 1) if now_pc >= start else 0
-        while sent < due_count:
-            pool.submit(requests[sent], start + sent * interval)
-            sent += 1
-        await asyncio.sleep(0.001)
-    deadline = time.perf_counter() + 60
-    while pool.outstanding and time.perf_counter() < deadline:  # noqa: ASYNC110 - polled drain
-        await asyncio.sleep(0.01)
+    total = len(requests)
+    await ib.send_on_schedule(pool, requests, start, interval, drain_s=60)
     elapsed = time.perf_counter() - start
     due = [0.0] * total
     answered = [0.0] * total

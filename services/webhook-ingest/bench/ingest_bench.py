@@ -197,6 +197,24 @@ class Pool:
             self.idle.remove(conn)
 
 
+async def send_on_schedule(
+    pool: Pool, requests: list[bytes], start: float, interval: float, *, drain_s: float
+) -> None:
+    """Open loop: submit request i at `start + i * interval` (perf_counter time) whatever the
+    server does, then wait up to `drain_s` for the answers still outstanding."""
+    total, sent = len(requests), 0
+    while sent < total:
+        now = time.perf_counter()
+        due_count = min(total, int((now - start) / interval) + 1) if now >= start else 0
+        while sent < due_count:
+            pool.submit(requests[sent], start + sent * interval)
+            sent += 1
+        await asyncio.sleep(0.001)
+    deadline = time.perf_counter() + drain_s
+    while pool.outstanding and time.perf_counter() < deadline:  # noqa: ASYNC110 - polled drain
+        await asyncio.sleep(0.01)
+
+
 async def drive(args: argparse.Namespace) -> dict[str, Any]:
     host, _, port_text = args.url.removeprefix("http://").partition(":")
     port = int(port_text.split("/")[0])
@@ -208,18 +226,8 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
     interval = 1.0 / args.rate
     start = time.perf_counter() + 0.2
     pool.measure_from = start + args.warmup
-    sent = 0
-    while sent < total:
-        now = time.perf_counter()
-        due_count = min(total, int((now - start) / interval) + 1) if now >= start else 0
-        while sent < due_count:
-            pool.submit(requests[sent], start + sent * interval)
-            sent += 1
-        await asyncio.sleep(0.001)
+    await send_on_schedule(pool, requests, start, interval, drain_s=30)
     end_sched = start + total * interval
-    deadline = time.perf_counter() + 30
-    while pool.outstanding and time.perf_counter() < deadline:  # noqa: ASYNC110 - polled drain
-        await asyncio.sleep(0.01)
     finished = time.perf_counter()
     load_cpu = (time.process_time() - cpu_start) / (finished - wall_start) * 100
     lat = sorted(pool.latencies)

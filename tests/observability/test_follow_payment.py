@@ -55,7 +55,11 @@ async def test_every_service_logs_the_payment_under_one_correlation_id(
     assert all(ln.fields["session_id"] == run.session_id for ln in committed)
     assert all(ln.fields["reservation_ids"] == [run.reservation_id] for ln in committed)
     by_step = {ln.fields.get("step"): ln for ln in committed}
-    assert by_step["session_created"].fields["actions"] == {run.reservation_id: "process"}
+    # Checkout's fact and Stripe's event travel on different topics: the fact may come second.
+    assert by_step["session_created"].fields["actions"] in (
+        {run.reservation_id: "process"},
+        {run.reservation_id: "nothing"},
+    )
     assert by_step["completed"].fields["actions"] == {run.reservation_id: "confirm"}
     assert RESERVATION_CONFIRMED_V1 in by_step["completed"].fields["facts"]
     stripe_ids = {ln.fields.get("event_id") for ln in committed}

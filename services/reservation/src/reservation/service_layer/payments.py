@@ -106,8 +106,12 @@ Signal = SessionSignal | ChargeRefund | Unhandled
 
 
 def _ids(signal: Signal) -> AbstractContextManager[None]:
-    """The ids of every log line about `signal` (in a batch, the processor binds none)."""
-    return bound_ids(event_id=signal.event_id, correlation_id=signal.correlation_id)
+    """The ids of every log line about `signal`, its session's among them (in a batch, the
+    processor binds none)."""
+    session_id = signal.session_id if isinstance(signal, SessionSignal) else None
+    return bound_ids(
+        event_id=signal.event_id, correlation_id=signal.correlation_id, session_id=session_id
+    )
 
 
 @dataclass
@@ -157,12 +161,11 @@ class PaymentService:
         """Apply one signal; what it did to each reservation (id -> action)."""
         actions: dict[str, str] = {}
         if isinstance(signal, SessionSignal):
-            with bound_ids(session_id=signal.session_id):
-                if signal.reservation_ids:
-                    actions = await self._apply_reservations(uow, signal)
-                if signal.order is not None:
-                    now = self.clock()
-                    await apply_order(uow, signal.order, signal.cart_payment(now), now)
+            if signal.reservation_ids:
+                actions = await self._apply_reservations(uow, signal)
+            if signal.order is not None:
+                now = self.clock()
+                await apply_order(uow, signal.order, signal.cart_payment(now), now)
         elif isinstance(signal, ChargeRefund):
             if signal.payment_intent_id is not None:
                 await self._refunded_in_stripe(
@@ -190,7 +193,6 @@ class PaymentService:
         delay = record_committed(step, written, started=started, event_created=signal.event_created)
         log.info(
             "payment.committed",
-            session_id=signal.session_id,
             step=step,
             reservation_ids=signal.reservation_ids,
             actions=actions,
@@ -216,7 +218,7 @@ class PaymentService:
             )
         actions: dict[str, str] = {}
         for row in rows:
-            with bound_ids(reservation_id=row.id, session_id=signal.session_id):
+            with bound_ids(reservation_id=row.id):
                 action = await self._apply(uow, row, signal, problem, len(rows))
             actions[row.id] = action.value
         return actions

@@ -8,14 +8,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from stripe_emulator import refunds
-from stripe_emulator.deps import FormParams, PaymentsDep, QueryParams, check_api_key, inject_faults
+from stripe_emulator.deps import FormParams, PaymentsDep, QueryParams, check_api_key
 from stripe_emulator.errors import StripeError, request_id_of
+from stripe_emulator.faults import after_execute_error
 from stripe_emulator.objects import Obj
 from stripe_emulator.params import Params, get_list, get_str, reject_unknown
 from stripe_emulator.payments import RequestContext
 from stripe_emulator.store import IdempotencyRecord, Store, created_filter, paginate, same_params
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(check_api_key), Depends(inject_faults)])
+router = APIRouter(prefix="/v1", dependencies=[Depends(check_api_key)])
 
 _LIST = frozenset({"limit", "starting_after", "ending_before", "created", "expand"})
 _RETRIEVE = frozenset({"expand"})
@@ -34,7 +35,12 @@ def _ok(request: Request, body: Obj, status: int = 200, **headers: str) -> JSONR
 def _idempotent(
     request: Request, store: Store, params: Params, run: Callable[[RequestContext], Obj]
 ) -> JSONResponse:
-    """Run a POST once per Idempotency-Key; a replay answers what the first call answered."""
+    """Run a POST once per Idempotency-Key, by Stripe's rules.
+
+    A replay answers what the first call answered (500s included); a call that failed
+    validation stores nothing; a call while another with its key is still being handled gets
+    409 idempotency_key_in_use and stores nothing.
+    """
     key = request.headers.get("Idempotency-Key")
     rid = request_id_of(request)
     fingerprint = (request.method, request.url.path, same_params(params))
@@ -54,11 +60,26 @@ def _idempotent(
                 record.status,
                 **{"Idempotent-Replayed": "true", "Idempotency-Key": key},
             )
+        if key in store.keys_in_use:
+            raise StripeError(
+                "There is currently another in-progress request using this Idempotent Key "
+                "(that probably means you submitted twice, and the other request is still going "
+                f"through): {key}. Please try again later.",
+                status=409,
+                code="idempotency_key_in_use",
+            )
     try:
-        status, body = 200, store.render(run(RequestContext(rid, key)), _expand(params))
+        status, body, executed = (
+            200,
+            store.render(run(RequestContext(rid, key)), _expand(params)),
+            True,
+        )
     except StripeError as exc:
-        status, body = exc.status, exc.body(rid)
-    if key and status < 500:  # Stripe does not keep 500s, so a retry runs again
+        status, body, executed = exc.status, exc.body(rid), exc.executed
+    fault = after_execute_error(request)
+    if fault is not None and executed:  # done, then Stripe failed: the failure is what is kept
+        status, body = fault.status, fault.body(rid)
+    if key and executed:
         store.idempotency[key] = IdempotencyRecord(fingerprint, status, body)
     headers = {"Idempotency-Key": key} if key else {}
     return _ok(request, body, status, **headers)

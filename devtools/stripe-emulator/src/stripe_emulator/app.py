@@ -18,6 +18,7 @@ from stripe_emulator.errors import (
     stripe_error_handler,
     validation_error_handler,
 )
+from stripe_emulator.faults import FaultMiddleware
 from stripe_emulator.payments import Payments
 from stripe_emulator.settings import EmulatorSettings, get_settings
 from stripe_emulator.store import Store
@@ -70,6 +71,7 @@ def create_app(settings: EmulatorSettings | None = None) -> FastAPI:
     app.add_exception_handler(StripeError, stripe_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_middleware(FaultMiddleware, store=store)
     app.include_router(api.router)
     app.include_router(hosted.router)
     app.include_router(control.router)

@@ -40,13 +40,25 @@ class WebhookRequest(BaseModel):
 
 
 class FaultsRequest(BaseModel):
-    """Failures of the next API calls."""
+    """Failures of the next matching API calls."""
 
     api_status: Literal[500, 502, 503, 504, 429] | None = Field(
-        default=500, description="Status of the failing answers; null to only delay them."
+        default=500, description="Status of the failing answers; null to only hold them."
     )
-    count: int = Field(default=1, ge=0, description="How many next API calls are affected.")
-    delay_seconds: float = Field(default=0.0, ge=0, le=60, description="Added latency.")
+    count: int | None = Field(
+        default=1, ge=0, description="How many next matching calls; null: until cleared; 0 clears."
+    )
+    delay_seconds: float = Field(
+        default=0.0, ge=0, le=600, description="How long each answer is held, in seconds."
+    )
+    path_prefix: str | None = Field(
+        default=None, description="Only calls whose path starts with this (default: every /v1)."
+    )
+    after_execute: bool = Field(
+        default=False,
+        description="Carry the call out first (its 500 is kept under the Idempotency-Key); "
+        "false: fail with nothing done. A hold-only fault always carries the call out.",
+    )
 
 
 @router.post("/checkout/sessions/{session_id}/complete")
@@ -80,12 +92,12 @@ async def deliveries(dispatcher: DispatcherDep, event_id: str | None = None) -> 
 
 @router.get("/webhook")
 async def get_webhook(dispatcher: DispatcherDep) -> dict[str, Any]:
-    """The current webhook endpoints, signing secret and enabled events."""
+    """The current webhook endpoints and enabled events; never the secret (whether one is set)."""
     config = dispatcher.config
     return {
         "urls": config.urls,
-        "secret": config.secrets[0] if config.secrets else None,
         "enabled_events": config.enabled_events,
+        "secret_configured": bool(config.secrets),
     }
 
 
@@ -108,9 +120,28 @@ async def set_webhook(dispatcher: DispatcherDep, body: WebhookRequest) -> dict[s
 
 @router.post("/faults")
 async def set_faults(payments: PaymentsDep, body: FaultsRequest) -> dict[str, Any]:
-    """Make the next `count` API calls fail with `api_status` (and/or wait `delay_seconds`)."""
-    payments.store.faults = Faults(body.api_status, body.count, body.delay_seconds)
-    return body.model_dump()
+    """Make the next `count` matching API calls fail with `api_status` and/or be held."""
+    payments.store.faults = Faults(
+        api_status=body.api_status,
+        remaining=body.count,
+        delay_seconds=body.delay_seconds,
+        path_prefix=body.path_prefix,
+        after_execute=body.after_execute,
+    )
+    return payments.store.faults.describe()
+
+
+@router.get("/faults")
+async def get_faults(payments: PaymentsDep) -> dict[str, Any]:
+    """The current fault; `count` is how many calls it still affects (null: until cleared)."""
+    return payments.store.faults.describe()
+
+
+@router.delete("/faults")
+async def clear_faults(payments: PaymentsDep) -> dict[str, Any]:
+    """No more faults."""
+    payments.store.faults = Faults()
+    return payments.store.faults.describe()
 
 
 @router.post("/reset")

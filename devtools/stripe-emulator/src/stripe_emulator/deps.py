@@ -1,8 +1,7 @@
-"""Request dependencies of the API routes: the service objects, API key check, fault injection."""
+"""Request dependencies of the API routes: the service objects, API key check, parameters."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 from typing import Annotated
@@ -12,7 +11,6 @@ from fastapi import Depends, Request
 from stripe_emulator.errors import StripeError
 from stripe_emulator.params import Params, decode_form, decode_pairs
 from stripe_emulator.payments import Payments
-from stripe_emulator.store import Store
 from stripe_emulator.webhooks import Dispatcher
 
 _KEY_PREFIXES = ("sk_test_", "rk_test_")
@@ -59,23 +57,6 @@ async def check_api_key(request: Request) -> None:
         )
     if not key.startswith(_KEY_PREFIXES):
         raise StripeError(f"Invalid API Key provided: {key[:8]}****{key[-4:]}", status=401)
-
-
-async def inject_faults(request: Request) -> None:
-    """Fail (or slow down) the next API calls, as set with POST /_emulator/faults."""
-    store: Store = request.app.state.store
-    faults = store.faults
-    if faults.remaining <= 0:
-        return
-    faults.remaining -= 1
-    if faults.delay_seconds > 0:
-        await asyncio.sleep(faults.delay_seconds)
-    if faults.api_status is not None:
-        raise StripeError(
-            "An error occurred with our connection to Stripe (injected by the emulator).",
-            status=faults.api_status,
-            type="api_error",
-        )
 
 
 async def form_params(request: Request) -> Params:

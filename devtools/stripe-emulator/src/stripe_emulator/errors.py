@@ -24,6 +24,7 @@ class StripeError(Exception):
         code: str | None = None,
         param: str | None = None,
         extra: dict[str, Any] | None = None,
+        executed: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -32,6 +33,9 @@ class StripeError(Exception):
         self.code = code
         self.param = param
         self.extra = extra or {}
+        # Whether the request got as far as doing something: only such answers are kept under an
+        # Idempotency-Key. A 400 is a validation failure unless said otherwise; 5xx are kept.
+        self.executed = status >= 500 if executed is None else executed
 
     def body(self, request_id: str | None = None) -> dict[str, Any]:
         """The JSON body Stripe sends for this error."""

@@ -30,13 +30,44 @@ class IdempotencyRecord:
     body: Obj
 
 
+@dataclass(frozen=True)
+class Fault:
+    """What one faulted API call gets: an error status (or none), a held answer, when to fail."""
+
+    api_status: int | None
+    delay_seconds: float
+    after_execute: bool
+
+
 @dataclass
 class Faults:
-    """Failures to inject into the next API calls."""
+    """Failures to inject into the next matching API calls (POST /_emulator/faults)."""
 
     api_status: int | None = 500
-    remaining: int = 0
+    remaining: int | None = 0  # None: every matching call until cleared
     delay_seconds: float = 0.0
+    path_prefix: str | None = None
+    after_execute: bool = False
+
+    def take(self, path: str) -> Fault | None:
+        """The fault for a call to `path`, counting it, or None when no fault applies."""
+        if self.remaining is not None and self.remaining <= 0:
+            return None
+        if not path.startswith(self.path_prefix or "/v1"):
+            return None
+        if self.remaining is not None:
+            self.remaining -= 1
+        return Fault(self.api_status, self.delay_seconds, self.after_execute)
+
+    def describe(self) -> dict[str, Any]:
+        """The fault as the control API shows it; count is what is left (null: until cleared)."""
+        return {
+            "api_status": self.api_status,
+            "count": self.remaining,
+            "delay_seconds": self.delay_seconds,
+            "path_prefix": self.path_prefix,
+            "after_execute": self.after_execute,
+        }
 
 
 @dataclass
@@ -50,6 +81,8 @@ class Store:
     refunds: dict[str, Obj] = field(default_factory=dict)
     events: dict[str, Obj] = field(default_factory=dict)
     idempotency: dict[str, IdempotencyRecord] = field(default_factory=dict)
+    # keys of requests still being handled: a concurrent request with one gets a 409
+    keys_in_use: set[str] = field(default_factory=set)
     faults: Faults = field(default_factory=Faults)
 
     def reset(self) -> None:
@@ -59,6 +92,7 @@ class Store:
         self.refunds.clear()
         self.events.clear()
         self.idempotency.clear()
+        self.keys_in_use.clear()
         self.faults = Faults()
 
     def table_of(self, object_id: str) -> tuple[str, dict[str, Obj]]:

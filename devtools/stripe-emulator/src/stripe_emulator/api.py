@@ -178,6 +178,30 @@ async def create_refund(
     )
 
 
+@router.get("/refunds")
+async def list_refunds(
+    request: Request, payments: PaymentsDep, params: QueryParams
+) -> JSONResponse:
+    """List refunds, newest first (charge, payment_intent and created filters)."""
+    reject_unknown(params, _LIST | {"charge", "payment_intent"})
+    by_created = created_filter(params)
+    charge, pi = get_str(params, "charge"), get_str(params, "payment_intent")
+
+    def keep(r: Obj) -> bool:
+        return by_created(r) and charge in (None, r["charge"]) and pi in (None, r["payment_intent"])
+
+    store = payments.store
+    return _ok(request, paginate("/v1/refunds", store.refunds.values(), params, keep, store))
+
+
+@router.get("/disputes/{dispute_id}")
+async def retrieve_dispute(
+    request: Request, payments: PaymentsDep, params: QueryParams, dispute_id: str
+) -> JSONResponse:
+    """Retrieve a Dispute."""
+    return _retrieve(request, payments, params, dispute_id, param="dispute")
+
+
 @router.get("/refunds/{refund_id}")
 async def retrieve_refund(
     request: Request, payments: PaymentsDep, params: QueryParams, refund_id: str
@@ -194,7 +218,10 @@ async def list_events(request: Request, payments: PaymentsDep, params: QueryPara
     single = get_str(params, "type")
     types = [str(t) for t in get_list(params, "types")]
     if single and types:
-        raise StripeError("You may only specify one of these parameters: type, types.")
+        raise StripeError(
+            "You may only specify one of these parameters: type, types.",
+            code="parameters_exclusive",
+        )
     wanted = types or ([single] if single else [])
 
     def matches(event_type: str, pattern: str) -> bool:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from stripe_emulator import api, control, hosted
+from stripe_emulator import api, control, control_money, hosted
 from stripe_emulator.errors import (
     StripeError,
     http_error_handler,
@@ -75,6 +75,7 @@ def create_app(settings: EmulatorSettings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(hosted.router)
     app.include_router(control.router)
+    app.include_router(control_money.router)
 
     @app.get("/healthz", tags=["emulator control"])
     async def healthz() -> dict[str, str]:

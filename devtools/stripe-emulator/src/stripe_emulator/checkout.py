@@ -11,7 +11,9 @@ from stripe_emulator.params import (
     get_int,
     get_list,
     get_str,
+    missing_param,
     reject_unknown,
+    require_str,
     validate_metadata,
 )
 from stripe_emulator.settings import EmulatorSettings
@@ -60,45 +62,56 @@ _LIFETIME_MAX = 24 * 3600
 def _line_items(params: Params, created: int) -> list[Obj]:
     raw = get_list(params, "line_items")
     if not raw:
-        raise StripeError("`line_items` is required in `payment` mode.", param="line_items")
+        raise StripeError(
+            "`line_items` is required in `payment` mode.",
+            param="line_items",
+            code="parameter_missing",
+        )
     items: list[Obj] = []
     for index, entry in enumerate(raw):
         where = f"line_items[{index}]"
         if not isinstance(entry, dict):
             raise StripeError(f"Invalid object: {where} must be a hash.", param=where)
         if "price" in entry:
-            raise StripeError(f"No such price: '{entry['price']}'", param=f"{where}[price]")
+            raise StripeError(
+                f"No such price: '{entry['price']}'",
+                param=f"{where}[price]",
+                status=404,
+                code="resource_missing",
+            )
         data = get_dict(entry, "price_data", param=f"{where}[price_data]")
         if not data:
             raise StripeError(
-                f"You must specify either `price` or `price_data` in {where}.", param=where
+                f"You must specify either `price` or `price_data` in {where}.",
+                param=where,
+                code="parameter_missing",
             )
         reject_unknown(data, _PRICE_DATA)
-        currency = get_str(data, "currency", param=f"{where}[price_data][currency]")
-        if currency is None:
+        currency = require_str(data, "currency", param=f"{where}[price_data][currency]")
+        amount_param = f"{where}[price_data][unit_amount]"
+        unit_amount = get_int(data, "unit_amount", param=amount_param)
+        if unit_amount is None:
+            raise missing_param(amount_param)
+        if unit_amount < 0:
             raise StripeError(
-                "Missing required param: currency.", param=f"{where}[price_data][currency]"
-            )
-        unit_amount = get_int(data, "unit_amount", param=f"{where}[price_data][unit_amount]")
-        if unit_amount is None or unit_amount < 0:
-            raise StripeError(
-                "Missing or negative unit_amount.", param=f"{where}[price_data][unit_amount]"
+                "This value must be greater than or equal to 0.",
+                param=amount_param,
+                code="parameter_invalid_integer",
             )
         product = get_dict(data, "product_data", param=f"{where}[price_data][product_data]")
-        name = get_str(product, "name", param=f"{where}[price_data][product_data][name]")
-        if name is None:
-            raise StripeError(
-                "Missing required param: name.",
-                param=f"{where}[price_data][product_data][name]",
-            )
+        name = require_str(product, "name", param=f"{where}[price_data][product_data][name]")
         quantity = get_int(entry, "quantity", param=f"{where}[quantity]")
         if quantity is None:
             raise StripeError(
-                f"Quantity is required. Add `quantity` to `{where}`.", param=f"{where}[quantity]"
+                f"Quantity is required. Add `quantity` to `{where}`.",
+                param=f"{where}[quantity]",
+                code="parameter_missing",
             )
         if quantity < 1:
             raise StripeError(
-                "This value must be greater than or equal to 1.", param=f"{where}[quantity]"
+                "This value must be greater than or equal to 1.",
+                param=f"{where}[quantity]",
+                code="parameter_invalid_integer",
             )
         items.append(line_item(price(currency.lower(), unit_amount, name, created), quantity))
     currencies = {item["currency"] for item in items}
@@ -130,9 +143,7 @@ def _expires_at(params: Params, created: int, settings: EmulatorSettings) -> int
 def build_session(params: Params, settings: EmulatorSettings) -> tuple[Obj, list[Obj]]:
     """Check the parameters and make an open session and its line items."""
     reject_unknown(params, SESSION_PARAMS)
-    mode = get_str(params, "mode")
-    if mode is None:
-        raise StripeError("Missing required param: mode.", param="mode")
+    mode = require_str(params, "mode")
     if mode != "payment":
         raise StripeError(f"This emulator supports only mode=payment, not {mode!r}.", param="mode")
     if get_str(params, "ui_mode") not in (None, "hosted"):
@@ -156,7 +167,9 @@ def build_session(params: Params, settings: EmulatorSettings) -> tuple[Obj, list
         )
     email = get_str(params, "customer_email")
     if email is not None and "@" not in email:
-        raise StripeError(f"Invalid email address: {email}", param="customer_email")
+        raise StripeError(
+            f"Invalid email address: {email}", param="customer_email", code="email_invalid"
+        )
     methods = [str(m) for m in get_list(params, "payment_method_types")] or ["card"]
     pi_data = get_dict(params, "payment_intent_data")
     session_id = new_session_id()

@@ -74,7 +74,31 @@ def get_int(params: Params, key: str, *, param: str | None = None) -> int | None
     try:
         return int(value)
     except ValueError:
-        raise StripeError(f"Invalid integer: {value}", param=param or key) from None
+        raise StripeError(
+            f"Invalid integer: {value}", param=param or key, code="parameter_invalid_integer"
+        ) from None
+
+
+def missing_param(param: str) -> StripeError:
+    """Stripe's answer when a required parameter is absent."""
+    return StripeError(f"Missing required param: {param}.", param=param, code="parameter_missing")
+
+
+def require_str(params: Params, key: str, *, param: str | None = None) -> str:
+    """A required string: absent is parameter_missing, empty is parameter_invalid_empty."""
+    where = param or key
+    if params.get(key) == "":
+        raise StripeError(
+            f"You passed an empty string for '{where}'. We assume empty values are an attempt to "
+            f"unset a parameter; however '{where}' cannot be unset. You should remove '{where}' "
+            "from your request or supply a non-empty value.",
+            param=where,
+            code="parameter_invalid_empty",
+        )
+    value = get_str(params, key, param=param)
+    if value is None:
+        raise missing_param(where)
+    return value
 
 
 def get_dict(params: Params, key: str, *, param: str | None = None) -> Params:
@@ -101,7 +125,9 @@ def reject_unknown(params: Params, allowed: frozenset[str]) -> None:
     """Stripe refuses parameters it does not know; so do we."""
     for key in params:
         if key not in allowed:
-            raise StripeError(f"Received unknown parameter: {key}", param=key)
+            raise StripeError(
+                f"Received unknown parameter: {key}", param=key, code="parameter_unknown"
+            )
 
 
 def validate_metadata(metadata: Params, param: str = "metadata") -> dict[str, str]:

@@ -85,7 +85,7 @@ def payment_method_details(method: str) -> Obj:
 
 def charge(intent: Obj, *, method: str, status: str, email: str | None) -> Obj:
     """A charge of a PaymentIntent: succeeded, pending (delayed methods) or failed."""
-    charge_id = new_id("ch")
+    charge_id = new_id("ch" if method == "card" else "py")  # Stripe's ids for bank debits
     succeeded = status == "succeeded"
     return {
         "id": charge_id,
@@ -146,8 +146,14 @@ def charge(intent: Obj, *, method: str, status: str, email: str | None) -> Obj:
     }
 
 
-def refund(charge_obj: Obj, amount: int, reason: str | None, metadata: dict[str, str]) -> Obj:
-    """A succeeded refund of (part of) a charge."""
+def refund(
+    charge_obj: Obj,
+    amount: int,
+    reason: str | None,
+    metadata: dict[str, str],
+    status: str = "succeeded",
+) -> Obj:
+    """A refund of (part of) a charge: succeeded, or pending until the bank answers."""
     method = charge_obj["payment_method_details"]["type"]
     return {
         "id": new_id("re"),
@@ -166,6 +172,6 @@ def refund(charge_obj: Obj, amount: int, reason: str | None, metadata: dict[str,
         "reason": reason,
         "receipt_number": None,
         "source_transfer_reversal": None,
-        "status": "succeeded",
+        "status": status,
         "transfer_reversal": None,
     }

@@ -42,8 +42,14 @@ class Payments:
         self.settings = settings
         self.publish = publish
 
-    def emit(self, event_type: str, obj: Obj, ctx: RequestContext | None = None) -> Obj:
-        """Record an event with a snapshot of obj and send it to the webhook endpoints."""
+    def emit(
+        self,
+        event_type: str,
+        obj: Obj,
+        ctx: RequestContext | None = None,
+        previous: Obj | None = None,
+    ) -> Obj:
+        """Record an event with a snapshot of obj (and what changed) and send it to the webhooks."""
         ctx = ctx or RequestContext()
         event = objects.event(
             event_type,
@@ -52,6 +58,7 @@ class Payments:
             request_id=ctx.request_id,
             idempotency_key=ctx.idempotency_key,
             pending_webhooks=0,
+            previous_attributes=previous,
         )
         self.store.add(event)
         event["pending_webhooks"] = self.publish(event)

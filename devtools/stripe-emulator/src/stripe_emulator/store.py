@@ -16,7 +16,9 @@ _KINDS = {
     "cs_": ("checkout session", "sessions"),
     "pi_": ("payment_intent", "intents"),
     "ch_": ("charge", "charges"),
+    "py_": ("charge", "charges"),  # charges of delayed (bank) methods
     "re_": ("refund", "refunds"),
+    "dp_": ("dispute", "disputes"),
     "evt_": ("event", "events"),
 }
 
@@ -79,6 +81,9 @@ class Store:
     intents: dict[str, Obj] = field(default_factory=dict)
     charges: dict[str, Obj] = field(default_factory=dict)
     refunds: dict[str, Obj] = field(default_factory=dict)
+    disputes: dict[str, Obj] = field(default_factory=dict)
+    # how many next API refunds start `pending` (None: every one until changed)
+    refunds_pending: int | None = 0
     events: dict[str, Obj] = field(default_factory=dict)
     idempotency: dict[str, IdempotencyRecord] = field(default_factory=dict)
     # keys of requests still being handled: a concurrent request with one gets a 409
@@ -90,6 +95,8 @@ class Store:
         for table in (self.sessions, self.line_items, self.intents, self.charges):
             table.clear()
         self.refunds.clear()
+        self.disputes.clear()
+        self.refunds_pending = 0
         self.events.clear()
         self.idempotency.clear()
         self.keys_in_use.clear()
@@ -155,7 +162,11 @@ def created_filter(params: Params) -> Callable[[Obj], bool]:
     bounds = {op: get_int(raw, op, param=f"created[{op}]") for op in ("gt", "gte", "lt", "lte")}
     for op in raw:
         if op not in bounds:
-            raise StripeError(f"Received unknown parameter: created[{op}]", param=f"created[{op}]")
+            raise StripeError(
+                f"Received unknown parameter: created[{op}]",
+                param=f"created[{op}]",
+                code="parameter_unknown",
+            )
 
     def keep(obj: Obj) -> bool:
         c = int(obj["created"])
@@ -179,13 +190,15 @@ def paginate(
         raise StripeError(
             "This value must be greater than or equal to 1 and less than or equal to 100.",
             param="limit",
+            code="parameter_invalid_integer",
         )
     ordered = [obj for obj in reversed(list(items)) if keep(obj)]
     after = get_str(params, "starting_after")
     before = get_str(params, "ending_before")
     if after and before:
         raise StripeError(
-            "You may only specify one of these parameters: ending_before, starting_after."
+            "You may only specify one of these parameters: ending_before, starting_after.",
+            code="parameters_exclusive",
         )
     if after or before:
         cursor = after or before

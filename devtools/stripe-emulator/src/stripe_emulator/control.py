@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from stripe_emulator.deps import DispatcherDep, PaymentsDep
+from stripe_emulator.deps import DispatcherDep, PaymentsDep, local_control_only
 from stripe_emulator.errors import StripeError
 from stripe_emulator.payments import Outcome
 from stripe_emulator.store import Faults
 
-router = APIRouter(prefix="/_emulator", tags=["emulator control"])
+router = APIRouter(
+    prefix="/_emulator", tags=["emulator control"], dependencies=[Depends(local_control_only)]
+)
 
 
 class CompleteRequest(BaseModel):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from stripe_emulator import disputes, refunds
-from stripe_emulator.deps import PaymentsDep
+from stripe_emulator.deps import PaymentsDep, local_control_only
 from stripe_emulator.params import validate_metadata
 
-router = APIRouter(prefix="/_emulator", tags=["emulator control"])
+router = APIRouter(
+    prefix="/_emulator", tags=["emulator control"], dependencies=[Depends(local_control_only)]
+)
 
 
 class PaymentRef(BaseModel):

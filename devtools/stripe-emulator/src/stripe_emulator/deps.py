@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from stripe_emulator.errors import StripeError
 from stripe_emulator.params import Params, decode_form, decode_pairs
@@ -57,6 +58,26 @@ async def check_api_key(request: Request) -> None:
         )
     if not key.startswith(_KEY_PREFIXES):
         raise StripeError(f"Invalid API Key provided: {key[:8]}****{key[-4:]}", status=401)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.removeprefix("::ffff:")).is_loopback
+    except ValueError:
+        return False
+
+
+async def local_control_only(request: Request) -> None:
+    """The control API answers loopback clients only, unless allowed remotely (a 404 as if absent).
+
+    It can forge payments, refunds and webhook settings, so a bound-to-all-interfaces emulator
+    must not offer it to the network by default.
+    """
+    if request.app.state.settings.control_allow_remote:
+        return
+    host = request.client.host if request.client else None
+    if host is None or not _is_loopback(host):
+        raise HTTPException(status_code=404)
 
 
 async def form_params(request: Request) -> Params:

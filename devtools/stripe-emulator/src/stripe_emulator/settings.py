@@ -84,6 +84,12 @@ class EmulatorSettings(BaseSettings):
         validation_alias="STRIPE_EMULATOR_WEBHOOK_TIMEOUT",
         description="Seconds to wait for an endpoint's answer.",
     )
+    control_allow_remote: bool = Field(
+        default=False,
+        validation_alias="STRIPE_EMULATOR_CONTROL_ALLOW_REMOTE",
+        description="Answer the control API (/_emulator) to clients off this machine too; "
+        "by default only loopback clients reach it (others get 404).",
+    )
     api_version: str = Field(
         default=DEFAULT_API_VERSION,
         validation_alias="STRIPE_EMULATOR_API_VERSION",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import stripe
 
-from stripe_emulator import objects, payment_objects
+from stripe_emulator import disputes, objects, payment_objects
 from stripe_emulator.params import decode_pairs
 from stripe_emulator.settings import EmulatorSettings
 from stripe_emulator.signing import signature_header
@@ -72,6 +72,7 @@ def _ours() -> dict[str, dict[str, object]]:
         "payment_intent": intent,
         "charge": charge,
         "refund": payment_objects.refund(charge, 100, None, {}),
+        "dispute": disputes.dispute_object(charge, 100, "fraudulent"),
         "event": objects.event(
             "x", {}, api_version="v", request_id=None, idempotency_key=None, pending_webhooks=0
         ),

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from stripe_emulator.deps import DispatcherDep, PaymentsDep, local_control_only
 from stripe_emulator.errors import StripeError
-from stripe_emulator.payments import Outcome
+from stripe_emulator.payments import DeclineCode, Outcome
 from stripe_emulator.store import Faults
 
 router = APIRouter(
@@ -22,6 +22,9 @@ class CompleteRequest(BaseModel):
 
     outcome: Outcome = Field(
         description="paid, delayed, delayed_succeeded, delayed_failed, failed or expired"
+    )
+    decline_code: DeclineCode = Field(
+        default="generic_decline", description="The issuer's decline code when outcome=failed."
     )
 
 
@@ -68,7 +71,7 @@ async def complete_session(
     payments: PaymentsDep, session_id: str, body: CompleteRequest
 ) -> dict[str, Any]:
     """Play a payment outcome on a session, as the hosted page would; answers the session."""
-    session = payments.complete(session_id, body.outcome)
+    session = payments.complete(session_id, body.outcome, body.decline_code)
     return payments.store.render(session)
 
 

@@ -96,7 +96,7 @@ def charge(intent: Obj, *, method: str, status: str, email: str | None) -> Obj:
         "application": None,
         "application_fee": None,
         "application_fee_amount": None,
-        "balance_transaction": new_id("txn") if succeeded else None,
+        "balance_transaction": None,  # booked after charge.succeeded (charge.updated)
         "billing_details": {
             "address": dict(NULL_ADDRESS),
             "email": email,
@@ -174,4 +174,26 @@ def refund(
         "source_transfer_reversal": None,
         "status": status,
         "transfer_reversal": None,
+    }
+
+
+def customer_details(session: Obj) -> Obj:
+    """The customer_details Checkout records once the customer has paid."""
+    email = session.get("customer_email") or "customer@example.com"
+    return {
+        "address": {
+            "city": None,
+            "country": "US",
+            "line1": None,
+            "line2": None,
+            "postal_code": "94103",
+            "state": None,
+        },
+        "email": email,
+        "name": "Emulated Customer",
+        "phone": None,
+        "tax_exempt": "none",
+        "tax_ids": [],
+        "business_name": None,
+        "individual_name": None,
     }

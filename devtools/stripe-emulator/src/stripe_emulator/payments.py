@@ -11,7 +11,7 @@ import structlog
 from stripe_emulator import objects, payment_objects
 from stripe_emulator.checkout import build_session
 from stripe_emulator.errors import StripeError
-from stripe_emulator.ids import now
+from stripe_emulator.ids import new_id, now
 from stripe_emulator.objects import Obj
 from stripe_emulator.params import Params
 from stripe_emulator.settings import EmulatorSettings
@@ -20,6 +20,11 @@ from stripe_emulator.store import Store
 log = structlog.get_logger("stripe_emulator")
 
 Outcome = Literal["paid", "delayed", "delayed_succeeded", "delayed_failed", "failed", "expired"]
+DeclineCode = Literal[
+    "generic_decline", "insufficient_funds", "lost_card", "stolen_card", "fraudulent",
+    "do_not_honor", "card_velocity_exceeded",
+]  # fmt: skip
+DECLINE_MESSAGES = {"insufficient_funds": "Your card has insufficient funds."}
 DELAYED_METHOD = "us_bank_account"
 
 
@@ -101,7 +106,9 @@ class Payments:
             self.expire_session(session_id)
         return len(due)
 
-    def complete(self, session_id: str, outcome: Outcome) -> Obj:
+    def complete(
+        self, session_id: str, outcome: Outcome, decline_code: DeclineCode = "generic_decline"
+    ) -> Obj:
         """Play one customer outcome on a session (the hosted page and the control API)."""
         session = self.store.get(session_id, "session")
         if outcome == "expired":
@@ -111,7 +118,7 @@ class Payments:
                 self._pay(session, "delayed")
             self._settle(session, succeeded=outcome == "delayed_succeeded")
             return session
-        self._pay(session, outcome)
+        self._pay(session, outcome, decline_code)
         return session
 
     def _require_open(self, session: Obj) -> None:
@@ -135,41 +142,24 @@ class Payments:
             self.emit("payment_intent.created", intent)
         return intent
 
-    def _customer_details(self, session: Obj) -> Obj:
-        email = session.get("customer_email") or "customer@example.com"
-        return {
-            "address": {
-                "city": None,
-                "country": "US",
-                "line1": None,
-                "line2": None,
-                "postal_code": "94103",
-                "state": None,
-            },
-            "email": email,
-            "name": "Emulated Customer",
-            "phone": None,
-            "tax_exempt": "none",
-            "tax_ids": [],
-            "business_name": None,
-            "individual_name": None,
-        }
-
-    def _pay(self, session: Obj, outcome: str) -> None:
+    def _pay(
+        self, session: Obj, outcome: str, decline_code: DeclineCode = "generic_decline"
+    ) -> None:
         self._require_open(session)
         intent = self._ensure_intent(session)
-        email = self._customer_details(session)["email"]
+        email = payment_objects.customer_details(session)["email"]
         if outcome == "failed":
             failed = self.store.add(
                 payment_objects.charge(intent, method="card", status="failed", email=email)
             )
+            message = DECLINE_MESSAGES.get(decline_code, "Your card was declined.")
             failed.update(
                 failure_code="card_declined",
-                failure_message="Your card was declined.",
+                failure_message=message,
                 outcome={
                     **failed["outcome"],
                     "network_status": "declined_by_network",
-                    "reason": "generic_decline",
+                    "reason": decline_code,
                     "type": "issuer_declined",
                     "seller_message": "The bank did not return any further details.",
                 },
@@ -180,8 +170,8 @@ class Payments:
                 last_payment_error={
                     "type": "card_error",
                     "code": "card_declined",
-                    "decline_code": "generic_decline",
-                    "message": "Your card was declined.",
+                    "decline_code": decline_code,
+                    "message": message,
                     "charge": failed["id"],
                     "payment_method": {
                         "id": failed["payment_method"],
@@ -205,7 +195,7 @@ class Payments:
             last_payment_error=None,
             payment_method=charge["payment_method"],
         )
-        details = self._customer_details(session)
+        details = payment_objects.customer_details(session)
         session.update(status="complete", url=None, customer_details=details)
         if delayed:
             intent.update(status="processing", processing={"type": method})
@@ -216,7 +206,13 @@ class Payments:
             session.update(payment_status="paid")
             self.emit("charge.succeeded", charge)
             self.emit("payment_intent.succeeded", intent)
+            self._book_balance(charge)
         self.emit("checkout.session.completed", session)
+
+    def _book_balance(self, charge: Obj) -> None:
+        """Stripe books a charge's balance transaction after charge.succeeded: charge.updated."""
+        charge["balance_transaction"] = new_id("txn")
+        self.emit("charge.updated", charge, previous={"balance_transaction": None})
 
     def _settle(self, session: Obj, *, succeeded: bool) -> None:
         intent = self._intent_of(session)
@@ -236,6 +232,7 @@ class Payments:
             session.update(payment_status="paid")
             self.emit("charge.succeeded", charge)
             self.emit("payment_intent.succeeded", intent)
+            self._book_balance(charge)
             self.emit("checkout.session.async_payment_succeeded", session)
             return
         charge.update(

@@ -75,6 +75,9 @@ def test_pending_refund_then_succeeded(
 ) -> None:
     pi = _paid(control, make_session)
     assert _control(control, "/_emulator/refunds/pending", count=1) == {"count": 1}
+    with pytest.raises(stripe.InvalidRequestError):  # refused: does not use up the count
+        client.v1.refunds.create(params={"payment_intent": pi, "amount": TOTAL + 1})
+    assert control.get("/_emulator/refunds/pending").json() == {"count": 1}
     refund = client.v1.refunds.create(params={"payment_intent": pi, "amount": 1000})
     assert refund.status == "pending"
     assert client.v1.refunds.create(params={"payment_intent": pi, "amount": 1}).status == (

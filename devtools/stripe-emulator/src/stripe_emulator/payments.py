@@ -206,8 +206,9 @@ class Payments:
             session.update(payment_status="paid")
             self.emit("charge.succeeded", charge)
             self.emit("payment_intent.succeeded", intent)
-            self._book_balance(charge)
         self.emit("checkout.session.completed", session)
+        if not delayed:
+            self._book_balance(charge)
 
     def _book_balance(self, charge: Obj) -> None:
         """Stripe books a charge's balance transaction after charge.succeeded: charge.updated."""
@@ -232,8 +233,8 @@ class Payments:
             session.update(payment_status="paid")
             self.emit("charge.succeeded", charge)
             self.emit("payment_intent.succeeded", intent)
-            self._book_balance(charge)
             self.emit("checkout.session.async_payment_succeeded", session)
+            self._book_balance(charge)
             return
         charge.update(
             status="failed",

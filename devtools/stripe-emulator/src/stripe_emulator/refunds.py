@@ -125,13 +125,15 @@ def refund_charge(
 
 
 def _next_is_pending(payments: Payments) -> bool:
+    left = payments.store.refunds_pending
+    return left is None or left > 0
+
+
+def _count_pending(payments: Payments) -> None:
+    """One of the next pending refunds was made (a refused one does not count)."""
     store = payments.store
-    if store.refunds_pending is None:
-        return True
-    if store.refunds_pending > 0:
+    if store.refunds_pending is not None and store.refunds_pending > 0:
         store.refunds_pending -= 1
-        return True
-    return False
 
 
 def create_refund(payments: Payments, params: Params, ctx: RequestContext) -> Obj:
@@ -159,15 +161,13 @@ def create_refund(payments: Payments, params: Params, ctx: RequestContext) -> Ob
         )
     metadata = validate_metadata(get_dict(params, "metadata"))
     charge = charge_of(payments, get_str(params, "payment_intent"), get_str(params, "charge"))
-    return refund_charge(
-        payments,
-        charge,
-        amount,
-        reason=reason,
-        metadata=metadata,
-        ctx=ctx,
-        pending=_next_is_pending(payments),
+    pending = _next_is_pending(payments)
+    refund = refund_charge(
+        payments, charge, amount, reason=reason, metadata=metadata, ctx=ctx, pending=pending
     )
+    if pending:
+        _count_pending(payments)
+    return refund
 
 
 def dashboard_context() -> RequestContext:

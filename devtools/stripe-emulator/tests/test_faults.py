@@ -104,7 +104,7 @@ def test_client_that_gives_up_still_gets_its_session_made(
         max_network_retries=0,
         http_client=stripe.RequestsClient(timeout=0.5),
     )
-    _fault(control, api_status=None, count=1, delay_seconds=5)
+    _fault(control, api_status=None, count=1, delay_seconds=2)
     with pytest.raises(stripe.APIConnectionError):
         _create(impatient, "cart-lost")
     made = wait_for(lambda: client.v1.checkout.sessions.list().data, what="the session")

@@ -108,6 +108,11 @@ def test_every_process_has_its_module_and_required_settings(name: str) -> None:
         settings_class = getattr(importlib.import_module(path), cls)
         with mock.patch.dict(os.environ, env, clear=True):
             settings_class()  # every value the compose file sets parses
+    if "DATABASE_URL" in env:
+        from backbone.db.prune import PruneSettings
+
+        with mock.patch.dict(os.environ, env, clear=True):
+            assert PruneSettings().retention_days > 30
 
 
 def test_healthchecks_point_at_the_service_port() -> None:

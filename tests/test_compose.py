@@ -155,11 +155,15 @@ def test_kafka_runs_three_kraft_brokers_that_replicate_every_write() -> None:
     assert set(SERVICES["kafka-init"]["depends_on"]) == set(brokers)
 
 
-def test_kafka_init_creates_topics_replicated_three_times_with_two_in_sync() -> None:
+@pytest.mark.parametrize(
+    "name",
+    [n for n, s in SERVICES.items() if "KAFKA_BOOTSTRAP_SERVERS" in (s.get("environment") or {})],
+)
+def test_every_process_creates_topics_replicated_three_times_with_two_in_sync(name: str) -> None:
     from backbone.kafka.admin import TopicSettings
     from contracts.topics import DLQ_AUDIT, STRIPE_EVENTS, dlq_topic
 
-    env = _environment(SERVICES["kafka-init"])
+    env = _environment(SERVICES[name])
     with mock.patch.dict(os.environ, env, clear=True):
         settings = TopicSettings()
     assert settings.replication_factor == 3

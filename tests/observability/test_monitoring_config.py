@@ -160,7 +160,7 @@ def _check_command(command: str, compose: dict[str, Any]) -> None:
     if words[0] == "dlq":
         text = _help_of([str(Path(sys.executable).parent / "dlq"), *words[1:2]])
     elif words[:2] == ["python", "-m"]:
-        positional = [w for w in words[3:] if not w.startswith("-")][:1]
+        positional = [w for w in words[3:4] if not w.startswith("-")]  # its subcommand
         text = _help_of([sys.executable, "-m", words[2], *positional])
     else:
         raise AssertionError(f"runbook command of an unknown kind: `{command}`")

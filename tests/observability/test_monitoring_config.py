@@ -6,8 +6,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +115,72 @@ def test_every_alert_the_issue_asks_for_exists() -> None:
         "ConsumerLagGrowing",
         "WebhookPublishErrors",
         "NoWebhooksDuringBusinessHours",
+        "WebhookRejectionShareHigh",
+        "WebhookEventsRefused",
     }
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    """Every alerting rule of every rules file."""
+    return [
+        rule
+        for path in RULES
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    ]
+
+
+_TEMPLATE = re.compile(r"\{\{.*?\}\}")
+_PLACEHOLDER = re.compile(r"<[^>]*>")
+DOCKER_COMPOSE_VERBS = {"ps", "logs", "restart", "up", "stop", "start", "exec"}
+
+
+def _help_of(argv: list[str]) -> str:
+    """The --help text of a command of ours, or a failure naming it."""
+    done = subprocess.run(
+        [*argv, "--help"], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, f"`{' '.join(argv)}` does not exist:\n{done.stderr[-1000:]}"
+    return done.stdout
+
+
+def _check_command(command: str, compose: dict[str, Any]) -> None:
+    """`command` (from a runbook) names a subcommand, options and services that exist."""
+    words = shlex.split(_PLACEHOLDER.sub("X", _TEMPLATE.sub("X", command)))
+    options = [w.split("=")[0] for w in words if w.startswith("--")]
+    if words[:2] == ["docker", "compose"]:
+        verb, *rest = words[2:]
+        assert verb in DOCKER_COMPOSE_VERBS, command
+        for word in rest:
+            service = word.split("=")[0]  # --scale notifier=3 names the service before "="
+            if not word.startswith("-") and service != "X":
+                assert service in compose, f"`{command}`: no compose service {service}"
+        return
+    if words[0] == "dlq":
+        text = _help_of([str(Path(sys.executable).parent / "dlq"), *words[1:2]])
+    elif words[:2] == ["python", "-m"]:
+        positional = [w for w in words[3:4] if not w.startswith("-")]  # its subcommand
+        text = _help_of([sys.executable, "-m", words[2], *positional])
+    else:
+        raise AssertionError(f"runbook command of an unknown kind: `{command}`")
+    for option in options:
+        assert option in text, f"`{command}`: {option} is not an option of it"
+
+
+def test_every_alert_has_a_runbook_naming_commands_that_exist() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    checked: dict[str, None] = {}
+    for rule in alert_rules():
+        runbook = rule.get("annotations", {}).get("runbook", "")
+        commands = re.findall(r"`([^`]+)`", runbook)
+        assert commands, f"{rule['alert']}: no runbook annotation naming a `command`"
+        for annotation in rule["annotations"].values():
+            for command in re.findall(r"`([^`]+)`", annotation):
+                if command.split()[0] in {"dlq", "python", "docker"}:
+                    checked[command] = None
+    for command in checked:
+        _check_command(command, compose)
 
 
 def recorded_names() -> set[str]:

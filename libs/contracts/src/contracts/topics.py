@@ -37,6 +37,9 @@ class TopicSpec:
     producers: tuple[str, ...]
     consumers: tuple[str, ...] = ()
     value: str = "json"
+    # Records an operator may need long after the broker's usual retention (weeks, not days):
+    # created with the dead-letter retention of the deployment's configuration.
+    long_lived: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ TOPICS: dict[str, TopicSpec] = {
             key="the consumer group whose dead letters were replayed",
             description="One record per operator replay of dead letters.",
             producers=("dlq",),
+            long_lived=True,
         ),
     )
 }
@@ -122,3 +126,11 @@ def all_topic_partitions() -> dict[str, int]:
         wanted[group.retry] = width
         wanted[group.dlq] = width
     return wanted
+
+
+def is_long_lived(topic: str) -> bool:
+    """Whether `topic` keeps its records with the dead-letter retention: every `<group>.dlq`
+    (a dead letter may be replayed weeks later) and registry topics marked long-lived (the audit
+    trail of replays). Other topics take the ordinary stream retention."""
+    spec = TOPICS.get(topic)
+    return topic.endswith(DLQ_SUFFIX) or (spec is not None and spec.long_lived)

@@ -22,6 +22,7 @@ from sqlmodel import col
 
 from backbone.db.engine import session_factory
 from backbone.db.outbox import OutboxEntry
+from backbone.db.prune import SENT_OUTBOX, Pruner, PruneSettings
 from backbone.kafka.offsets import high_watermarks, partitions_of, read_between, reader
 from backbone.kafka.producer import BrokerUnavailable, OutgoingRecord, Producer
 from backbone.logging import get_logger
@@ -44,6 +45,7 @@ class OutboxRelay:
         batch_size: int = 200,
         idle_interval_s: float = 0.05,
         failure_backoff_s: float = 1.0,
+        prune: PruneSettings | None = None,
     ) -> None:
         self._engine = engine
         self._sessions = session_factory(engine)
@@ -56,6 +58,8 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self.active = asyncio.Event()
         self.published = 0
+        # The active relay also deletes sent rows past the retention (PRUNE_*), when idle.
+        self.pruner = Pruner(engine, [SENT_OUTBOX], prune)
 
     def stop(self) -> None:
         """Finish the batch in hand and return from `run`."""
@@ -105,6 +109,7 @@ class OutboxRelay:
                 await self._pause(self._failure_backoff_s)
                 continue
             if count < self._batch_size:
+                await self.pruner.maybe_run()
                 await self._pause(self._idle_interval_s)
 
     async def publish_batch(self) -> int:

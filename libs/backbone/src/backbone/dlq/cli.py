@@ -23,6 +23,7 @@ from backbone.dlq.commands import (
     topics_command,
 )
 from backbone.dlq.errors import BAD_INPUT, BROKER_FAILED, DlqError
+from backbone.dlq.render import printable
 from backbone.dlq.replay_command import replay_command
 from backbone.settings import KafkaSettings, LogSettings
 
@@ -166,13 +167,13 @@ def main(
         run: Command = args.run
         return asyncio.run(run(ctx, args))
     except DlqError as exc:
-        err.print(Text(f"dlq: {exc}"))
+        err.print(Text(printable(f"dlq: {exc}")))
         return exc.exit_code
     except ValidationError as exc:
-        err.print(Text(f"dlq: bad KAFKA_* setting: {exc}"))
+        err.print(Text(printable(f"dlq: bad KAFKA_* setting: {exc}")))
         return BAD_INPUT
     except KafkaError as exc:
-        err.print(Text(f"dlq: broker error: {type(exc).__name__}: {exc}"))
+        err.print(Text(printable(f"dlq: broker error: {type(exc).__name__}: {exc}")))
         return BROKER_FAILED
     except KeyboardInterrupt:
         err.print("dlq: interrupted")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,32 @@ class TopicRow:
     depth: int
     partitions: int
     oldest: datetime | None
+
+
+# Characters that reorder what a terminal shows without being visible (Unicode bidi controls).
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """`text` with every control character escaped (`\\x1b`, `\\n`, `\\u202e`).
+
+    Error messages, headers, keys and payloads come from whoever produced the record: printed
+    as they are, an ESC sequence could rewrite the operator's screen or title, or hide a row.
+    """
+    out = []
+    for char in text:
+        if (keep_newlines and char in "\n\t") or (
+            unicodedata.category(char) != "Cc" and char not in _BIDI
+        ):
+            out.append(char)
+        else:
+            out.append(char.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
+
+
+def _safe(text: str | None, default: str = "") -> Text:
+    """Untrusted text as a rich Text (no markup), control characters escaped."""
+    return Text(printable(text if text is not None else default))
 
 
 def _text(raw: bytes | None) -> str | None:
@@ -84,14 +111,14 @@ def print_entries(console: Console, entries: Sequence[DeadLetter], *, as_json: b
         table.add_column(column, overflow="fold")
     for entry in entries:
         row = entry_json(entry)
-        error = f"{row['error_class'] or '?'}: {row['error_message'] or ''}"
+        error = printable(f"{row['error_class'] or '?'}: {row['error_message'] or ''}")
         if len(error) > TABLE_ERROR_CHARS:
             error = error[: TABLE_ERROR_CHARS - 1] + "…"
         table.add_row(
             Text(row["entry"]),
             Text(row["failed_at"] or "?"),
-            Text(row["event_id"] or "-"),
-            Text(row["event_type"] or "-"),
+            _safe(row["event_id"], "-"),
+            _safe(row["event_type"], "-"),
             Text(error),
             Text(str(row["attempts"] or "?")),
         )
@@ -120,16 +147,17 @@ def print_show(console: Console, entry: DeadLetter, *, as_json: bool) -> None:
         console.out(json.dumps(show_json(entry)), highlight=False)
         return
     message = entry.message
-    console.print(Text(f"{message.topic} {entry.coordinate}", style="bold"))
+    console.print(Text(printable(f"{message.topic} {entry.coordinate}"), style="bold"))
     if entry.problem:
-        console.print(Text(f"not a valid dead letter: {entry.problem}", style="yellow"))
+        problem = printable(f"not a valid dead letter: {entry.problem}")
+        console.print(Text(problem, style="yellow"))
     headers = Table(title="headers", title_justify="left")
     headers.add_column("name", overflow="fold")
     headers.add_column("value", overflow="fold")
     for name, value in message.headers:
-        headers.add_row(Text(name), Text(_shown(value)))
+        headers.add_row(_safe(name), _safe(_shown(value)))
     console.print(headers)
-    console.print(Text("key: ") + Text(_shown(message.key)))
+    console.print(Text("key: ") + _safe(_shown(message.key)))
     size = len(message.value) if message.value is not None else 0
     console.print(Text(f"value ({size} bytes; `--raw` writes them exactly):", style="bold"))
     text = _text(message.value)
@@ -137,11 +165,12 @@ def print_show(console: Console, entry: DeadLetter, *, as_json: bool) -> None:
         try:
             json.loads(text)
         except ValueError:
-            console.print(Text(text))
+            console.print(Text(printable(text, keep_newlines=True)))
         else:
-            console.print(JSON(text))
+            # ensure_ascii: JSON escapes C0 controls anyway; this also escapes C1 and bidi ones.
+            console.print(JSON(text, ensure_ascii=True))
     else:
-        console.print(Text(_shown(message.value)))
+        console.print(_safe(_shown(message.value)))
 
 
 def _age(oldest: datetime | None, now: datetime) -> str:
@@ -173,7 +202,9 @@ def print_topics(
         table.add_column(column, overflow="fold")
     for row in rows:
         depth = str(row.depth) if row.exists else "(missing)"
-        table.add_row(row.group, row.topic, depth, str(row.partitions), _age(row.oldest, now))
+        table.add_row(
+            _safe(row.group), _safe(row.topic), depth, str(row.partitions), _age(row.oldest, now)
+        )
     console.print(table)
 
 
@@ -194,11 +225,11 @@ def print_audit(console: Console, records: Sequence[DlqReplayAuditV1], *, as_jso
     for r in records:
         table.add_row(
             Text(r.replayed_at.isoformat()),
-            Text(r.group),
-            Text(r.operator),
+            _safe(r.group),
+            _safe(r.operator),
             str(r.count),
             "yes" if r.dry_run else "no",
-            Text(r.selection),
+            _safe(r.selection),
             Text(str(r.replay_id)),
         )
     console.print(table)

@@ -72,7 +72,8 @@ async def claim_many(session: AsyncSession, emails: Sequence[RenderedEmail]) -> 
     if found:
         resent = await session.execute(_RECLAIM, {"event_ids": found})
         claims |= dict.fromkeys((str(e) for e in resent.scalars()), Claim.RESEND)
-        # Rows are never deleted: one that is neither new nor `sending` is `sent` or `failed`.
+        # Only settled rows past the retention are deleted (backbone.db.prune): one found here
+        # that is neither new nor `sending` is `sent` or `failed`.
         claims |= {event_id: Claim.DONE for event_id in found if event_id not in claims}
     return claims
 

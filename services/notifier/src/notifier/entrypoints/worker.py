@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import faust
 
+from backbone.db.prune import NOTIFICATIONS, Pruner
 from backbone.faust import create_faust_app, resilient_agent
 from backbone.kafka.admin import ensure_topics
 from backbone.logging import configure_logging, get_logger
@@ -46,6 +47,13 @@ def create_worker(notifier: Notifier) -> faust.App:
     )
     api = create_http_app(notifier.engine)
     app.service(http_service(api, settings.http_host, settings.http_port))
+    # Settled notifications past the retention (PRUNE_*) go, at most once per interval.
+    pruner = Pruner(notifier.engine, [NOTIFICATIONS])
+
+    @app.timer(min(pruner.settings.interval_s, 60.0), on_leader=False)  # type: ignore[untyped-decorator]
+    async def prune() -> None:
+        await pruner.maybe_run()  # never raises
+
     return app
 
 

@@ -15,6 +15,7 @@ import sys
 
 import faust
 
+from backbone.db.prune import INBOX, Pruner
 from backbone.faust import create_faust_app, resilient_agent
 from backbone.kafka import Producer
 from backbone.kafka.admin import ensure_topics
@@ -51,8 +52,12 @@ def build_app(settings: Settings) -> faust.App:
         batch_max_size=settings.batch_max_size,
     )
 
+    # Inbox rows past the retention (PRUNE_*) go on a sweep tick, at most once per interval.
+    pruner = Pruner(container.engine, [INBOX])
+
     @app.timer(settings.sweep_interval_s, on_leader=False)  # type: ignore[untyped-decorator]
     async def sweep() -> None:
+        await pruner.maybe_run()  # never raises
         try:
             expired = await expire_due_holds(lambda: container.uow(None), utc_now())
         except Exception:

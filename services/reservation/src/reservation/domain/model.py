@@ -19,12 +19,22 @@ class Status(StrEnum):
     REFUNDED = "refunded"
     CANCELLED = "cancelled"
     NEEDS_REVIEW = "needs_review"
+    DISPUTED = "disputed"  # paid, the payer disputed it at their bank: the booking stands for now
+    DISPUTE_LOST = "dispute_lost"  # the bank took the money back: the slot is free again
 
 
 # Statuses that hold the slot: the exclusion constraint applies to exactly these. `failed` keeps
-# the hold so the user can retry while it lasts; the sweep expires it afterwards.
+# the hold so the user can retry while it lasts; the sweep expires it afterwards. `disputed` keeps
+# it too: the dispute may be won, and the slot must still be the user's then.
 LIVE_STATUSES: frozenset[Status] = frozenset(
-    {Status.PENDING, Status.PROCESSING, Status.SUCCEEDED, Status.FAILED, Status.NEEDS_REVIEW}
+    {
+        Status.PENDING,
+        Status.PROCESSING,
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.NEEDS_REVIEW,
+        Status.DISPUTED,
+    }
 )
 # Holds that the sweep ends once their time is up (processing waits for Stripe's word).
 SWEEPABLE_STATUSES: frozenset[Status] = frozenset({Status.PENDING, Status.FAILED})
@@ -32,7 +42,7 @@ PAYABLE_STATUSES: frozenset[Status] = frozenset({Status.PENDING, Status.FAILED})
 CANCELLABLE_STATUSES: frozenset[Status] = frozenset({Status.PENDING, Status.FAILED})
 # What nothing but a refund (or nothing at all) changes any more.
 SETTLED_STATUSES: frozenset[Status] = frozenset(
-    {Status.SUCCEEDED, Status.NEEDS_REVIEW, Status.REFUNDED}
+    {Status.SUCCEEDED, Status.NEEDS_REVIEW, Status.REFUNDED, Status.DISPUTED, Status.DISPUTE_LOST}
 )
 
 

@@ -131,6 +131,7 @@ def checkout_signal(fact: CheckoutSessionCreatedV1) -> SessionSignal:
         correlation_id=fact.correlation_id or fact.session_id,
         step=SESSION_CREATED,
         order=_order_from_fact(fact),
+        expires_at=fact.expires_at,
     )
 
 

@@ -63,6 +63,7 @@ class SessionSignal:
     step: str | None = None  # the funnel step it is (metrics), e.g. completed
     event_created: datetime | None = None  # Stripe's event `created`, when it came from Stripe
     order: OrderDraft | None = None  # the session's beats, when it sells any
+    expires_at: datetime | None = None  # when the session's page closes, if it is still open
 
     @property
     def attempt(self) -> Attempt:
@@ -267,6 +268,8 @@ class PaymentService:
     ) -> None:
         if action is Action.PROCESS:
             row.status, row.current_session_id = Status.PROCESSING, signal.session_id
+            # Until when the slot is really held (service_layer.overdue, the API's hold).
+            row.session_expires_at = signal.expires_at if signal.stage is Stage.OPEN else None
         elif action is Action.RELEASE:
             row.status, row.current_session_id = Status.PENDING, signal.session_id
         elif action is Action.EXPIRE:

@@ -100,15 +100,12 @@ async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: 
                 )
             )
         ).all()
-        order_status = dict(
-            (
-                await uow.session.execute(
-                    select(col(OrderRow.session_id), col(OrderRow.status)).where(
-                        col(OrderRow.session_id).in_(sorted(str(s["id"]) for s in sessions))
-                    )
-                )
-            ).tuples()
+        found_orders = await uow.session.execute(
+            select(col(OrderRow.session_id), col(OrderRow.status)).where(
+                col(OrderRow.session_id).in_(sorted(str(s["id"]) for s in sessions))
+            )
         )
+        order_status = {str(sid): str(st) for sid, st in found_orders}
     status = {r.id: r.status for r in rows}
     by_intent: dict[str, list[str]] = {}
     for row in rows:
@@ -147,14 +144,16 @@ async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: 
         paid = session.get("status") == "complete" and session.get("payment_status") == "paid"
         if not paid or session["id"] in covered:
             continue
-        if _has_cart(session) and order_status.get(session["id"]) in (None, OrderStatus.OPEN):
+        # An order we never recorded is another environment's (checkout's fact reaches us
+        # reliably): only an open order of ours waits for a payment Stripe already took.
+        if _has_cart(session) and order_status.get(session["id"]) == OrderStatus.OPEN:
             unsettled_sessions.append(session)
             mismatches.append(
                 Mismatch(
                     kind="order_not_settled",
                     session_id=session["id"],
                     reservation_ids=(),
-                    ours=order_status.get(session["id"], "no order"),
+                    ours=OrderStatus.OPEN.value,
                     stripe_says="complete, paid",
                 )
             )

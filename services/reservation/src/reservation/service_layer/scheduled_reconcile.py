@@ -78,6 +78,7 @@ class ScheduledReconcile:
                 return True
             except Exception:
                 # The connection (and with it the lock) is gone: try to take it again.
+                log.warning("reconcile.lock_lost")
                 await self.release()
         conn = await self.engine.connect()
         got = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.lock_key})
@@ -90,13 +91,19 @@ class ScheduledReconcile:
         return False
 
     async def release(self) -> None:
-        """Give the lock up (closing its connection releases it)."""
+        """Give the lock up (a pooled connection outlives `close`, so unlock explicitly)."""
         conn, self._lock = self._lock, None
-        if conn is not None:
-            try:
-                await conn.close()
-            except Exception:
-                log.warning("reconcile.release_failed")
+        if conn is None:
+            return
+        try:
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.lock_key})
+            await conn.commit()
+            await conn.close()
+        except Exception:
+            # A broken connection: dropping it from the pool ends its session and the lock.
+            log.warning("reconcile.release_failed")
+            await conn.invalidate()
+            await conn.close()
 
     async def tick(self) -> str:
         """One scheduled pass if this worker is the active one: clean, repaired, skipped, failed."""

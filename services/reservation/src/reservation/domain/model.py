@@ -98,6 +98,21 @@ def hold_expiry(now: datetime, hold_minutes: int, starts_at: datetime) -> dateti
     return min(now + timedelta(minutes=hold_minutes), starts_at)
 
 
+def held_until(
+    status: str, hold_expires_at: datetime, session_expires_at: datetime | None
+) -> datetime:
+    """Until when the slot is really held, as the API shows it.
+
+    An unpaid hold lasts until `hold_expires_at`. While a Stripe page is open (`processing`
+    with the session's `expires_at` known), the slot is not swept: it stays held until that page
+    closes, later than the hold when Stripe's 30-minute floor outlives it. Then the page's
+    end is the truth, give or take the overdue grace if Stripe's `expired` event is lost.
+    """
+    if status == Status.PROCESSING and session_expires_at is not None:
+        return max(hold_expires_at, session_expires_at)
+    return hold_expires_at
+
+
 def new_reference() -> str:
     """A short booking reference shown to the user, e.g. RSV-7Q4K2M (no 0/O/1/I ambiguity)."""
     alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"

@@ -60,8 +60,8 @@ class ReservationView(BaseModel):
     amount: int = Field(description="Our price, minor units.")
     currency: str
     status: str = Field(
-        description="pending, processing, succeeded, failed, expired, refunded, cancelled or "
-        "needs_review."
+        description="pending, processing, succeeded, failed, expired, refunded, cancelled, "
+        "needs_review, disputed or dispute_lost."
     )
     hold_expires_at: AwareDatetime = Field(
         description=(

@@ -31,9 +31,9 @@ class StripeSessions:
     async def expire(self, session_id: str) -> dict[str, Any]:
         """End an open session; a session no longer open is read instead (it ended meanwhile)."""
         try:
-            session = await self._client.v1.checkout.sessions.expire_async(
-                session_id, options={"idempotency_key": f"reservation-overdue-expire:{session_id}"}
-            )
+            # No idempotency key: expiring is safe to repeat (a session no longer open is
+            # refused, then read), and Stripe would replay a stored 500 to every retry.
+            session = await self._client.v1.checkout.sessions.expire_async(session_id)
         except stripe.InvalidRequestError:
             # Paid or expired in the meantime: Stripe refuses to expire it, its state is final.
             return await self.retrieve(session_id)

@@ -180,3 +180,24 @@ async def test_the_worker_reconciles_on_its_own_and_exports_when(
         await eventually(exported, timeout=30, interval=0.5, what="the last run exported")
     finally:
         worker.terminate()
+
+
+async def test_the_operators_cli_repairs_a_paid_session_left_unsettled_too(
+    settings: Settings,
+    book: Book,
+    stripe_client: stripe.StripeClient,
+    emulator_url: str,
+    reservation_db: str,
+) -> None:
+    from rich.console import Console
+
+    from reservation.entrypoints.reconcile import reconcile
+
+    row = await book()
+    paid = _emulator_paid_event(stripe_client, emulator_url, row)
+    _mark_applied(reservation_db, settings.consumer_group, paid["id"])
+    console = Console(record=True, width=200)
+    assert await reconcile(settings, 3600, dry_run=True, wait_s=0, console=console) == 1
+    assert "paid_not_settled" in console.export_text()
+    assert await reconcile(settings, 3600, dry_run=False, wait_s=0, console=console) == 0
+    assert reservation_state(reservation_db, row.id)["status"] == "succeeded"

@@ -136,12 +136,20 @@ class ScheduledReconcile:
         if report.replayable:
             await self.publish([replay_record(e, run_id) for e in report.replayable])
             log.info("reconcile.republished", count=len(report.replayable), run_id=run_id)
-        for session in report.unsettled_sessions:
-            event = synthetic_event(session, prefix="reconcile", now=int(time.time()))
-            signal = session_signal(event, str(session["id"])) if event is not None else None
-            if signal is None:
-                continue
-            await self.payments.apply([signal])
-            log.info(
-                "reconcile.settled_from_stripe", session_id=session["id"], event_id=signal.event_id
-            )
+        await settle_from_stripe(self.payments, report)
+
+
+async def settle_from_stripe(payments: PaymentService, report: Report) -> int:
+    """Apply each paid session left unsettled as its `completed` event; how many were applied."""
+    applied = 0
+    for session in report.unsettled_sessions:
+        event = synthetic_event(session, prefix="reconcile", now=int(time.time()))
+        signal = session_signal(event, str(session["id"])) if event is not None else None
+        if signal is None:
+            continue
+        await payments.apply([signal])
+        applied += 1
+        log.info(
+            "reconcile.settled_from_stripe", session_id=session["id"], event_id=signal.event_id
+        )
+    return applied

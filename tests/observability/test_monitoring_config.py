@@ -34,6 +34,7 @@ METRIC_MODULES = (
     "checkout.adapters.stripe_gateway",
     "checkout.service_layer.checkout",
     "reservation.adapters.metrics",
+    "reservation.adapters.money_metrics",
     "reservation.entrypoints.api",
     "notifier.adapters.metrics",
 )

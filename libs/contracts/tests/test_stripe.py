@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 
 from contracts import stripe
-from contracts.stripe_objects import ChargeObject, CheckoutSessionObject, PaymentIntentObject
+from contracts.stripe_objects import (
+    ChargeObject,
+    CheckoutSessionObject,
+    DisputeObject,
+    PaymentIntentObject,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -88,3 +93,21 @@ def test_stripe_object_views() -> None:
     assert failed.last_payment_error.code == "card_declined"
     charge = ChargeObject.from_event(stripe_example("charge_refunded"))
     assert (charge.refunded, charge.amount_refunded, charge.payment_intent) == (True, 15000, PI_ID)
+
+
+def test_dispute_events_are_keyed_by_payment_intent_and_read_as_disputes() -> None:
+    for name, status in (
+        ("charge_dispute_created", "needs_response"),
+        ("charge_dispute_closed", "lost"),
+    ):
+        event = stripe.parse_stripe_event(
+            (EXAMPLES / "stripe.events" / f"{name}.json").read_bytes()
+        )
+        assert event.handled
+        assert stripe.event_key(event) == "pi_3PgaxMB7WZ01zgkW0vQ2Yk8d"
+        dispute = DisputeObject.from_event(event)
+        assert (dispute.status, dispute.amount, dispute.charge) == (
+            status,
+            15000,
+            "ch_3PgaxMB7WZ01zgkW0pXKmN1c",
+        )

@@ -18,6 +18,8 @@ RESERVATION_EXPIRED_V1: Final = "reservation.expired.v1"
 RESERVATION_REFUNDED_V1: Final = "reservation.refunded.v1"
 RESERVATION_FLAGGED_FOR_REVIEW_V1: Final = "reservation.flagged_for_review.v1"
 ORDER_CONFIRMED_V1: Final = "order.confirmed.v1"
+PAYMENT_DISPUTED_V1: Final = "payment.disputed.v1"
+PAYMENT_DISPUTE_CLOSED_V1: Final = "payment.dispute_closed.v1"
 
 # Known refund reasons; the field stays a plain string so a new reason never breaks old readers.
 REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN: Final = "late_payment_slot_taken"
@@ -184,13 +186,61 @@ class OrderConfirmedV1(FactBase):
         return self.order_id
 
 
+class _DisputeFactBase(FactBase):
+    """What both dispute facts carry; the user is the payer of the disputed payment."""
+
+    dispute_id: NonEmptyStr = Field(description="Stripe's dispute id (du_...).")
+    payment_intent_id: str | None = Field(default=None, description="The disputed PaymentIntent.")
+    charge_id: str | None = Field(default=None, description="The disputed Charge.")
+    amount: MinorUnits = Field(description="Disputed, in minor units.")
+    currency: Currency = Field(description="Lower-case ISO 4217 code.")
+    reason: str | None = Field(
+        default=None, description="Stripe's reason, e.g. 'fraudulent', 'product_not_received'."
+    )
+    stripe_status: NonEmptyStr = Field(description="The dispute's status at Stripe.")
+    reservation_ids: list[str] = Field(
+        default_factory=list, description="The reservations the payment paid for."
+    )
+    order_id: str | None = Field(
+        default=None, description="The beats order the payment paid for, if any."
+    )
+
+    def partition_key(self) -> str:
+        """The dispute id, so a dispute's opening and closing stay in order."""
+        return self.dispute_id
+
+
+class PaymentDisputedV1(_DisputeFactBase):
+    """The payer disputed a payment at their bank: its reservations and order are `disputed`
+    (the booking stands meanwhile) and an operator must answer at Stripe before the deadline."""
+
+    event_type: Literal["payment.disputed.v1"] = Field(
+        default=PAYMENT_DISPUTED_V1, description="The discriminator of this fact."
+    )
+    evidence_due_by: Timestamp | None = Field(
+        default=None, description="When Stripe must have the evidence."
+    )
+
+
+class PaymentDisputeClosedV1(_DisputeFactBase):
+    """A dispute was decided: `won` (the booking stands) or `lost` (the money went back to the
+    payer and the reservations are `dispute_lost`, their slots free)."""
+
+    event_type: Literal["payment.dispute_closed.v1"] = Field(
+        default=PAYMENT_DISPUTE_CLOSED_V1, description="The discriminator of this fact."
+    )
+    outcome: Literal["won", "lost"] = Field(description="How the dispute ended for us.")
+
+
 ReservationFact = Annotated[
     ReservationConfirmedV1
     | ReservationPaymentFailedV1
     | ReservationExpiredV1
     | ReservationRefundedV1
     | ReservationFlaggedForReviewV1
-    | OrderConfirmedV1,
+    | OrderConfirmedV1
+    | PaymentDisputedV1
+    | PaymentDisputeClosedV1,
     Field(discriminator="event_type"),
 ]
 
@@ -201,6 +251,8 @@ FACT_TYPES: Final[dict[str, type[FactBase]]] = {
     RESERVATION_REFUNDED_V1: ReservationRefundedV1,
     RESERVATION_FLAGGED_FOR_REVIEW_V1: ReservationFlaggedForReviewV1,
     ORDER_CONFIRMED_V1: OrderConfirmedV1,
+    PAYMENT_DISPUTED_V1: PaymentDisputedV1,
+    PAYMENT_DISPUTE_CLOSED_V1: PaymentDisputeClosedV1,
 }
 
 FACT_ADAPTER: Final[TypeAdapter[ReservationFact]] = TypeAdapter(ReservationFact)

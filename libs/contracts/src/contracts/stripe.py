@@ -14,6 +14,8 @@ CHECKOUT_SESSION_ASYNC_PAYMENT_FAILED: Final = "checkout.session.async_payment_f
 CHECKOUT_SESSION_EXPIRED: Final = "checkout.session.expired"
 PAYMENT_INTENT_PAYMENT_FAILED: Final = "payment_intent.payment_failed"
 CHARGE_REFUNDED: Final = "charge.refunded"
+CHARGE_DISPUTE_CREATED: Final = "charge.dispute.created"
+CHARGE_DISPUTE_CLOSED: Final = "charge.dispute.closed"
 
 HANDLED_EVENT_TYPES: Final = frozenset(
     {
@@ -23,6 +25,8 @@ HANDLED_EVENT_TYPES: Final = frozenset(
         CHECKOUT_SESSION_EXPIRED,
         PAYMENT_INTENT_PAYMENT_FAILED,
         CHARGE_REFUNDED,
+        CHARGE_DISPUTE_CREATED,
+        CHARGE_DISPUTE_CLOSED,
     }
 )
 

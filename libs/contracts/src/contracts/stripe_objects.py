@@ -1,4 +1,4 @@
-"""Tolerant views of the Stripe objects we read: Checkout Session, PaymentIntent, Charge."""
+"""Tolerant views of the Stripe objects we read: session, payment intent, charge, dispute."""
 
 from __future__ import annotations
 
@@ -100,3 +100,26 @@ class ChargeObject(_StripeObject):
     refunded: bool = Field(default=False, description="True once fully refunded.")
     payment_intent: StripeRef = Field(default=None, description="The PaymentIntent id, if any.")
     status: str | None = Field(default=None, description="succeeded, pending or failed.")
+
+
+class DisputeEvidenceDetails(Contract):
+    """A dispute's evidence_details (only what we show an operator)."""
+
+    due_by: int | None = Field(default=None, description="Evidence deadline, Unix seconds.")
+
+
+class DisputeObject(_StripeObject):
+    """A Stripe Dispute (`object: dispute`), the data.object of charge.dispute.* events."""
+
+    amount: int = Field(description="Disputed, in minor units.")
+    currency: str = Field(description="Lower-case ISO 4217 code.")
+    charge: StripeRef = Field(default=None, description="The disputed Charge id.")
+    payment_intent: StripeRef = Field(default=None, description="The PaymentIntent id, if any.")
+    reason: str | None = Field(default=None, description="e.g. fraudulent, product_not_received.")
+    status: str = Field(
+        description="warning_needs_response, warning_under_review, warning_closed,"
+        " needs_response, under_review, won or lost."
+    )
+    evidence_details: DisputeEvidenceDetails | None = Field(
+        default=None, description="When evidence is due."
+    )

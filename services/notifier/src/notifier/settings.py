@@ -42,7 +42,9 @@ class NotifierSettings(BaseSettings):
         "Studio <no-reply@studio.example>", description="From header and envelope sender."
     )
     operator_email: str = Field(
-        "operator@studio.example", description="Where reservations flagged for review are sent."
+        "operator@studio.example",
+        description="Where operator e-mails go (NOTIFIER_OPERATOR_EMAIL): reservations flagged"
+        " for review, payment disputes opened and closed.",
     )
     checkout_url: str = Field(
         "http://127.0.0.1:8000/", description="Link back to checkout when a fact carries none."

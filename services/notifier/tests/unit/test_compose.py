@@ -10,7 +10,7 @@ import pytest
 
 from contracts.reservation import ReservationFact, parse_fact
 from notifier.adapters.templates import Renderer
-from notifier.domain.compose import FLAGGED, TEMPLATES, plan_email, template_for
+from notifier.domain.compose import OPERATOR_TEMPLATES, TEMPLATES, plan_email, template_for
 from notifier.domain.formatting import (
     format_money,
     format_slot,
@@ -34,7 +34,7 @@ def test_every_example_fact_renders_both_parts(path: Path) -> None:
     email = plan_email(fact, operator_email="ops@studio.test", checkout_url="http://c.test/")
     assert email.template == template_for(fact.event_type)
     assert email.template in TEMPLATES
-    expected = "ops@studio.test" if email.template == FLAGGED else fact.user_email
+    expected = "ops@studio.test" if email.template in OPERATOR_TEMPLATES else fact.user_email
     assert email.recipient == expected
     rendered = Renderer("n.test").render(email)
     assert rendered.message_id == f"<{fact.event_id}@n.test>"

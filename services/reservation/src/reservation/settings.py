@@ -41,7 +41,16 @@ class Settings(StartupSettings):
 
     host: str = Field("127.0.0.1", description="Interface the API binds to.")
     port: int = Field(8002, description="Port of the API (RESERVATION_PORT).")
-    hold_minutes: int = Field(30, ge=1, description="How long a pending reservation holds a slot.")
+    hold_minutes: int = Field(
+        30,
+        ge=1,
+        description=(
+            "How long an unpaid reservation holds its slot (RESERVATION_HOLD_MINUTES). While a"
+            " Stripe page is open the slot stays held until that session's expires_at (at least"
+            " Stripe's 30 minutes, at most 24 h; checkout sets it) plus at most"
+            " RESERVATION_OVERDUE_GRACE_S, and the API's hold_expires_at says so."
+        ),
+    )
     sweep_interval_s: float = Field(15.0, gt=0, description="How often expired holds are swept.")
     batch_max_size: int = Field(
         200,
@@ -57,6 +66,31 @@ class Settings(StartupSettings):
     )
     reconcile_wait_s: float = Field(
         30.0, ge=0, description="How long reconcile waits for republished events to be applied."
+    )
+    overdue_grace_s: float = Field(
+        600.0,
+        ge=0,
+        description=(
+            "How long after a Checkout Session's expires_at the worker waits for Stripe's event"
+            " before it looks the session up at Stripe (RESERVATION_OVERDUE_GRACE_S)."
+        ),
+    )
+    overdue_interval_s: float = Field(
+        60.0, gt=0, description="How often the worker looks for overdue sessions."
+    )
+    reconcile_interval_s: float = Field(
+        900.0,
+        gt=0,
+        description=(
+            "How often the worker reconciles with Stripe (RESERVATION_RECONCILE_INTERVAL_S);"
+            " one worker at a time (a PostgreSQL advisory lock)."
+        ),
+    )
+    reconcile_window_s: int = Field(
+        6 * 3600,
+        gt=0,
+        le=30 * 86400,
+        description="How far back each scheduled reconciliation looks (Stripe keeps 30 days).",
     )
     worker_metrics_port: int | None = Field(
         None,

@@ -178,3 +178,96 @@ async def test_shuffled_triplicated_delivery_in_batches_converges(
     expected = _outcome(reservation_db, ordered_id)
     got = _outcome(reservation_db, batched_id)
     assert got == expected, f"{name} in order {order}, batches cut at {cuts}"
+
+
+# --- disputes -------------------------------------------------------------------------------
+# A dispute comes days after the payment it disputes, so the payment is applied first; then the
+# dispute's events, each delivered three times in any order and in batches of any size, end where
+# one ordered delivery ends.
+DISPUTES = {
+    "won": [("created", "needs_response"), ("closed", "won")],
+    "lost": [("created", "needs_response"), ("closed", "lost")],
+    "open": [("created", "needs_response"), ("updated", "under_review")],
+    "inquiry_closed": [("created", "warning_needs_response"), ("closed", "warning_closed")],
+}
+
+
+async def _paid_and_disputed(
+    container: Container, book: Callable[..., Any], name: str
+) -> tuple[Any, list[Message]]:
+    """A new reservation, paid in order; its dispute's events, in their own order."""
+    from .test_disputes import dispute_event
+
+    row = await book()
+    sid, pi = f"cs_test_{uuid.uuid4().hex}", f"pi_{uuid.uuid4().hex[:20]}"
+    await container.handler(checkout_message(checkout_fact(sid, [row])))
+    await container.handler(
+        stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent=pi))
+    )
+    du = f"du_{uuid.uuid4().hex[:20]}"
+    types = {
+        "created": s.CHARGE_DISPUTE_CREATED,
+        "closed": s.CHARGE_DISPUTE_CLOSED,
+        "updated": "charge.dispute.updated",
+    }
+    events = [
+        stripe_message(
+            dispute_event(types[kind], pi, status=status, amount=row.amount, dispute_id=du)
+        )
+        for kind, status in DISPUTES[name]
+    ]
+    return row, events
+
+
+def _dispute_outcome(database_url: str, reservation_id: str) -> tuple[Any, ...]:
+    from contracts.reservation import PaymentDisputeClosedV1, PaymentDisputedV1
+
+    state = reservation_state(database_url, reservation_id)
+    facts = [
+        f
+        for f in outbox_facts(database_url)
+        if isinstance(f, PaymentDisputedV1 | PaymentDisputeClosedV1)
+        and reservation_id in f.reservation_ids
+    ]
+    closed = [f.outcome for f in facts if isinstance(f, PaymentDisputeClosedV1)]
+    # "Disputed" is told only while the dispute is news: after its close it is not, so whether
+    # it was sent depends on arrival order by nature; the ending and its closing fact must match.
+    opened = [f for f in facts if isinstance(f, PaymentDisputedV1)]
+    return (state["status"], state["dispute_id"] is not None, closed, bool(opened) or bool(closed))
+
+
+@st.composite
+def dispute_scenarios(draw: st.DrawFn) -> tuple[str, list[int], list[int]]:
+    name = draw(st.sampled_from(sorted(DISPUTES)))
+    deliveries = [i for i in range(len(DISPUTES[name])) for _ in range(3)]
+    order = list(draw(st.permutations(deliveries)))
+    cuts = sorted(draw(st.sets(st.integers(1, len(order) - 1))))
+    return name, order, cuts
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(scenario=dispute_scenarios())
+async def test_shuffled_triplicated_dispute_events_converge(
+    scenario: tuple[str, list[int], list[int]],
+    container: Container,
+    book: Callable[..., Any],
+    reservation_db: str,
+) -> None:
+    name, order, cuts = scenario
+    ordered_row, ordered_events = await _paid_and_disputed(container, book, name)
+    for message in ordered_events:
+        await container.handler(message)
+    shuffled_row, events = await _paid_and_disputed(container, book, name)
+    shuffled = [events[index] for index in order]
+    for start, end in pairwise([0, *cuts, len(shuffled)]):
+        await container.batch_handler(shuffled[start:end])
+    expected = _dispute_outcome(reservation_db, ordered_row.id)
+    assert expected[0] == {"won": "succeeded", "inquiry_closed": "succeeded"}.get(
+        name, {"lost": "dispute_lost", "open": "disputed"}.get(name)
+    )
+    got = _dispute_outcome(reservation_db, shuffled_row.id)
+    assert got == expected, f"{name} in order {order}, batches cut at {cuts}"

@@ -6,6 +6,8 @@ from typing import Any
 
 from contracts.reservation import (
     ORDER_CONFIRMED_V1,
+    PAYMENT_DISPUTE_CLOSED_V1,
+    PAYMENT_DISPUTED_V1,
     REFUND_REASON_CHARGE_REFUNDED,
     REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN,
     RESERVATION_CONFIRMED_V1,
@@ -14,6 +16,8 @@ from contracts.reservation import (
     RESERVATION_PAYMENT_FAILED_V1,
     RESERVATION_REFUNDED_V1,
     OrderConfirmedV1,
+    PaymentDisputeClosedV1,
+    PaymentDisputedV1,
     ReservationConfirmedV1,
     ReservationExpiredV1,
     ReservationFact,
@@ -38,7 +42,20 @@ EXPIRED = "reservation_expired"
 REFUNDED = "reservation_refunded"
 FLAGGED = "reservation_flagged_for_review"
 ORDER_CONFIRMED = "order_confirmed"
-TEMPLATES = (CONFIRMED, PAYMENT_FAILED, EXPIRED, REFUNDED, FLAGGED, ORDER_CONFIRMED)
+DISPUTED = "payment_disputed"
+DISPUTE_CLOSED = "payment_dispute_closed"
+TEMPLATES = (
+    CONFIRMED,
+    PAYMENT_FAILED,
+    EXPIRED,
+    REFUNDED,
+    FLAGGED,
+    ORDER_CONFIRMED,
+    DISPUTED,
+    DISPUTE_CLOSED,
+)
+# Templates whose e-mail goes to the operator (NOTIFIER_OPERATOR_EMAIL), not to the user.
+OPERATOR_TEMPLATES = frozenset({FLAGGED, DISPUTED, DISPUTE_CLOSED})
 _TEMPLATE_BY_EVENT_TYPE = {
     RESERVATION_CONFIRMED_V1: CONFIRMED,
     RESERVATION_PAYMENT_FAILED_V1: PAYMENT_FAILED,
@@ -46,6 +63,8 @@ _TEMPLATE_BY_EVENT_TYPE = {
     RESERVATION_REFUNDED_V1: REFUNDED,
     RESERVATION_FLAGGED_FOR_REVIEW_V1: FLAGGED,
     ORDER_CONFIRMED_V1: ORDER_CONFIRMED,
+    PAYMENT_DISPUTED_V1: DISPUTED,
+    PAYMENT_DISPUTE_CLOSED_V1: DISPUTE_CLOSED,
 }
 
 _REFUND_REASONS = {
@@ -173,4 +192,38 @@ def plan_email(fact: ReservationFact, *, operator_email: str, checkout_url: str)
                     "total": format_money(fact.total, fact.currency),
                 },
             )
+        case PaymentDisputedV1() | PaymentDisputeClosedV1():
+            return _dispute_email(fact, operator_email)
     raise TypeError(f"no e-mail for {type(fact).__name__}")  # pragma: no cover
+
+
+def _dispute_email(fact: PaymentDisputedV1 | PaymentDisputeClosedV1, operator_email: str) -> Email:
+    """To the operator: a dispute opened (answer at Stripe before the deadline) or closed."""
+    context: dict[str, Any] = {
+        "dispute_id": fact.dispute_id,
+        "amount": format_money(fact.amount, fact.currency),
+        "reason": fact.reason or "-",
+        "stripe_status": fact.stripe_status,
+        "payment_intent_id": fact.payment_intent_id or "-",
+        "charge_id": fact.charge_id or "-",
+        "reservation_ids": ", ".join(fact.reservation_ids) or "-",
+        "order_id": fact.order_id or "-",
+        "user_id": fact.user_id,
+        "user_email": fact.user_email,
+    }
+    if isinstance(fact, PaymentDisputedV1):
+        due = format_moment(fact.evidence_due_by) if fact.evidence_due_by else "-"
+        return _email(
+            fact,
+            template=DISPUTED,
+            recipient=operator_email,
+            subject=one_line(f"[dispute] {fact.dispute_id}: evidence due {due}", limit=200),
+            context={**context, "evidence_due_by": due},
+        )
+    return _email(
+        fact,
+        template=DISPUTE_CLOSED,
+        recipient=operator_email,
+        subject=one_line(f"[dispute] {fact.dispute_id} closed: {fact.outcome}", limit=200),
+        context={**context, "outcome": fact.outcome},
+    )

@@ -87,6 +87,10 @@ class FactWriter:
         )
         self.written.append(fact)
 
+    def write(self, fact: FactBase) -> None:
+        """Any fact built elsewhere (service_layer.disputes builds its own)."""
+        self._write(fact)
+
     def confirmed(self, row: ReservationRow) -> None:
         """The reservation is paid and the slot is the user's."""
         assert row.paid_session_id is not None

@@ -14,6 +14,7 @@ from backbone.db.inbox import InboxEntry
 from backbone.db.outbox import OutboxEntry
 
 __all__ = [
+    "DisputeRow",
     "InboxEntry",
     "OrderRow",
     "OutboxEntry",
@@ -70,6 +71,10 @@ class ReservationRow(SQLModel, table=True):
     refund_id: str | None = Field(default=None, sa_column=Column(String(255)))
     refunded_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     review_reason: str | None = Field(default=None, sa_column=Column(String(100)))
+    # The open Checkout Session's expires_at: the slot is held until then (migration 0004).
+    session_expires_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    dispute_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    status_before_dispute: str | None = Field(default=None, sa_column=Column(String(20)))
 
 
 class PaymentAttemptRow(SQLModel, table=True):
@@ -106,5 +111,24 @@ class OrderRow(SQLModel, table=True):
     paid_currency: str | None = Field(default=None, sa_column=Column(String(3)))
     paid_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     confirmed_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    dispute_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    status_before_dispute: str | None = Field(default=None, sa_column=Column(String(20)))
+    created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+
+
+class DisputeRow(SQLModel, table=True):
+    """One Stripe dispute of a payment and how far it got (open < won | lost)."""
+
+    __tablename__ = "disputes"
+
+    dispute_id: str = Field(sa_column=Column(String(255), primary_key=True))
+    charge_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    payment_intent_id: str | None = Field(default=None, sa_column=Column(String(255), index=True))
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(String(100)))
+    stage: str = Field(sa_column=Column(String(20), nullable=False))
+    stripe_status: str = Field(sa_column=Column(String(40), nullable=False))
     created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))

@@ -19,12 +19,22 @@ class Status(StrEnum):
     REFUNDED = "refunded"
     CANCELLED = "cancelled"
     NEEDS_REVIEW = "needs_review"
+    DISPUTED = "disputed"  # paid, the payer disputed it at their bank: the booking stands for now
+    DISPUTE_LOST = "dispute_lost"  # the bank took the money back: the slot is free again
 
 
 # Statuses that hold the slot: the exclusion constraint applies to exactly these. `failed` keeps
-# the hold so the user can retry while it lasts; the sweep expires it afterwards.
+# the hold so the user can retry while it lasts; the sweep expires it afterwards. `disputed` keeps
+# it too: the dispute may be won, and the slot must still be the user's then.
 LIVE_STATUSES: frozenset[Status] = frozenset(
-    {Status.PENDING, Status.PROCESSING, Status.SUCCEEDED, Status.FAILED, Status.NEEDS_REVIEW}
+    {
+        Status.PENDING,
+        Status.PROCESSING,
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.NEEDS_REVIEW,
+        Status.DISPUTED,
+    }
 )
 # Holds that the sweep ends once their time is up (processing waits for Stripe's word).
 SWEEPABLE_STATUSES: frozenset[Status] = frozenset({Status.PENDING, Status.FAILED})
@@ -32,7 +42,7 @@ PAYABLE_STATUSES: frozenset[Status] = frozenset({Status.PENDING, Status.FAILED})
 CANCELLABLE_STATUSES: frozenset[Status] = frozenset({Status.PENDING, Status.FAILED})
 # What nothing but a refund (or nothing at all) changes any more.
 SETTLED_STATUSES: frozenset[Status] = frozenset(
-    {Status.SUCCEEDED, Status.NEEDS_REVIEW, Status.REFUNDED}
+    {Status.SUCCEEDED, Status.NEEDS_REVIEW, Status.REFUNDED, Status.DISPUTED, Status.DISPUTE_LOST}
 )
 
 
@@ -86,6 +96,21 @@ def plan_slot(service: StudioService, starts_at: datetime, now: datetime) -> Slo
 def hold_expiry(now: datetime, hold_minutes: int, starts_at: datetime) -> datetime:
     """When an unpaid hold lapses: after `hold_minutes`, and never after the slot starts."""
     return min(now + timedelta(minutes=hold_minutes), starts_at)
+
+
+def held_until(
+    status: str, hold_expires_at: datetime, session_expires_at: datetime | None
+) -> datetime:
+    """Until when the slot is really held, as the API shows it.
+
+    An unpaid hold lasts until `hold_expires_at`. While a Stripe page is open (`processing`
+    with the session's `expires_at` known), the slot is not swept: it stays held until that page
+    closes, later than the hold when Stripe's 30-minute floor outlives it. Then the page's
+    end is the truth, give or take the overdue grace if Stripe's `expired` event is lost.
+    """
+    if status == Status.PROCESSING and session_expires_at is not None:
+        return max(hold_expires_at, session_expires_at)
+    return hold_expires_at
 
 
 def new_reference() -> str:

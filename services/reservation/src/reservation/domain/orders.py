@@ -22,6 +22,8 @@ class OrderStatus(StrEnum):
     OPEN = "open"
     CONFIRMED = "confirmed"
     NEEDS_REVIEW = "needs_review"
+    DISPUTED = "disputed"  # paid, then disputed at the payer's bank (service_layer.disputes)
+    DISPUTE_LOST = "dispute_lost"
 
 
 @dataclass(frozen=True)

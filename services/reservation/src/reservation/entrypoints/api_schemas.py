@@ -6,7 +6,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.reservation import ReservationPaymentUpdate
 from reservation.adapters.tables import ReservationRow
-from reservation.domain.model import StudioService
+from reservation.domain.model import StudioService, held_until
 
 
 class BookRequest(BaseModel):
@@ -60,10 +60,15 @@ class ReservationView(BaseModel):
     amount: int = Field(description="Our price, minor units.")
     currency: str
     status: str = Field(
-        description="pending, processing, succeeded, failed, expired, refunded, cancelled or "
-        "needs_review."
+        description="pending, processing, succeeded, failed, expired, refunded, cancelled, "
+        "needs_review, disputed or dispute_lost."
     )
-    hold_expires_at: AwareDatetime = Field(description="Until when an unpaid hold lasts.")
+    hold_expires_at: AwareDatetime = Field(
+        description=(
+            "Until when the slot is held unpaid: the hold, or, while a Stripe page is open, when"
+            " that page closes if later (the slot is kept for it)."
+        )
+    )
     created_at: AwareDatetime
     payment: ReservationPaymentUpdate | None = Field(
         default=None, description="The seed's payment update (camelCase), once paid."
@@ -95,7 +100,7 @@ class ReservationView(BaseModel):
             amount=row.amount,
             currency=row.currency,
             status=row.status,
-            hold_expires_at=row.hold_expires_at,
+            hold_expires_at=held_until(row.status, row.hold_expires_at, row.session_expires_at),
             created_at=row.created_at,
             payment=payment,
             refund_id=row.refund_id,

@@ -1,4 +1,7 @@
-"""`python -m reservation reconcile --since 24h [--dry-run]`: compare, report, republish, recheck.
+"""`python -m reservation reconcile --since 24h [--dry-run]`: compare, report, repair, recheck.
+
+Repairs as the worker's scheduled pass does (service_layer.scheduled_reconcile): republishes
+events never applied, and applies paid sessions left unsettled as their `completed` event.
 
 Exit codes: 0 nothing (left) to repair; 1 mismatches remain (or, with --dry-run, were found);
 2 the run itself failed (Stripe, broker or database unreachable).
@@ -19,6 +22,7 @@ from backbone.logging import configure_logging, get_logger
 from reservation.adapters.stripe_gateway import StripeGateway
 from reservation.bootstrap import build
 from reservation.service_layer.reconcile import Mismatch, compare, new_run_id, replay_record
+from reservation.service_layer.scheduled_reconcile import settle_from_stripe
 from reservation.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -82,6 +86,9 @@ async def reconcile(
             finally:
                 await producer.stop()
             console.print(f"republished {len(report.replayable)} event(s) to stripe.events")
+        if report.unsettled_sessions:
+            settled = await settle_from_stripe(container.payments, report)
+            console.print(f"applied {settled} paid session(s) as Stripe's completed event")
         deadline = time.monotonic() + wait_s
         while True:
             report = await compare(container.uow(), gateway, consumer, since)

@@ -4,7 +4,8 @@ Consumes stripe.events, checkout.sessions and the group's retry topic through ba
 resilient agent (bounded retries, then <group>.dlq); the agent is stateless, state lives in
 PostgreSQL behind the inbox. What waits while a batch is handled forms the next batch (up to
 RESERVATION_BATCH_MAX_SIZE), one transaction each (service_layer.payments). A Faust timer on
-every worker sweeps expired holds (rows another worker is sweeping are skipped). GET /metrics on
+every worker sweeps expired holds (rows another worker is sweeping are skipped); entrypoints.timers
+adds the overdue-session look-ups and the scheduled reconciliation. GET /metrics on
 RESERVATION_WORKER_METRICS_PORT when set.
 """
 
@@ -29,6 +30,7 @@ from contracts.topics import (
     retry_topic,
 )
 from reservation.bootstrap import build, prepare_database, utc_now
+from reservation.entrypoints import timers
 from reservation.service_layer.sweep import expire_due_holds
 from reservation.settings import Settings, get_settings
 
@@ -66,6 +68,7 @@ def build_app(settings: Settings) -> faust.App:
         if expired:
             log.info("sweep.expired_holds", count=expired)
 
+    timers.register(app, container, settings)
     return app
 
 

@@ -18,11 +18,17 @@ from contracts.checkout import (
     ReservationCheckoutMetadata,
 )
 from contracts.stripe import StripeEvent, parse_stripe_event
-from contracts.stripe_objects import ChargeObject, CheckoutSessionObject
+from contracts.stripe_objects import (
+    ChargeObject,
+    CheckoutSessionObject,
+    DisputeObject,
+    PaymentIntentObject,
+)
 from contracts.topics import CHECKOUT_SESSIONS, STRIPE_EVENTS
 from reservation.adapters.metrics import SESSION_CREATED, STEP_OF_EVENT
 from reservation.domain.orders import OrderDraft, OrderLine
 from reservation.domain.payments import Stage
+from reservation.service_layer.disputes import DisputeSignal, PaymentDeclined
 from reservation.service_layer.payments import (
     ChargeRefund,
     PaymentService,
@@ -131,6 +137,7 @@ def checkout_signal(fact: CheckoutSessionCreatedV1) -> SessionSignal:
         correlation_id=fact.correlation_id or fact.session_id,
         step=SESSION_CREATED,
         order=_order_from_fact(fact),
+        expires_at=fact.expires_at,
     )
 
 
@@ -189,7 +196,41 @@ def _stripe(value: bytes, correlation_id: str | None) -> Signal:
                 correlation_id=correlation_id,
                 event_created=_utc(event.created, event.created),
             )
+        elif event.type in (s.CHARGE_DISPUTE_CREATED, s.CHARGE_DISPUTE_CLOSED):
+            return _dispute(event, correlation_id)
+        elif event.type == s.PAYMENT_INTENT_PAYMENT_FAILED:
+            return _declined(event, correlation_id)
     except ValidationError as exc:
         raise PermanentError(f"malformed {event.type} object: {exc}") from exc
     # Unknown or irrelevant types are acknowledged and ignored.
     return Unhandled(event.id, correlation_id)
+
+
+def _dispute(event: StripeEvent, correlation_id: str | None) -> DisputeSignal:
+    dispute = DisputeObject.from_event(event)
+    due = dispute.evidence_details.due_by if dispute.evidence_details else None
+    return DisputeSignal(
+        event.id,
+        dispute_id=dispute.id,
+        charge_id=dispute.charge,
+        payment_intent_id=dispute.payment_intent,
+        amount=dispute.amount,
+        currency=dispute.currency,
+        reason=dispute.reason,
+        stripe_status=dispute.status,
+        evidence_due_by=_utc(due, 0) if due is not None else None,
+        correlation_id=correlation_id or dispute.payment_intent or dispute.id,
+        event_created=_utc(event.created, event.created),
+    )
+
+
+def _declined(event: StripeEvent, correlation_id: str | None) -> PaymentDeclined:
+    intent = PaymentIntentObject.from_event(event)
+    error = intent.last_payment_error
+    return PaymentDeclined(
+        event.id,
+        payment_intent_id=intent.id,
+        decline_code=(error.decline_code or error.code) if error else None,
+        correlation_id=correlation_id or intent.id,
+        event_created=_utc(event.created, event.created),
+    )

@@ -27,6 +27,12 @@ from reservation.adapters.tables import ReservationRow
 from reservation.domain.model import Slot, Status
 from reservation.domain.orders import CartPayment, OrderDraft
 from reservation.domain.payments import Action, Attempt, Stage, advances, amount_problem, decide
+from reservation.service_layer.disputes import (
+    DisputeSignal,
+    PaymentDeclined,
+    apply_dispute,
+    committed,
+)
 from reservation.service_layer.orders import apply_order
 from reservation.service_layer.unit_of_work import UnitOfWork
 
@@ -63,6 +69,7 @@ class SessionSignal:
     step: str | None = None  # the funnel step it is (metrics), e.g. completed
     event_created: datetime | None = None  # Stripe's event `created`, when it came from Stripe
     order: OrderDraft | None = None  # the session's beats, when it sells any
+    expires_at: datetime | None = None  # when the session's page closes, if it is still open
 
     @property
     def attempt(self) -> Attempt:
@@ -102,7 +109,7 @@ class Unhandled:
     correlation_id: str | None = None
 
 
-Signal = SessionSignal | ChargeRefund | Unhandled
+Signal = SessionSignal | ChargeRefund | DisputeSignal | PaymentDeclined | Unhandled
 
 
 def _ids(signal: Signal) -> AbstractContextManager[None]:
@@ -171,6 +178,10 @@ class PaymentService:
                 await self._refunded_in_stripe(
                     uow, signal.charge_id, signal.payment_intent_id, signal.fully_refunded
                 )
+        elif isinstance(signal, DisputeSignal):
+            actions = await apply_dispute(uow, signal, self.clock())
+        elif isinstance(signal, PaymentDeclined):
+            pass  # the inbox claim is all: committed() counts it once
         else:
             log.debug("stripe_event.ignored")
         return actions
@@ -185,6 +196,9 @@ class PaymentService:
                 record_committed(
                     CHARGE_REFUNDED, written, started=started, event_created=signal.event_created
                 )
+            return
+        if isinstance(signal, DisputeSignal | PaymentDeclined):
+            committed(signal, actions)
             return
         if not isinstance(signal, SessionSignal):
             return
@@ -267,6 +281,8 @@ class PaymentService:
     ) -> None:
         if action is Action.PROCESS:
             row.status, row.current_session_id = Status.PROCESSING, signal.session_id
+            # Until when the slot is really held (service_layer.overdue, the API's hold).
+            row.session_expires_at = signal.expires_at if signal.stage is Stage.OPEN else None
         elif action is Action.RELEASE:
             row.status, row.current_session_id = Status.PENDING, signal.session_id
         elif action is Action.EXPIRE:

@@ -3,14 +3,16 @@
 An event of a type we act on whose id is not in our inbox was never delivered (or never
 applied): it is republished to stripe.events exactly as webhook-ingest would write it, and the
 normal, idempotent path repairs the reservation. A paid session whose reservations are not
-settled here, with no event left to replay, is reported for an operator.
+settled here, with no event left to replay, is reported (`paid_not_settled`), and so is a paid
+session whose beats order is still open (`order_not_settled`); the scheduled pass
+(service_layer.scheduled_reconcile) repairs both from the session's state at Stripe.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -24,8 +26,9 @@ from contracts import headers as h
 from contracts.checkout import ReservationCheckoutMetadata
 from contracts.stripe import HANDLED_EVENT_TYPES, StripeEvent, event_key
 from contracts.topics import STRIPE_EVENTS
-from reservation.adapters.tables import ReservationRow
+from reservation.adapters.tables import OrderRow, ReservationRow
 from reservation.domain.model import SETTLED_STATUSES
+from reservation.domain.orders import OrderStatus
 from reservation.service_layer.unit_of_work import UnitOfWork
 
 
@@ -41,7 +44,7 @@ class StripeListing(Protocol):
 class Mismatch:
     """One disagreement between Stripe and us."""
 
-    kind: str  # "event_not_applied" or "paid_not_settled"
+    kind: str  # "event_not_applied", "paid_not_settled" or "order_not_settled"
     session_id: str
     reservation_ids: tuple[str, ...]
     ours: str
@@ -55,6 +58,8 @@ class Report:
 
     mismatches: list[Mismatch]
     replayable: list[dict[str, Any]]
+    # Paid sessions whose reservations or order are not settled: repaired from their state.
+    unsettled_sessions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _reservation_ids(obj: dict[str, Any]) -> tuple[str, ...]:
@@ -85,7 +90,7 @@ async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: 
         intents = {
             str(e["data"]["object"].get("payment_intent"))
             for e in events
-            if e["data"]["object"].get("object") == "charge"
+            if e["data"]["object"].get("object") in _BY_INTENT
         }
         rows = (
             await uow.session.scalars(
@@ -95,6 +100,12 @@ async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: 
                 )
             )
         ).all()
+        found_orders = await uow.session.execute(
+            select(col(OrderRow.session_id), col(OrderRow.status)).where(
+                col(OrderRow.session_id).in_(sorted(str(s["id"]) for s in sessions))
+            )
+        )
+        order_status = {str(sid): str(st) for sid, st in found_orders}
     status = {r.id: r.status for r in rows}
     by_intent: dict[str, list[str]] = {}
     for row in rows:
@@ -107,7 +118,7 @@ async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: 
         if event["id"] in applied:
             continue
         obj = event["data"]["object"]
-        if obj.get("object") == "charge":
+        if obj.get("object") in _BY_INTENT:
             reservations = tuple(by_intent.get(str(obj.get("payment_intent")), ()))
         else:
             reservations = tuple(r for r in _reservation_ids(obj) if r in status)
@@ -127,13 +138,29 @@ async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: 
                 event_id=event["id"],
             )
         )
+    unsettled_sessions: list[dict[str, Any]] = []
     for session in sessions:
         reservations = _reservation_ids(session)
         paid = session.get("status") == "complete" and session.get("payment_status") == "paid"
-        if not reservations or not paid or session["id"] in covered:
+        if not paid or session["id"] in covered:
             continue
+        # An order we never recorded is another environment's (checkout's fact reaches us
+        # reliably): only an open order of ours waits for a payment Stripe already took.
+        if _has_cart(session) and order_status.get(session["id"]) == OrderStatus.OPEN:
+            unsettled_sessions.append(session)
+            mismatches.append(
+                Mismatch(
+                    kind="order_not_settled",
+                    session_id=session["id"],
+                    reservation_ids=(),
+                    ours=OrderStatus.OPEN.value,
+                    stripe_says="complete, paid",
+                )
+            )
         unsettled = [r for r in reservations if r in status and status[r] not in SETTLED_STATUSES]
         if unsettled:
+            if not unsettled_sessions or unsettled_sessions[-1] is not session:
+                unsettled_sessions.append(session)
             mismatches.append(
                 Mismatch(
                     kind="paid_not_settled",
@@ -143,7 +170,19 @@ async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: 
                     stripe_says="complete, paid",
                 )
             )
-    return Report(mismatches, replayable)
+    return Report(mismatches, replayable, unsettled_sessions)
+
+
+# Objects found by their payment intent, not by a session's metadata.
+_BY_INTENT = ("charge", "dispute")
+
+
+def _has_cart(obj: dict[str, Any]) -> bool:
+    try:
+        metadata = ReservationCheckoutMetadata.from_stripe_metadata(obj.get("metadata") or {})
+    except ValidationError:
+        return False
+    return bool(metadata.cart_item_ids)
 
 
 def replay_record(event: dict[str, Any], run_id: str) -> OutgoingRecord:

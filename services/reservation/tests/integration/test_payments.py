@@ -200,14 +200,31 @@ async def test_charge_refunded(container: Container, book: Book, reservation_db:
                 "currency": "eur",
                 "refunded": True,
                 "payment_intent": "pi_to_refund",
+                # Expanded, as the emulator sends it (Stripe lists refunds only when asked).
+                "refunds": {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": "re_charge_1",
+                            "object": "refund",
+                            "amount": row.amount,
+                            "currency": "eur",
+                            "status": "succeeded",
+                            "payment_intent": "pi_to_refund",
+                            "charge": "ch_1",
+                        }
+                    ],
+                },
             }
         },
     }
     await container.handler(stripe_message_raw(charge_event))
-    assert reservation_state(reservation_db, row.id)["status"] == "refunded"
+    state = reservation_state(reservation_db, row.id)
+    assert (state["status"], state["refund_id"]) == ("refunded", "re_charge_1")
     refunded = outbox_facts(reservation_db)[-1]
     assert isinstance(refunded, ReservationRefundedV1)
     assert refunded.reason == "charge_refunded"
+    assert (refunded.refund_id, refunded.amount_refunded) == ("re_charge_1", row.amount)
 
 
 def stripe_message_raw(event: dict[str, Any]) -> Any:
@@ -318,6 +335,8 @@ async def test_late_payment_slot_taken_is_refunded_through_stripe(
     event = _emulator_paid_event(stripe_client, emulator_url, late)
     await container.handler(stripe_message(event))
     await container.handler(stripe_message(event))
+    # The worker decided; the refund executor carries it out once that committed.
+    assert await container.refunds.run_once() == 1
     state = reservation_state(reservation_db, late.id)
     assert state["status"] == "refunded"
     assert state["refund_id"].startswith("re_")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, text
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -18,6 +18,7 @@ __all__ = [
     "OrderRow",
     "OutboxEntry",
     "PaymentAttemptRow",
+    "RefundRow",
     "ReservationRow",
     "StudioServiceRow",
 ]
@@ -70,6 +71,8 @@ class ReservationRow(SQLModel, table=True):
     refund_id: str | None = Field(default=None, sa_column=Column(String(255)))
     refunded_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     review_reason: str | None = Field(default=None, sa_column=Column(String(100)))
+    # Refunded of its payment so far (a partial refund leaves the booking standing).
+    refunded_amount: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class PaymentAttemptRow(SQLModel, table=True):
@@ -106,5 +109,34 @@ class OrderRow(SQLModel, table=True):
     paid_currency: str | None = Field(default=None, sa_column=Column(String(3)))
     paid_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     confirmed_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    refunded_amount: int | None = Field(default=None, sa_column=Column(BigInteger))
+    refund_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    refunded_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+
+
+class RefundRow(SQLModel, table=True):
+    """One refund: decided by us (carried out after commit by the refund executor), or made in
+    Stripe and told by its events; applied to its reservation or order once, with its fact."""
+
+    __tablename__ = "refunds"
+
+    key: str = Field(sa_column=Column(String(255), primary_key=True))
+    origin: str = Field(sa_column=Column(String(10), nullable=False))  # ours | stripe
+    stripe_refund_id: str | None = Field(default=None, sa_column=Column(String(255), unique=True))
+    payment_intent_id: str = Field(sa_column=Column(String(255), nullable=False, index=True))
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    reason: str = Field(sa_column=Column(String(100), nullable=False))
+    reservation_id: str | None = Field(default=None, sa_column=Column(String(36)))
+    order_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    session_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    correlation_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    next_attempt_at: datetime = Field(default_factory=utc_now, sa_column=timestamp())
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    applied_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))

@@ -22,6 +22,7 @@ class OrderStatus(StrEnum):
     OPEN = "open"
     CONFIRMED = "confirmed"
     NEEDS_REVIEW = "needs_review"
+    REFUNDED = "refunded"  # all of its payment went back
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 import stripe
 
@@ -30,6 +29,7 @@ from reservation.service_layer.sweep import expire_due_holds
 from ..conftest import (
     checkout_fact,
     checkout_message,
+    emulator_paid_event,
     outbox_facts,
     reservation_state,
     stripe_event,
@@ -277,48 +277,6 @@ async def test_sweep_expires_due_holds(
     assert [f.reservation_id for f in outbox_facts(reservation_db)] == [due.id]
 
 
-def _emulator_paid_event(
-    stripe_client: stripe.StripeClient, emulator_url: str, row: Any
-) -> dict[str, Any]:
-    """A real session on the emulator paying `row`, completed there; its completed event."""
-    session = stripe_client.v1.checkout.sessions.create(
-        params={
-            "mode": "payment",
-            "success_url": "https://example.test/ok",
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": "eur",
-                        "unit_amount": row.amount,
-                        "product_data": {"name": row.service_name},
-                    },
-                }
-            ],
-            "metadata": {
-                "userId": row.user_id,
-                "userEmail": row.user_email,
-                "type": "reservation_payment",
-                "reservationIds": row.id,
-                "servicesCount": "1",
-                "servicesTotal": str(row.amount),
-                "cartCount": "0",
-                "cartTotal": "0",
-                "orderTotal": str(row.amount),
-            },
-        }
-    )
-    httpx.post(
-        f"{emulator_url}/_emulator/checkout/sessions/{session.id}/complete",
-        json={"outcome": "paid"},
-    ).raise_for_status()
-    events = stripe_client.v1.events.list(
-        params={"type": s.CHECKOUT_SESSION_COMPLETED, "limit": 100}
-    )
-    [event] = [e for e in events.data if e.data.object.id == session.id]
-    return event.to_dict()
-
-
 async def test_late_payment_slot_taken_is_refunded_through_stripe(
     container: Container,
     book: Book,
@@ -332,7 +290,7 @@ async def test_late_payment_slot_taken_is_refunded_through_stripe(
     late = await book(starts_at=start, now=datetime.now(UTC) - timedelta(hours=2))
     await expire_due_holds(lambda: container.uow(None), datetime.now(UTC))
     taker = await book(starts_at=start, user_id="user_2", email="bo@example.com")
-    event = _emulator_paid_event(stripe_client, emulator_url, late)
+    event = emulator_paid_event(stripe_client, emulator_url, late)
     await container.handler(stripe_message(event))
     await container.handler(stripe_message(event))
     # The worker decided; the refund executor carries it out once that committed.
@@ -363,6 +321,6 @@ async def test_late_payment_slot_still_free_is_confirmed(
     late = await book(starts_at=start, now=datetime.now(UTC) - timedelta(hours=2))
     await expire_due_holds(lambda: container.uow(None), datetime.now(UTC))
     assert reservation_state(reservation_db, late.id)["status"] == "expired"
-    await container.handler(stripe_message(_emulator_paid_event(stripe_client, emulator_url, late)))
+    await container.handler(stripe_message(emulator_paid_event(stripe_client, emulator_url, late)))
     assert reservation_state(reservation_db, late.id)["status"] == "succeeded"
     assert isinstance(outbox_facts(reservation_db)[-1], ReservationConfirmedV1)

@@ -102,7 +102,8 @@ async def test_a_stripe_outage_never_reaches_the_worker_and_the_refund_waits_it_
     await faults(api_status=503, count=1000)
     # The worker's transaction makes no Stripe call: it commits the decision while Stripe is down.
     await container.handler(stripe_message(event))
-    assert reservation_state(reservation_db, late.id)["status"] == "refunded"
+    # Decided, not done: `refunded` waits for Stripe's refund id.
+    assert reservation_state(reservation_db, late.id)["status"] == "expired"
     [requested] = _refunds(reservation_db)
     assert (requested["status"], requested["amount"]) == ("requested", late.amount)
     assert requested["payment_intent_id"] == event["data"]["object"]["payment_intent"]
@@ -122,7 +123,8 @@ async def test_a_stripe_outage_never_reaches_the_worker_and_the_refund_waits_it_
     assert done["status"] == "succeeded"
     assert done["stripe_refund_id"].startswith("re_")
     state = reservation_state(reservation_db, late.id)
-    assert (state["refund_id"], state["refunded_amount"]) == (done["stripe_refund_id"], late.amount)
+    assert (state["status"], state["refund_id"]) == ("refunded", done["stripe_refund_id"])
+    assert state["refunded_amount"] == late.amount
     [fact] = _refund_facts(reservation_db)
     assert (fact.refund_id, fact.amount_refunded) == (done["stripe_refund_id"], late.amount)
     assert fact.reason == "late_payment_slot_taken"
@@ -159,8 +161,9 @@ async def test_a_refund_stripe_refuses_is_recorded_counted_and_never_retried_bli
     assert "charge_already_refunded" in row["last_error"]
     assert _count("refused") == refused + 1
     assert _refund_facts(reservation_db) == []
-    # The decision stands (the slot is gone) and no refund id claims money we did not return.
-    assert reservation_state(reservation_db, late.id)["refund_id"] is None
+    # Nothing claims money we did not return: no refund id, not `refunded`.
+    state = reservation_state(reservation_db, late.id)
+    assert (state["status"], state["refund_id"]) == ("expired", None)
     assert await container.refunds.run_once() == 0
 
 

@@ -271,10 +271,11 @@ class PaymentService:
                 self._settle(uow, row, signal, problem, session_size)
                 await uow.session.flush()
             else:
+                # The reservation stays expired (its slot is someone else's) until Stripe has
+                # the refund: `refunded` always comes with Stripe's refund id.
                 await self._refund(
                     uow, row, signal, session_size, REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN
                 )
-                row.status = Status.REFUNDED
         elif action is Action.REFUND_EXTRA:
             await self._refund(uow, row, signal, session_size, REFUND_REASON_DUPLICATE_PAYMENT)
 

@@ -27,6 +27,7 @@ log = get_logger(__name__)
 REFUND_KEY_METADATA = "refund_key"
 _PAID = (Status.SUCCEEDED.value, Status.NEEDS_REVIEW.value)
 _ORDER_PAID = (OrderStatus.CONFIRMED.value, OrderStatus.NEEDS_REVIEW.value)
+_RELEASED = (Status.EXPIRED.value, Status.CANCELLED.value)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,10 @@ async def settle_ours(
         reservation.refund_id, reservation.refunded_at = stripe_refund_id, now
         reservation.refunded_amount = (reservation.refunded_amount or 0) + row.amount
         reservation.updated_at = now
+        if reservation.status in _RELEASED:
+            # A late payment whose slot was taken: refunded now that Stripe has the refund. A
+            # reservation another payment revived meanwhile keeps its booking.
+            reservation.status = Status.REFUNDED
     with uow.facts.correlated(row.correlation_id):
         uow.facts.refunded(
             reservation,

@@ -4,6 +4,7 @@ Stripe tells of applied whenever the payment settles; partial, full and beats-or
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -213,6 +214,21 @@ async def test_a_refund_is_applied_whichever_of_it_and_the_payment_comes_first(
         row.amount,
         False,
     )
+
+
+async def test_a_refund_and_its_payment_applied_at_the_same_moment_still_meet(
+    container: Container, book: Book, reservation_db: str
+) -> None:
+    # Different partitions, different workers: the two transactions overlap. The payment's lock
+    # makes one see the other's row, whichever commits first.
+    rows = [await book() for _ in range(6)]
+    pairs = []
+    for row in rows:
+        pi = f"pi_{uuid.uuid4().hex[:20]}"
+        paid = stripe_event(s.CHECKOUT_SESSION_COMPLETED, _sid(), [row], payment_intent=pi)
+        pairs.append((stripe_message(paid), refund_event(s.REFUND_CREATED, pi, row.amount)))
+    await asyncio.gather(*(container.handler(m) for pair in pairs for m in pair))
+    assert [reservation_state(reservation_db, r.id)["status"] for r in rows] == ["refunded"] * 6
 
 
 async def test_partial_refunds_keep_the_booking_until_the_whole_payment_went_back(

@@ -14,7 +14,13 @@ from sqlmodel import col
 from reservation.adapters.tables import OrderRow, RefundRow
 from reservation.domain.refunds import RefundStatus
 
-_LOCK_PAYMENT = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+# One statement for any number of payments, locked in the order of their lock keys (the hashes
+# themselves, so two payments whose keys collide still lock in one order everywhere).
+_LOCK_PAYMENTS = text(
+    "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT"
+    " hashtextextended('payment:' || k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k"
+    " ORDER BY h) AS ordered"
+)
 # Claim due requests and push their next attempt past a lease, in one statement: the claim
 # commits before Stripe is called, so no row stays locked while the network is waited on.
 _CLAIM = text(
@@ -47,9 +53,10 @@ class RefundStore:
     async def lock_payments(self, payment_intent_ids: Sequence[str]) -> None:
         """Serialise everything about these payments (their refunds, their settling) across
         transactions; taken first, in sorted order, before any row lock, so no cycle forms."""
-        for pi in sorted(set(payment_intent_ids) - self._locked):
-            await self.session.execute(_LOCK_PAYMENT, {"key": f"payment:{pi}"})
-            self._locked.add(pi)
+        wanted = sorted(set(payment_intent_ids) - self._locked)
+        if wanted:
+            await self.session.execute(_LOCK_PAYMENTS, {"keys": wanted})
+            self._locked.update(wanted)
 
     async def request(self, row: RefundRow) -> None:
         """Record a refund we decided (once per key: a replayed decision changes nothing)."""

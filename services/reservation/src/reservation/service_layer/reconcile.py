@@ -85,7 +85,8 @@ async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: 
         intents = {
             str(e["data"]["object"].get("payment_intent"))
             for e in events
-            if e["data"]["object"].get("object") == "charge"
+            # A refund's events carry its payment intent, as a charge's do.
+            if e["data"]["object"].get("object") in ("charge", "refund")
         }
         rows = (
             await uow.session.scalars(
@@ -107,7 +108,7 @@ async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: 
         if event["id"] in applied:
             continue
         obj = event["data"]["object"]
-        if obj.get("object") == "charge":
+        if obj.get("object") in ("charge", "refund"):
             reservations = tuple(by_intent.get(str(obj.get("payment_intent")), ()))
         else:
             reservations = tuple(r for r in _reservation_ids(obj) if r in status)

@@ -22,7 +22,9 @@ from contracts.reservation import (
     ReservationConfirmedV1,
     ReservationRefundedV1,
 )
+from devstack.testing import eventually
 from reservation.adapters.metrics import REFUNDS
+from reservation.adapters.stripe_gateway import StripeGateway
 from reservation.bootstrap import Container
 from reservation.service_layer.sweep import expire_due_holds
 
@@ -141,6 +143,40 @@ async def test_a_stripe_outage_never_reaches_the_worker_and_the_refund_waits_it_
     await container.handler(stripe_message(created.to_dict()))
     assert len(_refund_facts(reservation_db)) == 1
     assert await container.refunds.run_once() == 0
+
+
+async def test_a_lost_answer_is_retried_under_the_same_key_and_refunds_once(
+    fast_retries: Container,
+    book: Book,
+    reservation_db: str,
+    stripe_client: stripe.StripeClient,
+    emulator_url: str,
+    faults: Callable[..., Any],
+) -> None:
+    container = fast_retries
+    # The executor's own bound on a Stripe call, short enough for a test to outlast it.
+    settings = container.settings.stripe.model_copy(update={"request_timeout_s": 0.5})
+    container.refunds.gateway = StripeGateway(settings)
+    late, event = await _late_payment(container, book, stripe_client, emulator_url)
+    await container.handler(stripe_message(event))
+    # Stripe holds its answer past our timeout (and carries the request out meanwhile).
+    await faults(api_status=None, count=1, delay_seconds=2)
+    assert await container.refunds.run_once() == 1
+    [waiting] = _refunds(reservation_db)
+    assert waiting["status"] == "requested"
+    assert (
+        "timed out" in waiting["last_error"].lower() or "timeout" in waiting["last_error"].lower()
+    )
+
+    async def refunded() -> bool:
+        await container.refunds.run_once()
+        return reservation_state(reservation_db, late.id)["status"] == "refunded"
+
+    await eventually(refunded, timeout=30, interval=0.5, what="the refund after the lost answer")
+    pi = event["data"]["object"]["payment_intent"]
+    charge = stripe_client.v1.payment_intents.retrieve(pi).latest_charge
+    assert stripe_client.v1.charges.retrieve(str(charge)).amount_refunded == late.amount
+    assert len(_refund_facts(reservation_db)) == 1
 
 
 async def test_a_refund_stripe_refuses_is_recorded_counted_and_never_retried_blindly(

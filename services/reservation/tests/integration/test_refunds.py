@@ -23,7 +23,7 @@ from contracts.reservation import (
     ReservationRefundedV1,
 )
 from devstack.testing import eventually
-from reservation.adapters.metrics import REFUNDS
+from reservation.adapters.metrics import FUNNEL, REFUNDS
 from reservation.adapters.stripe_gateway import StripeGateway
 from reservation.bootstrap import Container
 from reservation.service_layer.sweep import expire_due_holds
@@ -99,6 +99,8 @@ async def test_a_stripe_outage_never_reaches_the_worker_and_the_refund_waits_it_
     stripe_client: stripe.StripeClient,
     emulator_url: str,
     faults: Callable[..., Any],
+    api_url: str,
+    token: Callable[..., str],
 ) -> None:
     container = fast_retries
     late, event = await _late_payment(container, book, stripe_client, emulator_url)
@@ -120,8 +122,10 @@ async def test_a_stripe_outage_never_reaches_the_worker_and_the_refund_waits_it_
     assert _count("retried") == retried + 3
     assert _refund_facts(reservation_db) == []
 
+    funnel = FUNNEL.labels("late_payment_refunded")._value.get()
     await faults(api_status=None, count=0)
     assert await container.refunds.run_once() == 1
+    assert FUNNEL.labels("late_payment_refunded")._value.get() == funnel + 1
     [done] = _refunds(reservation_db)
     assert done["status"] == "succeeded"
     assert done["stripe_refund_id"].startswith("re_")
@@ -131,6 +135,15 @@ async def test_a_stripe_outage_never_reaches_the_worker_and_the_refund_waits_it_
     [fact] = _refund_facts(reservation_db)
     assert (fact.refund_id, fact.amount_refunded) == (done["stripe_refund_id"], late.amount)
     assert fact.reason == "late_payment_slot_taken"
+    async with httpx.AsyncClient(base_url=api_url) as http:
+        shown = await http.get(
+            f"/api/reservations/{late.id}", headers={"Authorization": f"Bearer {token()}"}
+        )
+    assert shown.status_code == 200, shown.text
+    assert (shown.json()["refund_id"], shown.json()["refunded_amount"]) == (
+        done["stripe_refund_id"],
+        late.amount,
+    )
     pi = event["data"]["object"]["payment_intent"]
     charge = stripe_client.v1.payment_intents.retrieve(pi).latest_charge
     assert stripe_client.v1.charges.retrieve(str(charge)).amount_refunded == late.amount

@@ -88,6 +88,14 @@ for _reason in ("amount_mismatch", "currency_mismatch"):
     ORDERS_FLAGGED.labels(_reason)
 
 
+def count_facts(facts: Sequence[FactBase]) -> None:
+    """Count committed facts by outcome, and the refund steps of the funnel they are."""
+    for fact in facts:
+        OUTCOMES.labels(FACT_OUTCOMES.get(type(fact), "other")).inc()
+        if isinstance(fact, ReservationRefundedV1) and fact.reason in _REFUND_STEPS:
+            FUNNEL.labels(_REFUND_STEPS[fact.reason]).inc()
+
+
 def record_committed(
     step: str | None,
     facts: Sequence[FactBase],
@@ -98,10 +106,7 @@ def record_committed(
     """Count a committed signal and its facts; returns Stripe-created-to-commit seconds if known."""
     if step in STEP_OF_EVENT.values() or step == SESSION_CREATED:
         FUNNEL.labels(step).inc()
-    for fact in facts:
-        OUTCOMES.labels(FACT_OUTCOMES.get(type(fact), "other")).inc()
-        if isinstance(fact, ReservationRefundedV1) and fact.reason in _REFUND_STEPS:
-            FUNNEL.labels(_REFUND_STEPS[fact.reason]).inc()
+    count_facts(facts)
     label = step or "other"
     PROCESSING_SECONDS.labels(label).observe(time.perf_counter() - started)
     if event_created is None:

@@ -19,7 +19,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from backbone.logging import bound_ids, get_logger
-from reservation.adapters.metrics import REFUND_OLDEST_WAITING_SECONDS, REFUNDS, REFUNDS_WAITING
+from reservation.adapters.metrics import (
+    REFUND_OLDEST_WAITING_SECONDS,
+    REFUNDS,
+    REFUNDS_WAITING,
+    count_facts,
+)
 from reservation.adapters.refund_store import Claimed
 from reservation.adapters.stripe_gateway import Refund, RefundRefusedError, RefundRetryableError
 from reservation.domain.refunds import RefundStatus, retry_delay, stripe_status
@@ -97,10 +102,11 @@ class RefundExecutor:
             await uow.refunds.lock_payments([request.payment_intent_id])
             row = await uow.refunds.get(request.key)
             outcome = None
-            if row is not None:
-                outcome = await settle_ours(
-                    uow, row, refund.id, stripe_status(refund.status), self.clock()
-                )
+            with uow.facts.correlated(request.correlation_id) as written:
+                if row is not None:
+                    status = stripe_status(refund.status)
+                    outcome = await settle_ours(uow, row, refund.id, status, self.clock())
+        count_facts(written)
         if outcome is not None:
             REFUNDS.labels(outcome).inc()
         log.warning(

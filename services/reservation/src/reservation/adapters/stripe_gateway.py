@@ -35,7 +35,8 @@ class RefundRefusedError(PaymentGatewayError):
     case, not a retry's."""
 
 
-def _retryable(exc: stripe.StripeError) -> bool:
+def is_retryable(exc: stripe.StripeError) -> bool:
+    """Whether Stripe could not answer (wait and retry) rather than said no (record, alert)."""
     if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError):
         return True
     # A key or permission problem is fixed by configuration, not by the request: wait it out.
@@ -80,7 +81,7 @@ class StripeGateway:
         except stripe.StripeError as exc:
             code = getattr(exc, "code", None) or exc.http_status
             message = f"refund of {payment_intent_id} failed ({code}): {exc.user_message or exc}"
-            if _retryable(exc):
+            if is_retryable(exc):
                 raise RefundRetryableError(message) from exc
             raise RefundRefusedError(message) from exc
         return Refund(refund.id, int(refund.amount), str(refund.currency), refund.status)

@@ -171,6 +171,12 @@ class PaymentService:
             record_committed(
                 CHARGE_REFUNDED, written, started=started, event_created=signal.event_created
             )
+            log.info(
+                "refund.committed",
+                refunds={r.stripe_refund_id: r.status.value for r in signal.refunds},
+                payment_intent_ids=signal.payment_intent_ids,
+                facts=[getattr(f, "event_type", "") for f in written],
+            )
             return
         if not isinstance(signal, SessionSignal):
             return

@@ -127,7 +127,8 @@ async def test_a_stripe_outage_never_reaches_the_worker_and_the_refund_waits_it_
     assert await container.refunds.run_once() == 1
     assert FUNNEL.labels("late_payment_refunded")._value.get() == funnel + 1
     [done] = _refunds(reservation_db)
-    assert done["status"] == "succeeded"
+    # Succeeded at once on this emulator; `pending` (then refund.updated) counts the same.
+    assert done["status"] in ("succeeded", "pending")
     assert done["stripe_refund_id"].startswith("re_")
     state = reservation_state(reservation_db, late.id)
     assert (state["status"], state["refund_id"]) == ("refunded", done["stripe_refund_id"])

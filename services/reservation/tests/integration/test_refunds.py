@@ -266,6 +266,44 @@ async def test_a_refund_is_applied_whichever_of_it_and_the_payment_comes_first(
     )
 
 
+async def test_a_charge_refunded_naming_no_refund_is_looked_up_after_the_commit(
+    container: Container,
+    book: Book,
+    reservation_db: str,
+    stripe_client: stripe.StripeClient,
+    emulator_url: str,
+) -> None:
+    row = await book()
+    paid = emulator_paid_event(stripe_client, emulator_url, row)
+    await container.handler(stripe_message(paid))
+    pi = paid["data"]["object"]["payment_intent"]
+    made = stripe_client.v1.refunds.create(params={"payment_intent": pi})  # by support
+    [event] = [
+        e.to_dict()
+        for e in stripe_client.v1.events.list(params={"type": s.CHARGE_REFUNDED, "limit": 100}).data
+        if e.data.object.payment_intent == pi
+    ]
+    # As Stripe sends it by default: the charge's refunds are not listed, only the amount.
+    event["data"]["object"]["refunds"]["data"] = []
+    await container.handler(stripe_message(event))
+    assert reservation_state(reservation_db, row.id)["status"] == "succeeded"
+    assert [r["origin"] for r in _refunds(reservation_db)] == ["lookup"]
+    assert await container.refunds.run_once() == 1
+    state = reservation_state(reservation_db, row.id)
+    assert (state["status"], state["refund_id"]) == ("refunded", made.id)
+    [fact] = _refund_facts(reservation_db)
+    assert (fact.refund_id, fact.amount_refunded, fact.reason) == (
+        made.id,
+        row.amount,
+        "charge_refunded",
+    )
+    # Another charge.refunded of the same amount (a new event): everything is known now.
+    await container.handler(stripe_message({**event, "id": f"evt_{uuid.uuid4().hex[:24]}"}))
+    assert await container.refunds.run_once() == 0
+    assert len(_refunds(reservation_db)) == 2  # the look-up, and the refund it found
+    assert len(_refund_facts(reservation_db)) == 1
+
+
 async def test_a_refund_and_its_payment_applied_at_the_same_moment_still_meet(
     container: Container, book: Book, reservation_db: str
 ) -> None:

@@ -36,11 +36,13 @@ class Claimed:
     """A refund request the executor now carries out (no lock held meanwhile)."""
 
     key: str
+    origin: str  # ours: create the refund; lookup: read the charge's refunds
     payment_intent_id: str
     amount: int
     reason: str
     attempts: int
     correlation_id: str | None
+    charge_id: str | None = None
 
 
 class RefundStore:
@@ -90,13 +92,15 @@ class RefundStore:
         """Stage a refund Stripe told us of."""
         self.session.add(row)
 
-    async def of_payment(self, payment_intent_id: str) -> list[RefundRow]:
-        """Every refund of a payment Stripe told us of, oldest first (the caller holds the
-        payment's lock)."""
+    async def of_payment(
+        self, payment_intent_id: str, origins: tuple[str, ...] = ("stripe",)
+    ) -> list[RefundRow]:
+        """A payment's refunds of these origins, oldest first (the caller holds the payment's
+        lock)."""
         rows = await self.session.scalars(
             select(RefundRow)
             .where(col(RefundRow.payment_intent_id) == payment_intent_id)
-            .where(col(RefundRow.origin) == "stripe")
+            .where(col(RefundRow.origin).in_(origins))
             .order_by(col(RefundRow.created_at), col(RefundRow.key))
         )
         return list(rows)
@@ -108,7 +112,16 @@ class RefundStore:
             return []
         rows = await self.session.scalars(select(RefundRow).where(col(RefundRow.key).in_(keys)))
         return [
-            Claimed(r.key, r.payment_intent_id, r.amount, r.reason, r.attempts, r.correlation_id)
+            Claimed(
+                r.key,
+                r.origin,
+                r.payment_intent_id,
+                r.amount,
+                r.reason,
+                r.attempts,
+                r.correlation_id,
+                r.charge_id,
+            )
             for r in rows
         ]
 

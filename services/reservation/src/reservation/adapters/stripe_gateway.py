@@ -86,6 +86,23 @@ class StripeGateway:
             raise RefundRefusedError(message) from exc
         return Refund(refund.id, int(refund.amount), str(refund.currency), refund.status)
 
+    async def charge_refunds(self, charge_id: str) -> list[dict[str, Any]]:
+        """The refunds of a charge (expanded: Stripe lists them only when asked), as dicts.
+
+        RefundRetryableError when Stripe could not answer, RefundRefusedError when it said no.
+        """
+        try:
+            charge = await self._client.v1.charges.retrieve_async(
+                charge_id, params={"expand": ["refunds"]}
+            )
+        except stripe.StripeError as exc:
+            message = f"reading the refunds of {charge_id} failed: {exc.user_message or exc}"
+            if is_retryable(exc):
+                raise RefundRetryableError(message) from exc
+            raise RefundRefusedError(message) from exc
+        listed = charge.to_dict().get("refunds") or {}
+        return [dict(r) for r in listed.get("data", [])]
+
     async def checkout_sessions(self, created_gte: int) -> list[dict[str, Any]]:
         """Every Checkout Session created since `created_gte` (Unix seconds)."""
         return await asyncio.to_thread(self._list_sessions, created_gte)

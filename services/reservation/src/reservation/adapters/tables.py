@@ -123,7 +123,7 @@ class RefundRow(SQLModel, table=True):
     __tablename__ = "refunds"
 
     key: str = Field(sa_column=Column(String(255), primary_key=True))
-    origin: str = Field(sa_column=Column(String(10), nullable=False))  # ours | stripe
+    origin: str = Field(sa_column=Column(String(10), nullable=False))  # ours | stripe | lookup
     stripe_refund_id: str | None = Field(default=None, sa_column=Column(String(255), unique=True))
     payment_intent_id: str = Field(sa_column=Column(String(255), nullable=False, index=True))
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -133,6 +133,7 @@ class RefundRow(SQLModel, table=True):
     reservation_id: str | None = Field(default=None, sa_column=Column(String(36)))
     order_id: str | None = Field(default=None, sa_column=Column(String(255)))
     session_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    charge_id: str | None = Field(default=None, sa_column=Column(String(255)))
     correlation_id: str | None = Field(default=None, sa_column=Column(String(255)))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     next_attempt_at: datetime = Field(default_factory=utc_now, sa_column=timestamp())

@@ -26,6 +26,7 @@ from reservation.domain.model import Slot, Status
 from reservation.domain.orders import CartPayment, OrderDraft
 from reservation.domain.payments import Action, Attempt, Stage, advances, amount_problem, decide
 from reservation.service_layer.orders import apply_order
+from reservation.service_layer.refund_lookup import request_lookup
 from reservation.service_layer.refunds import (
     RefundSignal,
     apply_waiting,
@@ -158,6 +159,8 @@ class PaymentService:
         elif isinstance(signal, RefundSignal):
             for refund in signal.refunds:
                 await record_stripe_refund(uow, refund, self.clock())
+            for charge in signal.charges:
+                await request_lookup(uow, charge)
         else:
             log.debug("stripe_event.ignored")
         return actions

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from backbone.logging import bound_ids, get_logger
 from reservation.adapters.metrics import (
@@ -28,6 +28,7 @@ from reservation.adapters.metrics import (
 from reservation.adapters.refund_store import Claimed
 from reservation.adapters.stripe_gateway import Refund, RefundRefusedError, RefundRetryableError
 from reservation.domain.refunds import RefundStatus, retry_delay, stripe_status
+from reservation.service_layer.refund_lookup import record_lookup
 from reservation.service_layer.refunds import settle_ours
 from reservation.service_layer.unit_of_work import UnitOfWork
 
@@ -40,6 +41,8 @@ class RefundGateway(Protocol):
     async def refund(
         self, payment_intent_id: str, amount: int, *, idempotency_key: str, reason: str
     ) -> Refund: ...
+
+    async def charge_refunds(self, charge_id: str) -> list[dict[str, Any]]: ...
 
 
 @dataclass
@@ -73,12 +76,15 @@ class RefundExecutor:
     async def _carry_out(self, request: Claimed) -> None:
         ids = {"refund_key": request.key, "payment_intent_id": request.payment_intent_id}
         try:
-            refund = await self.gateway.refund(
-                request.payment_intent_id,
-                request.amount,
-                idempotency_key=request.key,
-                reason=request.reason,
-            )
+            if request.origin == "lookup":
+                found = await self.gateway.charge_refunds(str(request.charge_id))
+            else:
+                refund = await self.gateway.refund(
+                    request.payment_intent_id,
+                    request.amount,
+                    idempotency_key=request.key,
+                    reason=request.reason,
+                )
         except RefundRetryableError as exc:
             delay = retry_delay(request.attempts, self.backoff_initial_s, self.backoff_max_s)
             async with self.uow(None) as uow:
@@ -98,6 +104,9 @@ class RefundExecutor:
                 REFUNDS.labels(RefundStatus.REFUSED.value).inc()
                 log.error("refund.refused", **ids, amount=request.amount, error=str(exc))
             return
+        if request.origin == "lookup":
+            await self._looked_up(request, found)
+            return
         async with self.uow(request.correlation_id) as uow:
             await uow.refunds.lock_payments([request.payment_intent_id])
             row = await uow.refunds.get(request.key)
@@ -116,6 +125,15 @@ class RefundExecutor:
             status=refund.status,
             amount=refund.amount,
         )
+
+    async def _looked_up(self, request: Claimed, found: list[dict[str, Any]]) -> None:
+        async with self.uow(request.correlation_id) as uow:
+            await uow.refunds.lock_payments([request.payment_intent_id])
+            with uow.facts.correlated(request.correlation_id) as written:
+                recorded = await record_lookup(uow, request.key, found, self.clock())
+        count_facts(written)
+        if recorded:
+            log.info("refund.looked_up", refund_key=request.key, refunds=len(found))
 
     async def _refused(self, request: Claimed, error: str) -> bool:
         async with self.uow(request.correlation_id) as uow:

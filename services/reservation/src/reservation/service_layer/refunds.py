@@ -44,19 +44,32 @@ class StripeRefund:
 
 
 @dataclass(frozen=True)
+class ChargeRefunded:
+    """charge.refunded naming none of its refunds (Stripe lists them only when expanded): how
+    much of the payment went back, so the refunds we do not know yet are looked up."""
+
+    charge_id: str
+    payment_intent_id: str
+    amount_refunded: int
+    currency: str
+
+
+@dataclass(frozen=True)
 class RefundSignal:
     """What a refund.* or charge.* event says of refunds (charge.refunded lists them only when
-    expanded; refund.* events always carry the one refund)."""
+    expanded, else says how much went back; refund.* events always carry the one refund)."""
 
     event_id: str
     refunds: tuple[StripeRefund, ...]
     correlation_id: str | None = None
     event_created: datetime | None = None
+    charges: tuple[ChargeRefunded, ...] = ()
 
     @property
     def payment_intent_ids(self) -> list[str]:
         """The payments whose lock the signal needs."""
-        return [r.payment_intent_id for r in self.refunds if r.payment_intent_id]
+        ids = [r.payment_intent_id for r in self.refunds if r.payment_intent_id]
+        return ids + [c.payment_intent_id for c in self.charges]
 
 
 async def request_refund(

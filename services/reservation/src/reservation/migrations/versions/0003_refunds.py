@@ -33,7 +33,8 @@ def upgrade() -> None:
     op.create_table(
         "refunds",
         # Our Stripe idempotency key for a refund we decided; "stripe:<re_...>" for one Stripe
-        # told us of (made in the Dashboard, by support, ...).
+        # told us of (made in the Dashboard, by support, ...); "lookup:<ch_...>:<amount>" for a
+        # charge.refunded that named no refund, whose refunds the executor looks up.
         sa.Column("key", sa.String(255), primary_key=True),
         sa.Column("origin", sa.String(10), nullable=False),
         sa.Column("stripe_refund_id", sa.String(255), unique=True),
@@ -45,6 +46,7 @@ def upgrade() -> None:
         sa.Column("reservation_id", sa.String(36), sa.ForeignKey("reservations.id"), index=True),
         sa.Column("order_id", sa.String(255)),
         sa.Column("session_id", sa.String(255)),
+        sa.Column("charge_id", sa.String(255)),
         sa.Column("correlation_id", sa.String(255)),
         sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
         _ts("next_attempt_at", now=True),
@@ -53,7 +55,7 @@ def upgrade() -> None:
         _ts("applied_at", nullable=True),
         _ts("created_at", now=True),
         _ts("updated_at", now=True),
-        sa.CheckConstraint("origin IN ('ours', 'stripe')", name="refunds_origin_known"),
+        sa.CheckConstraint("origin IN ('ours', 'stripe', 'lookup')", name="refunds_origin_known"),
         sa.CheckConstraint("amount >= 0", name="refunds_amount_not_negative"),
     )
     op.create_index(

@@ -26,10 +26,10 @@ from reservation.domain.model import Slot, Status
 from reservation.domain.orders import CartPayment, OrderDraft
 from reservation.domain.payments import Action, Attempt, Stage, advances, amount_problem, decide
 from reservation.service_layer.orders import apply_order
+from reservation.service_layer.refund_apply import apply_waiting
 from reservation.service_layer.refund_lookup import request_lookup
 from reservation.service_layer.refunds import (
     RefundSignal,
-    apply_waiting,
     record_stripe_refund,
     request_refund,
 )

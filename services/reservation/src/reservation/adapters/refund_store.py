@@ -51,6 +51,33 @@ class RefundStore:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._locked: set[str] = set()
+        # Payments known (under their lock) to have no refund waiting for them, so a batch of
+        # payments asks once, not once per payment.
+        self._none_waiting: set[str] = set()
+
+    async def prefetch_waiting(self, payment_intent_ids: Sequence[str]) -> None:
+        """Learn in one query which of these locked payments have refunds waiting to apply."""
+        wanted = sorted(set(payment_intent_ids))
+        if not wanted:
+            return
+        waiting = set(
+            await self.session.scalars(
+                select(col(RefundRow.payment_intent_id))
+                .where(col(RefundRow.payment_intent_id).in_(wanted))
+                .where(col(RefundRow.origin) == "stripe")
+                .where(col(RefundRow.applied_at).is_(None))
+                .distinct()
+            )
+        )
+        self._none_waiting.update(set(wanted) - waiting)
+
+    def might_wait(self, payment_intent_id: str) -> bool:
+        """Whether a refund may wait for this payment (unknown counts as maybe)."""
+        return payment_intent_id not in self._none_waiting
+
+    def recorded(self, payment_intent_id: str) -> None:
+        """A refund of this payment was recorded in this transaction: it may wait now."""
+        self._none_waiting.discard(payment_intent_id)
 
     async def lock_payments(self, payment_intent_ids: Sequence[str]) -> None:
         """Serialise everything about these payments (their refunds, their settling) across

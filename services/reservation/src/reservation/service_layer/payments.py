@@ -136,6 +136,7 @@ class PaymentService:
         payments += [str(s.payment_intent_id) for s in sessions if _settles(s)]
         if payments:
             await uow.refunds.lock_payments(payments)
+            await uow.refunds.prefetch_waiting(payments)
         reservation_ids = [r for s in sessions for r in s.reservation_ids]
         if reservation_ids:
             await uow.repo.lock_many(reservation_ids)

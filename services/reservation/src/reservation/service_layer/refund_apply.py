@@ -27,6 +27,8 @@ async def apply_waiting(uow: UnitOfWork, payment_intent_id: str, now: datetime) 
     """Apply the refunds Stripe told us of that wait for this payment, once it is settled: a
     refund of all of it releases every reservation and order it paid, a partial one leaves them
     standing and records the amount. The caller holds the payment's lock."""
+    if not uow.refunds.might_wait(payment_intent_id):
+        return
     refunds = await uow.refunds.of_payment(payment_intent_id)
     waiting = [r for r in refunds if r.applied_at is None and RefundStatus(r.status) in COUNTED]
     if not waiting:

@@ -153,6 +153,7 @@ async def record_stripe_refund(uow: UnitOfWork, refund: StripeRefund, now: datet
         if refund.payment_intent_id is None:
             log.info("refund.without_payment_intent")
             return
+        uow.refunds.recorded(refund.payment_intent_id)
         if row is None:
             row = RefundRow(
                 key=f"stripe:{refund.stripe_refund_id}",

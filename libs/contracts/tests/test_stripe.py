@@ -111,3 +111,14 @@ def test_dispute_events_are_keyed_by_payment_intent_and_read_as_disputes() -> No
             15000,
             "ch_3PgaxMB7WZ01zgkW0pXKmN1c",
         )
+
+
+def test_refund_events_travel_with_their_payment() -> None:
+    # A refund's news shares the partition of its payment's charge events (its payment intent).
+    refund = {"id": "re_1", "object": "refund", "payment_intent": "pi_7", "amount": 5}
+    for event_type in sorted(stripe.REFUND_EVENT_TYPES):
+        event = _event(event_type, refund)
+        assert event.handled
+        assert stripe.event_key(event) == "pi_7"
+    lone = {"id": "re_2", "object": "refund", "payment_intent": None}
+    assert stripe.event_key(_event(stripe.REFUND_CREATED, lone)) == "re_2"

@@ -302,3 +302,94 @@ def reservation_state(database_url: str, reservation_id: str) -> dict[str, Any]:
         row = conn.execute("SELECT * FROM reservations WHERE id = %s", (reservation_id,)).fetchone()
     assert row is not None
     return dict(row)
+
+
+def emulator_paid_event(
+    stripe_client: stripe.StripeClient, emulator_url: str, row: Any
+) -> dict[str, Any]:
+    """A real session on the emulator paying `row`, completed there; its completed event."""
+    import httpx
+
+    session = stripe_client.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "success_url": "https://example.test/ok",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "eur",
+                        "unit_amount": row.amount,
+                        "product_data": {"name": row.service_name},
+                    },
+                }
+            ],
+            "metadata": {
+                "userId": row.user_id,
+                "userEmail": row.user_email,
+                "type": "reservation_payment",
+                "reservationIds": row.id,
+                "servicesCount": "1",
+                "servicesTotal": str(row.amount),
+                "cartCount": "0",
+                "cartTotal": "0",
+                "orderTotal": str(row.amount),
+            },
+        }
+    )
+    httpx.post(
+        f"{emulator_url}/_emulator/checkout/sessions/{session.id}/complete",
+        json={"outcome": "paid"},
+    ).raise_for_status()
+    events = stripe_client.v1.events.list(
+        params={"type": "checkout.session.completed", "limit": 100}
+    )
+    [event] = [e for e in events.data if e.data.object.id == session.id]
+    return event.to_dict()
+
+
+def refund_event(
+    event_type: str,
+    payment_intent: str,
+    amount: int,
+    *,
+    refund_id: str | None = None,
+    status: str = "succeeded",
+    metadata: dict[str, str] | None = None,
+) -> Message:
+    """A refund.* event (or charge.refund.updated) about one refund, as Stripe sends it, keyed by
+    its payment intent as webhook-ingest keys it."""
+    import json
+
+    event = {
+        "id": f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "type": event_type,
+        "api_version": "2024-06-20",
+        "created": int(time.time()),
+        "livemode": False,
+        "data": {
+            "object": {
+                "id": refund_id or f"re_{uuid.uuid4().hex[:24]}",
+                "object": "refund",
+                "amount": amount,
+                "currency": "eur",
+                "status": status,
+                "payment_intent": payment_intent,
+                "charge": f"ch_{payment_intent[3:]}",
+                "metadata": metadata or {},
+                "failure_reason": "expired_or_canceled_card" if status == "failed" else None,
+            }
+        },
+    }
+    return Message(
+        topic=STRIPE_EVENTS,
+        partition=0,
+        offset=0,
+        key=payment_intent.encode(),
+        value=json.dumps(event).encode(),
+        headers=(
+            (h.STRIPE_EVENT_ID, event["id"].encode()),
+            (h.STRIPE_EVENT_TYPE, event_type.encode()),
+        ),
+    )

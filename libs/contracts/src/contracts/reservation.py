@@ -20,10 +20,12 @@ RESERVATION_FLAGGED_FOR_REVIEW_V1: Final = "reservation.flagged_for_review.v1"
 ORDER_CONFIRMED_V1: Final = "order.confirmed.v1"
 PAYMENT_DISPUTED_V1: Final = "payment.disputed.v1"
 PAYMENT_DISPUTE_CLOSED_V1: Final = "payment.dispute_closed.v1"
+ORDER_REFUNDED_V1: Final = "order.refunded.v1"
 
 # Known refund reasons; the field stays a plain string so a new reason never breaks old readers.
 REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN: Final = "late_payment_slot_taken"
 REFUND_REASON_CHARGE_REFUNDED: Final = "charge_refunded"
+REFUND_REASON_DUPLICATE_PAYMENT: Final = "duplicate_payment"
 
 
 class ReservationPaymentUpdate(Contract):
@@ -124,19 +126,30 @@ class ReservationExpiredV1(ReservationFactBase):
 
 
 class ReservationRefundedV1(ReservationFactBase):
-    """Money went back to the user: a late payment for a taken slot, or a refund made in Stripe."""
+    """Money went back to the user: a late payment for a taken slot, a second payment of a booked
+    reservation, or a refund made in Stripe (full: the slot is released; partial: it stands)."""
 
     event_type: Literal["reservation.refunded.v1"] = Field(
         default=RESERVATION_REFUNDED_V1, description="The discriminator of this fact."
     )
-    amount_refunded: MinorUnits = Field(description="Refunded, in minor units.")
+    amount_refunded: MinorUnits = Field(description="This refund's amount, in minor units.")
     currency: Currency = Field(description="Lower-case ISO 4217 code.")
-    refund_id: NonEmptyStr = Field(description="The Stripe refund id (re_...), or the charge id.")
+    refund_id: NonEmptyStr = Field(description="Stripe's refund id (re_...), for the Dashboard.")
     reason: NonEmptyStr = Field(
-        description="Why: 'late_payment_slot_taken', 'charge_refunded', or a newer reason."
+        description=(
+            "Why: 'late_payment_slot_taken', 'duplicate_payment' (the booking stands, an extra"
+            " payment went back), 'charge_refunded' (made in Stripe), or a newer reason."
+        )
     )
     session_id: str | None = Field(default=None, description="The Checkout Session refunded.")
     payment_intent_id: str | None = Field(default=None, description="The PaymentIntent refunded.")
+    partial: bool = Field(
+        default=False,
+        description="True when part of the payment was refunded and the booking stands.",
+    )
+    refunded_total: MinorUnits | None = Field(
+        default=None, description="All refunded of this payment so far, this refund included."
+    )
 
 
 class ReservationFlaggedForReviewV1(ReservationFactBase):
@@ -232,6 +245,28 @@ class PaymentDisputeClosedV1(_DisputeFactBase):
     outcome: Literal["won", "lost"] = Field(description="How the dispute ended for us.")
 
 
+class OrderRefundedV1(FactBase):
+    """Money for a beats order went back to the user (all of it, or part: `partial`)."""
+
+    event_type: Literal["order.refunded.v1"] = Field(
+        default=ORDER_REFUNDED_V1, description="The discriminator of this fact."
+    )
+    order_id: NonEmptyStr = Field(description="The order id (the Checkout Session id if no other).")
+    session_id: NonEmptyStr = Field(description="The Stripe Checkout Session that paid it.")
+    payment_intent_id: str | None = Field(default=None, description="The PaymentIntent refunded.")
+    amount_refunded: MinorUnits = Field(description="This refund's amount, in minor units.")
+    currency: Currency = Field(description="Lower-case ISO 4217 code.")
+    refund_id: NonEmptyStr = Field(description="Stripe's refund id (re_...), for the Dashboard.")
+    reason: NonEmptyStr = Field(description="Why, e.g. 'charge_refunded' (made in Stripe).")
+    partial: bool = Field(
+        default=False, description="True when part was refunded and the order stands."
+    )
+
+    def partition_key(self) -> str:
+        """The order id, as for OrderConfirmedV1, so an order's facts stay in order."""
+        return self.order_id
+
+
 ReservationFact = Annotated[
     ReservationConfirmedV1
     | ReservationPaymentFailedV1
@@ -240,7 +275,8 @@ ReservationFact = Annotated[
     | ReservationFlaggedForReviewV1
     | OrderConfirmedV1
     | PaymentDisputedV1
-    | PaymentDisputeClosedV1,
+    | PaymentDisputeClosedV1
+    | OrderRefundedV1,
     Field(discriminator="event_type"),
 ]
 
@@ -253,6 +289,7 @@ FACT_TYPES: Final[dict[str, type[FactBase]]] = {
     ORDER_CONFIRMED_V1: OrderConfirmedV1,
     PAYMENT_DISPUTED_V1: PaymentDisputedV1,
     PAYMENT_DISPUTE_CLOSED_V1: PaymentDisputeClosedV1,
+    ORDER_REFUNDED_V1: OrderRefundedV1,
 }
 
 FACT_ADAPTER: Final[TypeAdapter[ReservationFact]] = TypeAdapter(ReservationFact)

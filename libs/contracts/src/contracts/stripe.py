@@ -16,6 +16,15 @@ PAYMENT_INTENT_PAYMENT_FAILED: Final = "payment_intent.payment_failed"
 CHARGE_REFUNDED: Final = "charge.refunded"
 CHARGE_DISPUTE_CREATED: Final = "charge.dispute.created"
 CHARGE_DISPUTE_CLOSED: Final = "charge.dispute.closed"
+# A refund's own lifecycle (its object is a refund, re_...): created, then pending -> succeeded,
+# failed or canceled; charge.refund.updated is the older name some payment methods still send.
+REFUND_CREATED: Final = "refund.created"
+REFUND_UPDATED: Final = "refund.updated"
+REFUND_FAILED: Final = "refund.failed"
+CHARGE_REFUND_UPDATED: Final = "charge.refund.updated"
+REFUND_EVENT_TYPES: Final = frozenset(
+    {REFUND_CREATED, REFUND_UPDATED, REFUND_FAILED, CHARGE_REFUND_UPDATED}
+)
 
 HANDLED_EVENT_TYPES: Final = frozenset(
     {
@@ -27,12 +36,14 @@ HANDLED_EVENT_TYPES: Final = frozenset(
         CHARGE_REFUNDED,
         CHARGE_DISPUTE_CREATED,
         CHARGE_DISPUTE_CLOSED,
+        *REFUND_EVENT_TYPES,
     }
 )
 
 CHECKOUT_SESSION_PREFIX: Final = "checkout.session."
 PAYMENT_INTENT_PREFIX: Final = "payment_intent."
 CHARGE_PREFIX: Final = "charge."
+REFUND_PREFIX: Final = "refund."
 
 
 class StripeEventData(Contract):
@@ -91,12 +102,13 @@ def object_id(value: Any) -> str | None:
 def event_key(event: StripeEvent) -> str:
     """The Kafka key of a Stripe event on stripe.events, so related events share a partition.
 
-    checkout.session.*: the session id; payment_intent.*: the payment intent id; charge.*: the
-    charge's payment intent if it has one, else the charge id; anything else: data.object.id. The
-    event id is the last resort, for an object without an id.
+    checkout.session.*: the session id; payment_intent.*: the payment intent id; charge.* and
+    refund.*: the payment intent if there is one (a payment's refunds travel with its charge
+    events), else the object's id; anything else: data.object.id. The event id is the last
+    resort, for an object without an id.
     """
     obj = event.data_object
     own_id = object_id(obj)
-    if event.type.startswith(CHARGE_PREFIX):
+    if event.type.startswith((CHARGE_PREFIX, REFUND_PREFIX)):
         own_id = object_id(obj.get("payment_intent")) or own_id
     return own_id or event.id

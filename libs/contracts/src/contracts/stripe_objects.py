@@ -1,4 +1,4 @@
-"""Tolerant views of the Stripe objects we read: session, payment intent, charge, dispute."""
+"""Tolerant views of the Stripe objects we read: session, intent, charge, refund, dispute."""
 
 from __future__ import annotations
 
@@ -123,3 +123,30 @@ class DisputeObject(_StripeObject):
     evidence_details: DisputeEvidenceDetails | None = Field(
         default=None, description="When evidence is due."
     )
+
+
+class ChargeRefunds(Contract):
+    """A charge's `refunds` list (Stripe fills `data` only when the caller expanded it)."""
+
+    data: list[dict[str, Any]] = Field(default_factory=list, description="Refund objects.")
+
+
+class ChargeWithRefunds(ChargeObject):
+    """A Charge and the refunds it lists, when expanded."""
+
+    refunds: ChargeRefunds | None = Field(default=None, description="The charge's refunds.")
+
+
+class RefundObject(_StripeObject):
+    """A Stripe Refund (`object: refund`)."""
+
+    amount: int = Field(description="Refunded, in minor units.")
+    currency: str = Field(description="Lower-case ISO 4217 code.")
+    status: str | None = Field(
+        default=None,
+        description="pending, requires_action, succeeded, failed or canceled.",
+    )
+    payment_intent: StripeRef = Field(default=None, description="The PaymentIntent refunded.")
+    charge: StripeRef = Field(default=None, description="The Charge refunded.")
+    reason: str | None = Field(default=None, description="duplicate, fraudulent, ... if given.")
+    failure_reason: str | None = Field(default=None, description="Why it failed, if it did.")

@@ -140,3 +140,53 @@ async def test_hostile_name_is_escaped_in_html(stack: Stack, user: Callable[[str
     assert 'href="http://shop.test/checkout"' in html  # the unsafe link fell back to checkout
     assert hostile in text  # plain text is shown as typed, never HTML-escaped
     assert "\n" not in str(mail["Subject"])
+
+
+async def test_refund_emails_say_what_happened(stack: Stack, user: Callable[[str], str]) -> None:
+    from uuid import uuid4
+
+    from contracts.reservation import REFUND_REASON_DUPLICATE_PAYMENT, OrderRefundedV1
+
+    base = refunded(stack.unique, user("duplicate"))
+    duplicate = base.model_copy(update={"reason": REFUND_REASON_DUPLICATE_PAYMENT})
+    partial = refunded(stack.unique, user("partial")).model_copy(
+        update={
+            "event_id": uuid4(),
+            "amount_refunded": 5000,
+            "partial": True,
+            "refunded_total": 5000,
+        }
+    )
+    paid = order(stack.unique, user("beats"))
+    beats = OrderRefundedV1(
+        event_id=uuid4(),
+        occurred_at=paid.occurred_at,
+        user_id=paid.user_id,
+        user_email=paid.user_email,
+        order_id=paid.order_id,
+        session_id=paid.session_id,
+        amount_refunded=4998,
+        currency="eur",
+        refund_id=f"re_beats_{stack.unique}",
+        reason="charge_refunded",
+    )
+    await publish(stack.kafka, stack.topic, duplicate, partial, beats)
+    stack.start_worker()
+
+    async def sent() -> dict[str, dict[str, object]]:
+        found = {k: await mails_to(stack.api, user(k)) for k in ("duplicate", "partial", "beats")}
+        return {k: m[0] for k, m in found.items()} if all(found.values()) else {}
+
+    mails = await eventually(sent, timeout=60, what=lambda: f"3 e-mails\n{stack.output()}")
+    d = mails["duplicate"]
+    assert d["Subject"] == "Extra payment refunded: your Mixing booking stands"
+    assert "You paid twice" in str(d["Text"])
+    assert "Your booking stands" in str(d["HTML"])
+    p = mails["partial"]
+    assert p["Subject"] == "Partial refund for your Mixing booking"
+    assert "€50.00" in str(p["Text"])
+    assert "Your booking stands" in str(p["Text"])
+    b = mails["beats"]
+    assert b["Subject"] == f"Refund for your order ord_{stack.unique}"
+    assert "refunded in full" in str(b["Text"])
+    assert f"re_beats_{stack.unique}" in str(b["HTML"])

@@ -32,7 +32,10 @@ def _fact(path: Path) -> ReservationFact:
 def test_every_example_fact_renders_both_parts(path: Path) -> None:
     fact = _fact(path)
     email = plan_email(fact, operator_email="ops@studio.test", checkout_url="http://c.test/")
-    assert email.template == template_for(fact.event_type)
+    main = template_for(fact.event_type)
+    assert main is not None
+    # A refund fact may pick a variant of its main template (booking stands, partial).
+    assert email.template.startswith(main)
     assert email.template in TEMPLATES
     expected = "ops@studio.test" if email.template in OPERATOR_TEMPLATES else fact.user_email
     assert email.recipient == expected
@@ -51,6 +54,25 @@ def test_beat_titles_are_escaped_in_html_only() -> None:
     assert "Neon &lt;Rain&gt; &amp; Co" in rendered.html
     assert "<Rain>" not in rendered.html
     assert "Neon <Rain> & Co" in rendered.text
+
+
+@pytest.mark.parametrize(
+    ("example", "template", "says"),
+    [
+        ("reservation_refunded_charge", "reservation_refunded", "Refund issued"),
+        ("reservation_refunded_duplicate", "reservation_refunded_duplicate", "booking stands"),
+        ("reservation_refunded_partial", "reservation_refunded_partial", "booking stands"),
+        ("order_refunded", "order_refunded", "refunded in full"),
+    ],
+)
+def test_refund_emails_say_what_happened(example: str, template: str, says: str) -> None:
+    fact = _fact(EXAMPLES / f"{example}.json")
+    email = plan_email(fact, operator_email="o@s.test", checkout_url="http://c.test/")
+    assert email.template == template
+    rendered = Renderer("n.test").render(email)
+    assert says in rendered.text
+    assert says in rendered.html
+    assert "re_" in rendered.text
 
 
 def test_message_id_is_stable() -> None:

@@ -12,7 +12,8 @@ from backbone.db.engine import make_engine, session_factory
 from reservation.adapters import migrations
 from reservation.adapters.stripe_gateway import StripeGateway
 from reservation.service_layer.messages import BatchHandler, Handler, make_handlers
-from reservation.service_layer.payments import PaymentService, RefundGateway
+from reservation.service_layer.payments import PaymentService
+from reservation.service_layer.refund_executor import RefundExecutor, RefundGateway
 from reservation.service_layer.unit_of_work import UnitOfWork
 from reservation.settings import Settings
 
@@ -30,6 +31,7 @@ class Container:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     payments: PaymentService
+    refunds: RefundExecutor
     handler: Handler
     batch_handler: BatchHandler
 
@@ -58,18 +60,23 @@ def build(
     gateway: RefundGateway | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> Container:
-    """Wire engine, unit of work, Stripe and the payment service (no I/O until first use)."""
+    """Wire engine, unit of work, Stripe, the payment service and the refund executor (no I/O
+    until first use)."""
     engine = make_engine(settings.database, application_name=application_name)
     sessions = session_factory(engine)
 
     def uow(correlation_id: str | None = None) -> UnitOfWork:
         return UnitOfWork(sessions, correlation_id)
 
-    payments = PaymentService(
+    payments = PaymentService(uow=uow, consumer=settings.consumer_group, clock=clock)
+    stripe = settings.stripe
+    refunds = RefundExecutor(
         uow=uow,
-        gateway=gateway or StripeGateway(settings.stripe),
-        consumer=settings.consumer_group,
+        gateway=gateway or StripeGateway(stripe),
+        # stripe-python's own retries sleep up to 2 s between attempts.
+        call_bound_s=(stripe.request_timeout_s + 2) * (stripe.max_network_retries + 1),
+        backoff_max_s=settings.refund_backoff_max_s,
         clock=clock,
     )
     handler, batch_handler = make_handlers(payments)
-    return Container(settings, engine, sessions, payments, handler, batch_handler)
+    return Container(settings, engine, sessions, payments, refunds, handler, batch_handler)

@@ -31,7 +31,17 @@ class StripeSettings(BaseSettings):
         "http://127.0.0.1:12111",
         description="API base (STRIPE_API_BASE): the emulator, or https://api.stripe.com.",
     )
-    max_network_retries: int = Field(2, ge=0, description="The stripe package's own retries.")
+    max_network_retries: int = Field(
+        1,
+        ge=0,
+        description=(
+            "stripe-python's own retries of one call (STRIPE_MAX_NETWORK_RETRIES); the refund"
+            " executor retries beyond them with backoff for as long as Stripe is down."
+        ),
+    )
+    request_timeout_s: float = Field(
+        10.0, gt=0, description="Bound on one Stripe request (STRIPE_REQUEST_TIMEOUT_S)."
+    )
 
 
 class Settings(StartupSettings):
@@ -63,6 +73,22 @@ class Settings(StartupSettings):
     consumer_group: str = Field(RESERVATION_GROUP, description="The worker's consumer group.")
     data_dir: Path = Field(
         Path(".data/faust-reservation"), description="Faust's local directory for the worker."
+    )
+    refund_interval_s: float = Field(
+        1.0,
+        gt=0,
+        description=(
+            "How often the worker's refund executor looks for refunds to carry out"
+            " (RESERVATION_REFUND_INTERVAL_S)."
+        ),
+    )
+    refund_backoff_max_s: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "Longest pause between two attempts of a refund while Stripe is unavailable"
+            " (RESERVATION_REFUND_BACKOFF_MAX_S)."
+        ),
     )
     reconcile_wait_s: float = Field(
         30.0, ge=0, description="How long reconcile waits for republished events to be applied."

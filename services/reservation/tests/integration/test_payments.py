@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 import stripe
 
@@ -30,6 +29,7 @@ from reservation.service_layer.sweep import expire_due_holds
 from ..conftest import (
     checkout_fact,
     checkout_message,
+    emulator_paid_event,
     outbox_facts,
     reservation_state,
     stripe_event,
@@ -200,14 +200,31 @@ async def test_charge_refunded(container: Container, book: Book, reservation_db:
                 "currency": "eur",
                 "refunded": True,
                 "payment_intent": "pi_to_refund",
+                # Expanded, as the emulator sends it (Stripe lists refunds only when asked).
+                "refunds": {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": "re_charge_1",
+                            "object": "refund",
+                            "amount": row.amount,
+                            "currency": "eur",
+                            "status": "succeeded",
+                            "payment_intent": "pi_to_refund",
+                            "charge": "ch_1",
+                        }
+                    ],
+                },
             }
         },
     }
     await container.handler(stripe_message_raw(charge_event))
-    assert reservation_state(reservation_db, row.id)["status"] == "refunded"
+    state = reservation_state(reservation_db, row.id)
+    assert (state["status"], state["refund_id"]) == ("refunded", "re_charge_1")
     refunded = outbox_facts(reservation_db)[-1]
     assert isinstance(refunded, ReservationRefundedV1)
     assert refunded.reason == "charge_refunded"
+    assert (refunded.refund_id, refunded.amount_refunded) == ("re_charge_1", row.amount)
 
 
 def stripe_message_raw(event: dict[str, Any]) -> Any:
@@ -260,48 +277,6 @@ async def test_sweep_expires_due_holds(
     assert [f.reservation_id for f in outbox_facts(reservation_db)] == [due.id]
 
 
-def _emulator_paid_event(
-    stripe_client: stripe.StripeClient, emulator_url: str, row: Any
-) -> dict[str, Any]:
-    """A real session on the emulator paying `row`, completed there; its completed event."""
-    session = stripe_client.v1.checkout.sessions.create(
-        params={
-            "mode": "payment",
-            "success_url": "https://example.test/ok",
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": "eur",
-                        "unit_amount": row.amount,
-                        "product_data": {"name": row.service_name},
-                    },
-                }
-            ],
-            "metadata": {
-                "userId": row.user_id,
-                "userEmail": row.user_email,
-                "type": "reservation_payment",
-                "reservationIds": row.id,
-                "servicesCount": "1",
-                "servicesTotal": str(row.amount),
-                "cartCount": "0",
-                "cartTotal": "0",
-                "orderTotal": str(row.amount),
-            },
-        }
-    )
-    httpx.post(
-        f"{emulator_url}/_emulator/checkout/sessions/{session.id}/complete",
-        json={"outcome": "paid"},
-    ).raise_for_status()
-    events = stripe_client.v1.events.list(
-        params={"type": s.CHECKOUT_SESSION_COMPLETED, "limit": 100}
-    )
-    [event] = [e for e in events.data if e.data.object.id == session.id]
-    return event.to_dict()
-
-
 async def test_late_payment_slot_taken_is_refunded_through_stripe(
     container: Container,
     book: Book,
@@ -315,9 +290,11 @@ async def test_late_payment_slot_taken_is_refunded_through_stripe(
     late = await book(starts_at=start, now=datetime.now(UTC) - timedelta(hours=2))
     await expire_due_holds(lambda: container.uow(None), datetime.now(UTC))
     taker = await book(starts_at=start, user_id="user_2", email="bo@example.com")
-    event = _emulator_paid_event(stripe_client, emulator_url, late)
+    event = emulator_paid_event(stripe_client, emulator_url, late)
     await container.handler(stripe_message(event))
     await container.handler(stripe_message(event))
+    # The worker decided; the refund executor carries it out once that committed.
+    assert await container.refunds.run_once() == 1
     state = reservation_state(reservation_db, late.id)
     assert state["status"] == "refunded"
     assert state["refund_id"].startswith("re_")
@@ -344,6 +321,6 @@ async def test_late_payment_slot_still_free_is_confirmed(
     late = await book(starts_at=start, now=datetime.now(UTC) - timedelta(hours=2))
     await expire_due_holds(lambda: container.uow(None), datetime.now(UTC))
     assert reservation_state(reservation_db, late.id)["status"] == "expired"
-    await container.handler(stripe_message(_emulator_paid_event(stripe_client, emulator_url, late)))
+    await container.handler(stripe_message(emulator_paid_event(stripe_client, emulator_url, late)))
     assert reservation_state(reservation_db, late.id)["status"] == "succeeded"
     assert isinstance(outbox_facts(reservation_db)[-1], ReservationConfirmedV1)

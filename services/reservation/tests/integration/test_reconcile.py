@@ -13,8 +13,7 @@ from rich.console import Console
 from reservation.entrypoints.reconcile import reconcile
 from reservation.settings import Settings
 
-from ..conftest import reservation_state
-from .test_payments import _emulator_paid_event
+from ..conftest import emulator_paid_event, reservation_state
 from .test_worker import _env, _process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -30,7 +29,7 @@ async def test_reconcile_republishes_the_missing_event(
     url = settings.database.url.get_secret_value()
     row = await book()
     # Paid on Stripe; the emulator has no webhook endpoint, so the event never reached us.
-    event = _emulator_paid_event(stripe_client, emulator_url, row)
+    event = emulator_paid_event(stripe_client, emulator_url, row)
     console = Console(record=True, width=200)
     found = await reconcile(settings, 3600, dry_run=True, wait_s=0, console=console)
     assert found == 1

@@ -6,9 +6,11 @@ from typing import Any
 
 from contracts.reservation import (
     ORDER_CONFIRMED_V1,
+    ORDER_REFUNDED_V1,
     PAYMENT_DISPUTE_CLOSED_V1,
     PAYMENT_DISPUTED_V1,
     REFUND_REASON_CHARGE_REFUNDED,
+    REFUND_REASON_DUPLICATE_PAYMENT,
     REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN,
     RESERVATION_CONFIRMED_V1,
     RESERVATION_EXPIRED_V1,
@@ -16,6 +18,7 @@ from contracts.reservation import (
     RESERVATION_PAYMENT_FAILED_V1,
     RESERVATION_REFUNDED_V1,
     OrderConfirmedV1,
+    OrderRefundedV1,
     PaymentDisputeClosedV1,
     PaymentDisputedV1,
     ReservationConfirmedV1,
@@ -44,13 +47,21 @@ FLAGGED = "reservation_flagged_for_review"
 ORDER_CONFIRMED = "order_confirmed"
 DISPUTED = "payment_disputed"
 DISPUTE_CLOSED = "payment_dispute_closed"
+# A refund fact reads differently when the booking stands: an extra payment went back, or part of
+# the payment did.
+REFUNDED_DUPLICATE = "reservation_refunded_duplicate"
+REFUNDED_PARTIAL = "reservation_refunded_partial"
+ORDER_REFUNDED = "order_refunded"
 TEMPLATES = (
     CONFIRMED,
     PAYMENT_FAILED,
     EXPIRED,
     REFUNDED,
+    REFUNDED_DUPLICATE,
+    REFUNDED_PARTIAL,
     FLAGGED,
     ORDER_CONFIRMED,
+    ORDER_REFUNDED,
     DISPUTED,
     DISPUTE_CLOSED,
 )
@@ -65,6 +76,7 @@ _TEMPLATE_BY_EVENT_TYPE = {
     ORDER_CONFIRMED_V1: ORDER_CONFIRMED,
     PAYMENT_DISPUTED_V1: DISPUTED,
     PAYMENT_DISPUTE_CLOSED_V1: DISPUTE_CLOSED,
+    ORDER_REFUNDED_V1: ORDER_REFUNDED,
 }
 
 _REFUND_REASONS = {
@@ -73,12 +85,24 @@ _REFUND_REASONS = {
         " refunded it in full."
     ),
     REFUND_REASON_CHARGE_REFUNDED: "A refund was issued for your payment.",
+    REFUND_REASON_DUPLICATE_PAYMENT: (
+        "You paid twice for this booking. Your booking stands, paid once; we refunded the extra"
+        " payment in full."
+    ),
 }
 
 
 def template_for(event_type: object) -> str | None:
-    """The template used for facts of `event_type`, None for a type we send nothing for."""
+    """The template used for facts of `event_type` (its main one: a refund fact may pick a
+    variant, see `refund_template`), None for a type we send nothing for."""
     return _TEMPLATE_BY_EVENT_TYPE.get(event_type) if isinstance(event_type, str) else None
+
+
+def refund_template(fact: ReservationRefundedV1) -> str:
+    """Which refund e-mail: the booking is gone (full), or stands (a duplicate, a partial)."""
+    if fact.reason == REFUND_REASON_DUPLICATE_PAYMENT:
+        return REFUNDED_DUPLICATE
+    return REFUNDED_PARTIAL if fact.partial else REFUNDED
 
 
 def _reservation(fact: ReservationFactBase) -> dict[str, Any]:
@@ -146,16 +170,44 @@ def plan_email(fact: ReservationFact, *, operator_email: str, checkout_url: str)
                 context={**_reservation(fact), "book_url": checkout_url},
             )
         case ReservationRefundedV1():
+            template = refund_template(fact)
+            subject = {
+                REFUNDED: f"Refund issued for your {fact.service_name} booking",
+                REFUNDED_DUPLICATE: f"Extra payment refunded: your {fact.service_name} booking"
+                " stands",
+                REFUNDED_PARTIAL: f"Partial refund for your {fact.service_name} booking",
+            }[template]
             return _email(
                 fact,
-                template=REFUNDED,
+                template=template,
                 recipient=fact.user_email,
-                subject=one_line(f"Refund issued for your {fact.service_name} booking"),
+                subject=one_line(subject),
                 context={
                     **_reservation(fact),
                     "amount_refunded": format_money(fact.amount_refunded, fact.currency),
+                    "refunded_total": (
+                        format_money(fact.refunded_total, fact.currency)
+                        if fact.refunded_total is not None
+                        else None
+                    ),
                     "refund_id": fact.refund_id,
                     "reason": _REFUND_REASONS.get(fact.reason, "A refund was issued."),
+                },
+            )
+        case OrderRefundedV1():
+            return _email(
+                fact,
+                template=ORDER_REFUNDED,
+                recipient=fact.user_email,
+                subject=one_line(
+                    f"{'Partial refund' if fact.partial else 'Refund'} for your order"
+                    f" {fact.order_id}"
+                ),
+                context={
+                    "order_id": fact.order_id,
+                    "amount_refunded": format_money(fact.amount_refunded, fact.currency),
+                    "refund_id": fact.refund_id,
+                    "partial": fact.partial,
                 },
             )
         case ReservationFlaggedForReviewV1():

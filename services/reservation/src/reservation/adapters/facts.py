@@ -16,6 +16,7 @@ from contracts.reservation import (
     FactBase,
     OrderConfirmedV1,
     OrderItemV1,
+    OrderRefundedV1,
     ReservationConfirmedV1,
     ReservationExpiredV1,
     ReservationFlaggedForReviewV1,
@@ -131,8 +132,10 @@ class FactWriter:
         reason: str,
         session_id: str | None,
         payment_intent_id: str | None,
+        partial: bool = False,
+        refunded_total: int | None = None,
     ) -> None:
-        """Money went back to the user."""
+        """Money went back to the user (`partial`: part of it, the booking stands)."""
         self._write(
             ReservationRefundedV1(
                 **self._common(row),
@@ -142,6 +145,30 @@ class FactWriter:
                 reason=reason,
                 session_id=session_id,
                 payment_intent_id=payment_intent_id,
+                partial=partial,
+                refunded_total=refunded_total,
+            )
+        )
+
+    def order_refunded(
+        self, row: OrderRow, *, amount: int, refund_id: str, reason: str, partial: bool
+    ) -> None:
+        """Money for a beats order went back to the user."""
+        self._write(
+            OrderRefundedV1(
+                event_id=uuid.uuid4(),
+                occurred_at=datetime.now(UTC),
+                correlation_id=self._correlation_id,
+                user_id=row.user_id,
+                user_email=row.user_email,
+                order_id=row.session_id,
+                session_id=row.session_id,
+                payment_intent_id=row.payment_intent_id,
+                amount_refunded=amount,
+                currency=row.paid_currency or row.currency,
+                refund_id=refund_id,
+                reason=reason,
+                partial=partial,
             )
         )
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from contracts import stripe as s
 from contracts.reservation import (
@@ -14,6 +14,7 @@ from contracts.reservation import (
     REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN,
     FactBase,
     OrderConfirmedV1,
+    OrderRefundedV1,
     ReservationConfirmedV1,
     ReservationExpiredV1,
     ReservationFlaggedForReviewV1,
@@ -31,7 +32,7 @@ FUNNEL = Counter(
 OUTCOMES = Counter(
     "reservation_payment_outcomes_total",
     "Facts committed, by outcome: confirmed, payment_failed, expired, refunded,"
-    " flagged_for_review (reservations), order_confirmed (beats orders).",
+    " flagged_for_review (reservations), order_confirmed, order_refunded (beats orders).",
     ["outcome"],
 )
 PROCESSING_SECONDS = Histogram(
@@ -71,6 +72,7 @@ FACT_OUTCOMES: dict[type[FactBase], str] = {
     ReservationRefundedV1: "refunded",
     ReservationFlaggedForReviewV1: "flagged_for_review",
     OrderConfirmedV1: "order_confirmed",
+    OrderRefundedV1: "order_refunded",
 }
 _REFUND_STEPS = {
     REFUND_REASON_CHARGE_REFUNDED: "refunded",
@@ -86,6 +88,14 @@ for _reason in ("amount_mismatch", "currency_mismatch"):
     ORDERS_FLAGGED.labels(_reason)
 
 
+def count_facts(facts: Sequence[FactBase]) -> None:
+    """Count committed facts by outcome, and the refund steps of the funnel they are."""
+    for fact in facts:
+        OUTCOMES.labels(FACT_OUTCOMES.get(type(fact), "other")).inc()
+        if isinstance(fact, ReservationRefundedV1) and fact.reason in _REFUND_STEPS:
+            FUNNEL.labels(_REFUND_STEPS[fact.reason]).inc()
+
+
 def record_committed(
     step: str | None,
     facts: Sequence[FactBase],
@@ -96,10 +106,7 @@ def record_committed(
     """Count a committed signal and its facts; returns Stripe-created-to-commit seconds if known."""
     if step in STEP_OF_EVENT.values() or step == SESSION_CREATED:
         FUNNEL.labels(step).inc()
-    for fact in facts:
-        OUTCOMES.labels(FACT_OUTCOMES.get(type(fact), "other")).inc()
-        if isinstance(fact, ReservationRefundedV1) and fact.reason in _REFUND_STEPS:
-            FUNNEL.labels(_REFUND_STEPS[fact.reason]).inc()
+    count_facts(facts)
     label = step or "other"
     PROCESSING_SECONDS.labels(label).observe(time.perf_counter() - started)
     if event_created is None:
@@ -107,3 +114,23 @@ def record_committed(
     delay = max((datetime.now(UTC) - event_created).total_seconds(), 0.0)
     EVENT_TO_COMMIT_SECONDS.labels(label).observe(delay)
     return delay
+
+
+REFUNDS = Counter(
+    "reservation_refunds_total",
+    "Refunds by outcome: succeeded or pending (Stripe took ours), refused (Stripe turned ours"
+    " down for good: already refunded, disputed, invalid), failed or canceled (Stripe could not"
+    " return the money), retried (Stripe unavailable: tried again later), observed (made in"
+    " Stripe, told by its events). refused, failed and canceled need an operator.",
+    ["outcome"],
+)
+REFUNDS_WAITING = Gauge(
+    "reservation_refunds_waiting",
+    "Refunds we decided that Stripe has not answered yet (the executor retries them).",
+)
+REFUND_OLDEST_WAITING_SECONDS = Gauge(
+    "reservation_refund_oldest_waiting_seconds",
+    "Age of the oldest refund we decided that Stripe has not answered yet (0: none).",
+)
+for _outcome in ("succeeded", "pending", "refused", "failed", "canceled", "retried", "observed"):
+    REFUNDS.labels(_outcome)

@@ -18,38 +18,90 @@ class Refund:
     id: str
     amount: int
     currency: str
+    status: str | None = None
 
 
 class PaymentGatewayError(RuntimeError):
-    """Stripe did not answer as hoped; retried (the idempotency key keeps it safe)."""
+    """Stripe did not answer as hoped."""
+
+
+class RefundRetryableError(PaymentGatewayError):
+    """Stripe unavailable (5xx, 429, a concurrent request, timeout, connection, credentials):
+    try again later with the same idempotency key."""
+
+
+class RefundRefusedError(PaymentGatewayError):
+    """Stripe refused the refund for good (already refunded, disputed, invalid): an operator's
+    case, not a retry's."""
+
+
+def is_retryable(exc: stripe.StripeError) -> bool:
+    """Whether Stripe could not answer (wait and retry) rather than said no (record, alert)."""
+    if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError):
+        return True
+    # A key or permission problem is fixed by configuration, not by the request: wait it out.
+    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
+        return True
+    status = exc.http_status or 0
+    return status >= 500 or status in (409, 429) or status == 0
 
 
 class StripeGateway:
     """A thin wrapper around the stripe package, pointed at STRIPE_API_BASE."""
 
     def __init__(self, settings: StripeSettings) -> None:
+        # Explicit bounds: stripe-python's defaults (80 s, 2 retries) would hold a refund round
+        # for minutes; the executor retries on its own, with backoff, as long as Stripe is down.
         self._client = stripe.StripeClient(
             settings.api_key.get_secret_value(),
             base_addresses={"api": settings.api_base},
             max_network_retries=settings.max_network_retries,
+            http_client=stripe.HTTPXClient(
+                timeout=settings.request_timeout_s, allow_sync_methods=True
+            ),
         )
 
     async def refund(
         self, payment_intent_id: str, amount: int, *, idempotency_key: str, reason: str
     ) -> Refund:
-        """Refund `amount` of a PaymentIntent; the same key always yields the same refund."""
+        """Refund `amount` of a PaymentIntent; the same key always yields the same refund.
+
+        RefundRetryableError when Stripe could not answer, RefundRefusedError when it said no.
+        """
         try:
             refund = await self._client.v1.refunds.create_async(
                 params={
                     "payment_intent": payment_intent_id,
                     "amount": amount,
-                    "metadata": {"reason": reason},
+                    # The key lets our worker recognise this refund in Stripe's events.
+                    "metadata": {"reason": reason, "refund_key": idempotency_key},
                 },
                 options={"idempotency_key": idempotency_key},
             )
         except stripe.StripeError as exc:
-            raise PaymentGatewayError(f"refund of {payment_intent_id} failed: {exc}") from exc
-        return Refund(refund.id, int(refund.amount), str(refund.currency))
+            code = getattr(exc, "code", None) or exc.http_status
+            message = f"refund of {payment_intent_id} failed ({code}): {exc.user_message or exc}"
+            if is_retryable(exc):
+                raise RefundRetryableError(message) from exc
+            raise RefundRefusedError(message) from exc
+        return Refund(refund.id, int(refund.amount), str(refund.currency), refund.status)
+
+    async def charge_refunds(self, charge_id: str) -> list[dict[str, Any]]:
+        """The refunds of a charge (expanded: Stripe lists them only when asked), as dicts.
+
+        RefundRetryableError when Stripe could not answer, RefundRefusedError when it said no.
+        """
+        try:
+            charge = await self._client.v1.charges.retrieve_async(
+                charge_id, params={"expand": ["refunds"]}
+            )
+        except stripe.StripeError as exc:
+            message = f"reading the refunds of {charge_id} failed: {exc.user_message or exc}"
+            if is_retryable(exc):
+                raise RefundRetryableError(message) from exc
+            raise RefundRefusedError(message) from exc
+        listed = charge.to_dict().get("refunds") or {}
+        return [dict(r) for r in listed.get("data", [])]
 
     async def checkout_sessions(self, created_gte: int) -> list[dict[str, Any]]:
         """Every Checkout Session created since `created_gte` (Unix seconds)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, text
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -19,6 +19,7 @@ __all__ = [
     "OrderRow",
     "OutboxEntry",
     "PaymentAttemptRow",
+    "RefundRow",
     "ReservationRow",
     "StudioServiceRow",
 ]
@@ -75,6 +76,8 @@ class ReservationRow(SQLModel, table=True):
     session_expires_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     dispute_id: str | None = Field(default=None, sa_column=Column(String(255)))
     status_before_dispute: str | None = Field(default=None, sa_column=Column(String(20)))
+    # Refunded of its payment so far (a partial refund leaves the booking standing).
+    refunded_amount: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class PaymentAttemptRow(SQLModel, table=True):
@@ -113,6 +116,9 @@ class OrderRow(SQLModel, table=True):
     confirmed_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     dispute_id: str | None = Field(default=None, sa_column=Column(String(255)))
     status_before_dispute: str | None = Field(default=None, sa_column=Column(String(20)))
+    refunded_amount: int | None = Field(default=None, sa_column=Column(BigInteger))
+    refund_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    refunded_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
 
@@ -130,5 +136,32 @@ class DisputeRow(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_column=Column(String(100)))
     stage: str = Field(sa_column=Column(String(20), nullable=False))
     stripe_status: str = Field(sa_column=Column(String(40), nullable=False))
+    created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+
+
+class RefundRow(SQLModel, table=True):
+    """One refund: decided by us (carried out after commit by the refund executor), or made in
+    Stripe and told by its events; applied to its reservation or order once, with its fact."""
+
+    __tablename__ = "refunds"
+
+    key: str = Field(sa_column=Column(String(255), primary_key=True))
+    origin: str = Field(sa_column=Column(String(10), nullable=False))  # ours | stripe | lookup
+    stripe_refund_id: str | None = Field(default=None, sa_column=Column(String(255), unique=True))
+    payment_intent_id: str = Field(sa_column=Column(String(255), nullable=False, index=True))
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    reason: str = Field(sa_column=Column(String(100), nullable=False))
+    reservation_id: str | None = Field(default=None, sa_column=Column(String(36)))
+    order_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    session_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    charge_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    correlation_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    next_attempt_at: datetime = Field(default_factory=utc_now, sa_column=timestamp())
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    applied_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))

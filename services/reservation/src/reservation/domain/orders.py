@@ -24,6 +24,7 @@ class OrderStatus(StrEnum):
     NEEDS_REVIEW = "needs_review"
     DISPUTED = "disputed"  # paid, then disputed at the payer's bank (service_layer.disputes)
     DISPUTE_LOST = "dispute_lost"
+    REFUNDED = "refunded"  # all of its payment went back
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,12 @@ class ReservationView(BaseModel):
     payment: ReservationPaymentUpdate | None = Field(
         default=None, description="The seed's payment update (camelCase), once paid."
     )
-    refund_id: str | None = None
+    refund_id: str | None = Field(
+        default=None, description="Stripe's refund id (re_...) once money went back."
+    )
+    refunded_amount: int | None = Field(
+        default=None, description="Refunded of its payment so far, minor units (partial or all)."
+    )
 
     @classmethod
     def of(cls, row: ReservationRow) -> ReservationView:
@@ -104,6 +109,7 @@ class ReservationView(BaseModel):
             created_at=row.created_at,
             payment=payment,
             refund_id=row.refund_id,
+            refunded_amount=row.refunded_amount,
         )
 
 

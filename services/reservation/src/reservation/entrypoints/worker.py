@@ -4,8 +4,10 @@ Consumes stripe.events, checkout.sessions and the group's retry topic through ba
 resilient agent (bounded retries, then <group>.dlq); the agent is stateless, state lives in
 PostgreSQL behind the inbox. What waits while a batch is handled forms the next batch (up to
 RESERVATION_BATCH_MAX_SIZE), one transaction each (service_layer.payments). A Faust timer on
-every worker sweeps expired holds (rows another worker is sweeping are skipped); entrypoints.timers
-adds the overdue-session look-ups and the scheduled reconciliation. GET /metrics on
+every worker sweeps expired holds (rows another worker is sweeping are skipped); another runs the
+refund executor (service_layer.refund_executor), which carries out the refunds the batches
+decided, after their commit, outside any transaction's locks; entrypoints.timers adds the
+overdue-session look-ups and the scheduled reconciliation. GET /metrics on
 RESERVATION_WORKER_METRICS_PORT when set.
 """
 
@@ -69,6 +71,17 @@ def build_app(settings: Settings) -> faust.App:
             log.info("sweep.expired_holds", count=expired)
 
     timers.register(app, container, settings)
+
+    @app.timer(settings.refund_interval_s, on_leader=False)  # type: ignore[untyped-decorator]
+    async def refunds() -> None:
+        # Every worker runs it: requests are claimed with a lease (SKIP LOCKED), so two never
+        # carry out the same one at once, and Stripe's idempotency key covers a lapsed lease.
+        try:
+            while await container.refunds.run_once():
+                pass
+        except Exception:
+            log.exception("refunds.round_failed")  # the next tick tries again
+
     return app
 
 

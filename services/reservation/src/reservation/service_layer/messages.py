@@ -18,24 +18,19 @@ from contracts.checkout import (
     ReservationCheckoutMetadata,
 )
 from contracts.stripe import StripeEvent, parse_stripe_event
-from contracts.stripe_objects import (
-    ChargeObject,
-    CheckoutSessionObject,
-    DisputeObject,
-    PaymentIntentObject,
-)
+from contracts.stripe_objects import CheckoutSessionObject, DisputeObject, PaymentIntentObject
 from contracts.topics import CHECKOUT_SESSIONS, STRIPE_EVENTS
 from reservation.adapters.metrics import SESSION_CREATED, STEP_OF_EVENT
 from reservation.domain.orders import OrderDraft, OrderLine
 from reservation.domain.payments import Stage
 from reservation.service_layer.disputes import DisputeSignal, PaymentDeclined
 from reservation.service_layer.payments import (
-    ChargeRefund,
     PaymentService,
     SessionSignal,
     Signal,
     Unhandled,
 )
+from reservation.service_layer.refund_events import refund_signal
 
 log = get_logger(__name__)
 
@@ -186,16 +181,8 @@ def _stripe(value: bytes, correlation_id: str | None) -> Signal:
             signal = session_signal(event, correlation_id)
             if signal is not None:
                 return signal
-        elif event.type == s.CHARGE_REFUNDED:
-            charge = ChargeObject.from_event(event)
-            return ChargeRefund(
-                event.id,
-                charge_id=charge.id,
-                payment_intent_id=charge.payment_intent,
-                fully_refunded=charge.refunded,
-                correlation_id=correlation_id,
-                event_created=_utc(event.created, event.created),
-            )
+        elif event.type == s.CHARGE_REFUNDED or event.type in s.REFUND_EVENT_TYPES:
+            return refund_signal(event, correlation_id)
         elif event.type in (s.CHARGE_DISPUTE_CREATED, s.CHARGE_DISPUTE_CLOSED):
             return _dispute(event, correlation_id)
         elif event.type == s.PAYMENT_INTENT_PAYMENT_FAILED:

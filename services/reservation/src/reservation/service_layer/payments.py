@@ -13,16 +13,14 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
 
 from backbone.logging import bound_ids, get_logger
 from contracts.reservation import (
-    REFUND_REASON_CHARGE_REFUNDED,
+    REFUND_REASON_DUPLICATE_PAYMENT,
     REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN,
     FactBase,
 )
 from reservation.adapters.metrics import BEATS_ONLY, CHARGE_REFUNDED, record_committed
-from reservation.adapters.stripe_gateway import Refund
 from reservation.adapters.tables import ReservationRow
 from reservation.domain.model import Slot, Status
 from reservation.domain.orders import CartPayment, OrderDraft
@@ -34,19 +32,16 @@ from reservation.service_layer.disputes import (
     committed,
 )
 from reservation.service_layer.orders import apply_order
+from reservation.service_layer.refund_apply import apply_waiting
+from reservation.service_layer.refund_lookup import request_lookup
+from reservation.service_layer.refunds import (
+    RefundSignal,
+    record_stripe_refund,
+    request_refund,
+)
 from reservation.service_layer.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
-
-REFUND_REASON_DUPLICATE_PAYMENT = "duplicate_payment"
-
-
-class RefundGateway(Protocol):
-    """What the worker needs of Stripe."""
-
-    async def refund(
-        self, payment_intent_id: str, amount: int, *, idempotency_key: str, reason: str
-    ) -> Refund: ...
 
 
 @dataclass(frozen=True)
@@ -90,18 +85,6 @@ class SessionSignal:
 
 
 @dataclass(frozen=True)
-class ChargeRefund:
-    """A charge refunded in Stripe (dashboard, support), as charge.refunded says."""
-
-    event_id: str
-    charge_id: str
-    payment_intent_id: str | None
-    fully_refunded: bool
-    correlation_id: str | None = None
-    event_created: datetime | None = None
-
-
-@dataclass(frozen=True)
 class Unhandled:
     """An event we do not act on: recorded in the inbox, so reconciliation sees it arrived."""
 
@@ -109,7 +92,7 @@ class Unhandled:
     correlation_id: str | None = None
 
 
-Signal = SessionSignal | ChargeRefund | DisputeSignal | PaymentDeclined | Unhandled
+Signal = SessionSignal | RefundSignal | DisputeSignal | PaymentDeclined | Unhandled
 
 
 def _ids(signal: Signal) -> AbstractContextManager[None]:
@@ -126,7 +109,6 @@ class PaymentService:
     """Applies signals to reservations: inbox claims, state changes and facts in one transaction."""
 
     uow: Callable[[str | None], UnitOfWork]
-    gateway: RefundGateway
     consumer: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -154,8 +136,14 @@ class PaymentService:
                 self._committed(signal, written, actions, started)
 
     async def _lock_up_front(self, uow: UnitOfWork, signals: Sequence[Signal]) -> None:
-        """Reservations, then orders, each in id order: every transaction locks in this order."""
+        """Payments, then reservations, then orders, each in id order: every transaction locks
+        in this order."""
         sessions = [s for s in signals if isinstance(s, SessionSignal)]
+        payments = [i for s in signals if isinstance(s, RefundSignal) for i in s.payment_intent_ids]
+        payments += [str(s.payment_intent_id) for s in sessions if _settles(s)]
+        if payments:
+            await uow.refunds.lock_payments(payments)
+            await uow.refunds.prefetch_waiting(payments)
         reservation_ids = [r for s in sessions for r in s.reservation_ids]
         if reservation_ids:
             await uow.repo.lock_many(reservation_ids)
@@ -173,11 +161,14 @@ class PaymentService:
             if signal.order is not None:
                 now = self.clock()
                 await apply_order(uow, signal.order, signal.cart_payment(now), now)
-        elif isinstance(signal, ChargeRefund):
-            if signal.payment_intent_id is not None:
-                await self._refunded_in_stripe(
-                    uow, signal.charge_id, signal.payment_intent_id, signal.fully_refunded
-                )
+            if _settles(signal):
+                # Refunds Stripe told of before this payment was applied apply now.
+                await apply_waiting(uow, str(signal.payment_intent_id), self.clock())
+        elif isinstance(signal, RefundSignal):
+            for refund in signal.refunds:
+                await record_stripe_refund(uow, refund, self.clock())
+            for charge in signal.charges:
+                await request_lookup(uow, charge)
         elif isinstance(signal, DisputeSignal):
             actions = await apply_dispute(uow, signal, self.clock())
         elif isinstance(signal, PaymentDeclined):
@@ -191,11 +182,16 @@ class PaymentService:
     ) -> None:
         """Metrics and the log line of a signal whose transaction committed: the audit line of
         what it did to each reservation (`actions`) and the facts it published."""
-        if isinstance(signal, ChargeRefund):
-            if signal.payment_intent_id is not None:
-                record_committed(
-                    CHARGE_REFUNDED, written, started=started, event_created=signal.event_created
-                )
+        if isinstance(signal, RefundSignal):
+            record_committed(
+                CHARGE_REFUNDED, written, started=started, event_created=signal.event_created
+            )
+            log.info(
+                "refund.committed",
+                refunds={r.stripe_refund_id: r.status.value for r in signal.refunds},
+                payment_intent_ids=signal.payment_intent_ids,
+                facts=[getattr(f, "event_type", "") for f in written],
+            )
             return
         if isinstance(signal, DisputeSignal | PaymentDeclined):
             committed(signal, actions)
@@ -301,10 +297,11 @@ class PaymentService:
                 self._settle(uow, row, signal, problem, session_size)
                 await uow.session.flush()
             else:
+                # The reservation stays expired (its slot is someone else's) until Stripe has
+                # the refund: `refunded` always comes with Stripe's refund id.
                 await self._refund(
                     uow, row, signal, session_size, REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN
                 )
-                row.status = Status.REFUNDED
         elif action is Action.REFUND_EXTRA:
             await self._refund(uow, row, signal, session_size, REFUND_REASON_DUPLICATE_PAYMENT)
 
@@ -350,53 +347,21 @@ class PaymentService:
         session_size: int,
         reason: str,
     ) -> None:
+        """Record the decision; the refund executor calls Stripe once this has committed."""
         if signal.payment_intent_id is None:
             raise RuntimeError(f"session {signal.session_id} paid without a payment intent")
-        amount = self._paid_portion(row, signal, session_size)
-        refund = await self.gateway.refund(
-            signal.payment_intent_id,
-            amount,
-            idempotency_key=f"reservation-refund:{row.id}:{signal.session_id}",
-            reason=reason,
-        )
-        log.warning("payment.refunded", reason=reason, refund_id=refund.id, amount=amount)
-        if reason != REFUND_REASON_DUPLICATE_PAYMENT:
-            row.refund_id, row.refunded_at = refund.id, self.clock()
-        uow.facts.refunded(
+        await request_refund(
+            uow,
             row,
-            amount=refund.amount,
-            currency=refund.currency,
-            refund_id=refund.id,
+            payment_intent_id=signal.payment_intent_id,
+            amount=self._paid_portion(row, signal, session_size),
+            currency=signal.currency or row.currency,
             reason=reason,
             session_id=signal.session_id,
-            payment_intent_id=signal.payment_intent_id,
+            correlation_id=signal.correlation_id,
         )
 
-    async def _refunded_in_stripe(
-        self, uow: UnitOfWork, charge_id: str, payment_intent_id: str, fully_refunded: bool
-    ) -> None:
-        if not fully_refunded:
-            # Partial refunds are ours (a late or duplicate payment) or an operator's
-            # goodwill: the reservation itself stands.
-            log.info("payment.partial_refund_ignored", charge_id=charge_id)
-            return
-        for row in await uow.repo.by_payment_intent(payment_intent_id):
-            if row.status not in (Status.SUCCEEDED, Status.NEEDS_REVIEW):
-                continue
-            row.status, row.refund_id = Status.REFUNDED, charge_id
-            row.refunded_at = row.updated_at = self.clock()
-            log.info(
-                "payment.refunded_in_stripe",
-                charge_id=charge_id,
-                reservation_id=row.id,
-                session_id=row.paid_session_id,
-            )
-            uow.facts.refunded(
-                row,
-                amount=row.paid_amount if row.paid_amount is not None else row.amount,
-                currency=row.paid_currency or row.currency,
-                refund_id=charge_id,
-                reason=REFUND_REASON_CHARGE_REFUNDED,
-                session_id=row.paid_session_id,
-                payment_intent_id=payment_intent_id,
-            )
+
+def _settles(signal: SessionSignal) -> bool:
+    """Whether the signal is a payment (which refunds recorded before it may wait for)."""
+    return signal.stage is Stage.PAID and signal.payment_intent_id is not None

@@ -174,7 +174,8 @@ async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: 
 
 
 # Objects found by their payment intent, not by a session's metadata.
-_BY_INTENT = ("charge", "dispute")
+# A refund's and a dispute's events carry their payment intent, as a charge's do.
+_BY_INTENT = ("charge", "dispute", "refund")
 
 
 def _has_cart(obj: dict[str, Any]) -> bool:

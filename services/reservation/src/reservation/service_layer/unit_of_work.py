@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backbone.db.inbox import claim_many
 from reservation.adapters.facts import FactWriter
 from reservation.adapters.orders import OrderRepository
+from reservation.adapters.refund_store import RefundStore
 from reservation.adapters.repository import Repository
 
 
@@ -37,6 +38,7 @@ class UnitOfWork:
         await self._session.begin()
         self.repo = Repository(self._session)
         self.orders = OrderRepository(self._session)
+        self.refunds = RefundStore(self._session)
         self.facts = FactWriter(self._session, self._correlation_id)
         return self
 

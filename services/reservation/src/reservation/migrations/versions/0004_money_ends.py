@@ -13,7 +13,7 @@ have added statuses of its own, and both must survive whichever order the revisi
 Backward compatible: older code never writes the new statuses or reads the new columns.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-05
 """
 
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

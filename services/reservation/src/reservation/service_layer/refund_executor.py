@@ -1,0 +1,149 @@
+"""The refund executor: carries out, after their transaction committed, the refunds the worker
+decided, until Stripe answers.
+
+Each round claims the requests that are due (a short transaction that pushes their next attempt
+past a lease and commits), calls Stripe with no database lock held and the request's idempotency
+key (a retry after a lost answer gets the same refund), then records the answer in a second
+transaction: the refund id and status, the reservation's refund id, and the fact the notifier
+turns into the e-mail. Stripe unavailable (5xx, 429, timeout, connection): the request waits a
+capped, jittered backoff and is tried again, for as long as the outage lasts. Stripe refusing for
+good (4xx: already refunded, disputed, invalid): recorded `refused`, counted and logged as an
+error for an operator; never dropped, never retried blindly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from backbone.logging import bound_ids, get_logger
+from reservation.adapters.metrics import (
+    REFUND_OLDEST_WAITING_SECONDS,
+    REFUNDS,
+    REFUNDS_WAITING,
+    count_facts,
+)
+from reservation.adapters.refund_store import Claimed
+from reservation.adapters.stripe_gateway import Refund, RefundRefusedError, RefundRetryableError
+from reservation.domain.refunds import RefundStatus, retry_delay, stripe_status
+from reservation.service_layer.refund_lookup import record_lookup
+from reservation.service_layer.refunds import settle_ours
+from reservation.service_layer.unit_of_work import UnitOfWork
+
+log = get_logger(__name__)
+
+
+class RefundGateway(Protocol):
+    """What the executor needs of Stripe."""
+
+    async def refund(
+        self, payment_intent_id: str, amount: int, *, idempotency_key: str, reason: str
+    ) -> Refund: ...
+
+    async def charge_refunds(self, charge_id: str) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class RefundExecutor:
+    """Carries out requested refunds; `run_once` is one round (the worker runs it on a timer)."""
+
+    uow: Callable[[str | None], UnitOfWork]
+    gateway: RefundGateway
+    batch_size: int = 10
+    call_bound_s: float = 30.0  # the longest one Stripe call can last, its own retries included
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    async def run_once(self) -> int:
+        """Carry out the requests that are due; how many were tried."""
+        async with self.uow(None) as uow:
+            # The round calls Stripe one request after the other: the lease covers them all, so
+            # no other executor takes a request this one has not reached yet.
+            lease = self.call_bound_s * self.batch_size + 5
+            claimed = await uow.refunds.claim_due(self.batch_size, lease)
+        for request in claimed:
+            with bound_ids(correlation_id=request.correlation_id):
+                await self._carry_out(request)
+        async with self.uow(None) as uow:
+            waiting, oldest = await uow.refunds.waiting()
+        REFUNDS_WAITING.set(waiting)
+        REFUND_OLDEST_WAITING_SECONDS.set(oldest)
+        return len(claimed)
+
+    async def _carry_out(self, request: Claimed) -> None:
+        ids = {"refund_key": request.key, "payment_intent_id": request.payment_intent_id}
+        try:
+            if request.origin == "lookup":
+                found = await self.gateway.charge_refunds(str(request.charge_id))
+            else:
+                refund = await self.gateway.refund(
+                    request.payment_intent_id,
+                    request.amount,
+                    idempotency_key=request.key,
+                    reason=request.reason,
+                )
+        except RefundRetryableError as exc:
+            delay = retry_delay(request.attempts, self.backoff_initial_s, self.backoff_max_s)
+            async with self.uow(None) as uow:
+                when = self.clock() + timedelta(seconds=delay)
+                await uow.refunds.retry_later(request.key, when, str(exc))
+            REFUNDS.labels("retried").inc()
+            log.warning(
+                "refund.stripe_unavailable",
+                **ids,
+                attempt=request.attempts,
+                retry_in_s=round(delay, 2),
+                error=str(exc),
+            )
+            return
+        except RefundRefusedError as exc:
+            if await self._refused(request, str(exc)):
+                REFUNDS.labels(RefundStatus.REFUSED.value).inc()
+                log.error("refund.refused", **ids, amount=request.amount, error=str(exc))
+            return
+        if request.origin == "lookup":
+            await self._looked_up(request, found)
+            return
+        async with self.uow(request.correlation_id) as uow:
+            await uow.refunds.lock_payments([request.payment_intent_id])
+            row = await uow.refunds.get(request.key)
+            outcome = None
+            with uow.facts.correlated(request.correlation_id) as written:
+                if row is not None:
+                    status = stripe_status(refund.status)
+                    outcome = await settle_ours(uow, row, refund.id, status, self.clock())
+        count_facts(written)
+        if outcome is not None:
+            REFUNDS.labels(outcome).inc()
+        log.warning(
+            "refund.done",
+            **ids,
+            stripe_refund_id=refund.id,
+            status=refund.status,
+            amount=refund.amount,
+        )
+
+    async def _looked_up(self, request: Claimed, found: list[dict[str, Any]]) -> None:
+        async with self.uow(request.correlation_id) as uow:
+            await uow.refunds.lock_payments([request.payment_intent_id])
+            with uow.facts.correlated(request.correlation_id) as written:
+                recorded = await record_lookup(uow, request.key, found, self.clock())
+        count_facts(written)
+        if recorded:
+            log.info("refund.looked_up", refund_key=request.key, refunds=len(found))
+
+    async def _refused(self, request: Claimed, error: str) -> bool:
+        async with self.uow(request.correlation_id) as uow:
+            await uow.refunds.lock_payments([request.payment_intent_id])
+            row = await uow.refunds.get(request.key)
+            if row is None or row.status != RefundStatus.REQUESTED.value:
+                return False  # an event recorded Stripe's word meanwhile
+            row.status, row.last_error, row.updated_at = (
+                RefundStatus.REFUSED.value,
+                error[:2000],
+                self.clock(),
+            )
+        return True

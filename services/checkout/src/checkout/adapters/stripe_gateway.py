@@ -2,7 +2,9 @@
 
 The stripe package's own retries are off: this loop owns the time budget (attempts, exponential
 backoff, an overall deadline), and every attempt of a create carries the same Idempotency-Key, so
-a retry after a lost answer yields the session Stripe already made, never a second one.
+a retry after a lost answer yields the session Stripe already made, never a second one. A create
+that Stripe answered with a 5xx is not retried under its key: Stripe stores that answer and
+replays it to every retry with the key, so the caller moves to a new key instead.
 """
 
 from __future__ import annotations
@@ -45,11 +47,20 @@ UnavailableKind = Literal["unreachable", "timeout", "server_error", "rate_limite
 class StripeUnavailable(RuntimeError):
     """Stripe could not be reached or kept failing within our bound: the caller may retry."""
 
-    def __init__(self, kind: UnavailableKind, message: str, retry_after: float | None = None):
+    def __init__(
+        self,
+        kind: UnavailableKind,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        status: int | None = None,
+    ):
         super().__init__(message)
         self.kind: UnavailableKind = kind
         self.message = message
         self.retry_after = retry_after
+        # Stripe's HTTP status when it answered (a 5xx stored under the idempotency key).
+        self.status = status
 
 
 class StripeRefused(RuntimeError):
@@ -65,6 +76,11 @@ class StripeRefused(RuntimeError):
 
 class StripeIdempotencyConflict(RuntimeError):
     """The idempotency key was used with other parameters, or is in use by a concurrent request."""
+
+    def __init__(self, message: str, *, in_use: bool) -> None:
+        super().__init__(message)
+        # True: a concurrent request holds the key (409); False: other parameters (400).
+        self.in_use = in_use
 
 
 @dataclass(frozen=True)
@@ -113,6 +129,7 @@ class StripeGateway:
         self._client = stripe.StripeClient(
             settings.api_key.get_secret_value(),
             max_network_retries=0,
+            stripe_version=settings.api_version,
             http_client=stripe.HTTPXClient(timeout=settings.request_timeout_s),
             **options,
         )
@@ -126,7 +143,17 @@ class StripeGateway:
                 options={"idempotency_key": idempotency_key},
             )
 
-        return StripeSession.from_stripe(await self._call("create_session", create))
+        session = await self._call("create_session", create, retry_answered_5xx=False)
+        return StripeSession.from_stripe(session)
+
+    async def expire_session(self, session_id: str) -> StripeSession:
+        """Expire an open Checkout Session so it can no longer be paid (Stripe refuses one that
+        is not open: StripeRefused)."""
+
+        async def expire() -> Any:
+            return await self._client.v1.checkout.sessions.expire_async(session_id)
+
+        return StripeSession.from_stripe(await self._call("expire_session", expire))
 
     async def retrieve_session(self, session_id: str) -> StripeSession:
         """The session as Stripe sees it now."""
@@ -136,7 +163,9 @@ class StripeGateway:
 
         return StripeSession.from_stripe(await self._call("retrieve_session", retrieve))
 
-    async def _call(self, op: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    async def _call(
+        self, op: str, attempt: Callable[[], Awaitable[T]], *, retry_answered_5xx: bool = True
+    ) -> T:
         cfg = self._settings
         deadline = time.monotonic() + cfg.deadline_s
         started = time.monotonic()
@@ -153,6 +182,8 @@ class StripeGateway:
                 else:
                     STRIPE_CALLS.labels(op, "ok").inc()
                     return result
+                if failure.status is not None and not retry_answered_5xx:
+                    break
                 pause = min(cfg.backoff_initial_s * 2 ** (number - 1), cfg.backoff_max_s)
                 pause = max(pause, failure.retry_after or 0.0) * random.uniform(0.8, 1.0)  # noqa: S311
                 if number == cfg.max_attempts or time.monotonic() + pause >= deadline:
@@ -179,9 +210,9 @@ def _classify(exc: BaseException) -> StripeUnavailable:
     if status == 409 or isinstance(exc, stripe.IdempotencyError):
         # 409: the same key is being processed by a concurrent request; a 400 idempotency_error
         # means the key was used with other parameters. Both are settled by the caller.
-        raise StripeIdempotencyConflict(exc.user_message or str(exc)) from exc
+        raise StripeIdempotencyConflict(exc.user_message or str(exc), in_use=status == 409) from exc
     if status >= 500:
-        return StripeUnavailable("server_error", f"Stripe failed ({status})")
+        return StripeUnavailable("server_error", f"Stripe failed ({status})", status=status)
     if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
         # Our key is wrong: retrying now won't help, and the user can do nothing about it.
         log.error("stripe.credentials_refused", status=status)

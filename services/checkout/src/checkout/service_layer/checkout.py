@@ -18,7 +18,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -27,12 +27,21 @@ from prometheus_client import Counter
 from backbone.logging import bound_ids, get_logger
 from checkout.adapters.stripe_gateway import (
     StripeIdempotencyConflict,
+    StripeRefused,
     StripeSession,
     StripeUnavailable,
 )
-from checkout.adapters.tables import CheckoutSessionRow
-from checkout.domain.expiry import Expiry, session_expiry
-from checkout.domain.model import Beat, Order, OrderError, PricedReservation, unique_ids
+from checkout.adapters.tables import CheckoutAttemptRow, CheckoutSessionRow
+from checkout.domain.expiry import session_expiry
+from checkout.domain.model import (
+    Beat,
+    Order,
+    OrderError,
+    PricedReservation,
+    check_fits_metadata,
+    unique_ids,
+)
+from checkout.service_layer import attempts
 from checkout.service_layer.errors import (
     CartItemNotFound,
     CheckoutInProgress,
@@ -40,6 +49,7 @@ from checkout.service_layer.errors import (
     SessionNotFound,
 )
 from checkout.service_layer.facts import session_created
+from checkout.service_layer.supersede import Superseder
 from checkout.service_layer.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
@@ -52,6 +62,11 @@ SESSIONS = Counter(
 _REUSE_MARGIN = timedelta(minutes=2)
 # How long a request waits for a concurrent twin to record the session it is creating.
 _CONCURRENT_WAIT_S = 5.0
+# Sessions whose last Stripe lookup time is remembered (per process).
+_CHECKED_MAX = 10_000
+# Key generations one request may spend (a stored 5xx, a resent attempt Stripe refuses or whose
+# session ended): enough to get past one spent key, bounded so a broken Stripe is not hammered.
+_KEYS_PER_REQUEST = 3
 
 
 class ReservationSource(Protocol):
@@ -92,6 +107,7 @@ class CheckoutPolicy:
     cancel_url: str
     min_lifetime: timedelta
     beats_lifetime: timedelta
+    status_ttl: timedelta = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -110,46 +126,73 @@ class CheckoutService:
     reservations: ReservationSource
     stripe: PaymentGateway
     policy: CheckoutPolicy
+    superseder: Superseder
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    _checked: dict[str, float] = field(default_factory=dict)
 
     async def create(self, request: CheckoutRequest) -> CheckoutResult:
         """The session for the caller's items, created at Stripe unless an open one exists."""
         order = await self._price(request)
         with bound_ids(user_id=order.user_id, checkout_type=order.checkout_type):
-            now = self.clock()
-            async with self.uow() as uow:
-                previous = await uow.repo.for_items(order.user_id, order.fingerprint)
-            reused = await self._reusable(previous, order, now)
-            if reused is not None:
-                SESSIONS.labels(order.checkout_type, "reused").inc()
-                log.info(
-                    "checkout.session_reused",
-                    session_id=reused.session_id,
-                    correlation_id=reused.session_id,
+            failure: StripeUnavailable | None = None
+            for _ in range(_KEYS_PER_REQUEST):
+                now = self.clock()
+                async with self.uow() as uow:
+                    previous = await uow.repo.for_items(order.user_id, order.fingerprint)
+                    latest = await uow.repo.latest_attempt(order.user_id, order.fingerprint)
+                reused = await self._reusable(previous, order, now)
+                if reused is not None:
+                    SESSIONS.labels(order.checkout_type, "reused").inc()
+                    log.info(
+                        "checkout.session_reused",
+                        session_id=reused.session_id,
+                        correlation_id=reused.session_id,
+                    )
+                    return CheckoutResult(reused, created=False)
+                resent = attempts.resendable(latest, order)
+                if resent:
+                    assert latest is not None
+                    attempt = latest
+                else:
+                    attempt = await self._store_attempt(order, previous, latest, now)
+                try:
+                    session = await self.stripe.create_session(
+                        attempt.params, attempt.idempotency_key
+                    )
+                except StripeIdempotencyConflict as exc:
+                    if exc.in_use:
+                        return await self._await_twin(order, attempt.generation)
+                    await self._close(attempt, attempts.BURNED)
+                    continue
+                except StripeUnavailable as exc:
+                    if exc.status is None:
+                        # No answer: Stripe may have made the session. The attempt stays
+                        # pending, so the client's retry resends it and gets that session.
+                        raise
+                    # Stripe answered 5xx and stored it under the key: a new key now.
+                    await self._close(attempt, attempts.BURNED)
+                    failure = exc
+                    continue
+                except StripeRefused:
+                    await self._close(attempt, attempts.REFUSED)
+                    if resent:
+                        continue  # an old attempt's parameters (a past expires_at): fresh ones
+                    raise
+                if session.status != "open":
+                    # A resent attempt whose session ended meanwhile (replayed by Stripe).
+                    await self._close(attempt, attempts.ENDED, session.id)
+                    continue
+                row = attempts.session_row(
+                    order, session=session, attempt=attempt, request_id=request.request_id
                 )
-                return CheckoutResult(reused, created=False)
-            generation = previous[0].generation + 1 if previous else 0
-            expiry = session_expiry(
-                now,
-                order.hold_ends_at,
-                min_lifetime=self.policy.min_lifetime,
-                beats_lifetime=self.policy.beats_lifetime,
+                with bound_ids(session_id=session.id, correlation_id=session.id):
+                    result = await self._record(order, row, request.request_id, session.created)
+                if session.expires_at > now + _REUSE_MARGIN:
+                    return result
+                # Too close to its end to pay: recorded (and superseded by the next one).
+            raise failure or StripeUnavailable(
+                "server_error", "no payment page could be opened right now"
             )
-            key = order.idempotency_key(generation)
-            try:
-                session = await self.stripe.create_session(self._params(order, expiry), key)
-            except StripeIdempotencyConflict:
-                return await self._await_twin(order, generation)
-            row = _row(
-                order,
-                session=session,
-                generation=generation,
-                key=key,
-                expiry=expiry,
-                request_id=request.request_id,
-            )
-            with bound_ids(session_id=session.id, correlation_id=session.id):
-                return await self._record(order, row, request.request_id, session.created)
 
     async def quote(self, request: CheckoutRequest) -> Order:
         """What `create` would charge for these items now, priced the same way; creates nothing."""
@@ -166,12 +209,31 @@ class CheckoutService:
             row = await uow.repo.get(session_id)
         if row is None or row.user_id != user_id:
             raise SessionNotFound(session_id)
-        if row.status == "open":
+        if row.status == "open" and self._status_stale(session_id):
             try:
                 await self._refresh(row, await self.stripe.retrieve_session(session_id))
             except StripeUnavailable:
                 log.warning("checkout.status_from_record", session_id=session_id)
         return row
+
+    def _status_stale(self, session_id: str) -> bool:
+        """Whether Stripe was last asked about this session longer ago than the policy allows.
+
+        The success page polls every second: without this each poll of each open tab would be
+        one Stripe call (Stripe rate-limits the account, not the page). Within the lifetime the
+        recorded status answers; it is what Stripe said at most `status_ttl` ago.
+        """
+        now = time.monotonic()
+        checked = self._checked.get(session_id)
+        if checked is not None and now - checked < self.policy.status_ttl.total_seconds():
+            return False
+        if len(self._checked) >= _CHECKED_MAX:
+            # Oldest first (insertion order): a bounded memory whatever the number of sessions.
+            for stale in list(self._checked)[: _CHECKED_MAX // 2]:
+                del self._checked[stale]
+        self._checked.pop(session_id, None)
+        self._checked[session_id] = now
+        return True
 
     async def _price(self, request: CheckoutRequest, *, require_email: bool = True) -> Order:
         reservation_ids = unique_ids(request.reservation_ids)
@@ -180,6 +242,8 @@ class CheckoutService:
             raise OrderError(
                 "empty_order", "name at least one reservation or cart item", field="body"
             )
+        # Before asking anyone: an order whose ids cannot reach Stripe is refused as it is.
+        check_fits_metadata(reservation_ids, cart_ids)
         email = request.user_email
         if not email and require_email:
             raise EmailRequired("no e-mail in the token claims nor in the request")
@@ -205,6 +269,8 @@ class CheckoutService:
         same_terms = newest.idempotency_key == order.idempotency_key(newest.generation)
         if newest.status != "open" or newest.expires_at <= now + _REUSE_MARGIN or not same_terms:
             return None
+        if newest.expire_pending or newest.superseded_by:
+            return None
         await self._refresh(newest, await self.stripe.retrieve_session(newest.session_id))
         return newest if newest.status == "open" else None
 
@@ -228,11 +294,19 @@ class CheckoutService:
         fact = session_created(
             order, row, request_id, event_id=uuid.uuid4(), stripe_created=stripe_created
         )
+        now = self.clock()
+        superseded: list[str] = []
         async with self.uow() as uow:
             added = await uow.repo.add_session(row)
             if added:
                 uow.publish(*fact)
+                superseded = await uow.repo.supersede(row, now)
+            await uow.repo.set_attempt_state(
+                row.idempotency_key, attempts.CREATED, now, row.session_id
+            )
             await uow.commit()
+        # After the commit, never under a row lock: the older sessions of these reservations.
+        self.superseder.soon(superseded)
         if not added:
             # A concurrent twin got the same session from Stripe and recorded it (and its fact).
             async with self.uow() as uow:
@@ -255,61 +329,37 @@ class CheckoutService:
             await asyncio.sleep(0.1)
         raise CheckoutInProgress("a checkout for these items is being created: retry shortly")
 
-    def _params(self, order: Order, expiry: Expiry) -> dict[str, Any]:
-        metadata = order.metadata().to_stripe_metadata()
-        return {
-            "mode": "payment",
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": item.currency,
-                        "unit_amount": item.unit_amount,
-                        "product_data": {"name": item.name},
-                    },
-                }
-                for item in order.line_items
-            ],
-            "client_reference_id": order.user_id,
-            "customer_email": order.user_email,
-            "metadata": metadata,
-            "payment_intent_data": {"metadata": metadata, "description": order.description},
-            "success_url": self.policy.success_url,
-            "cancel_url": self.policy.cancel_url,
-            "expires_at": expiry.unix,
-        }
+    async def _store_attempt(
+        self,
+        order: Order,
+        previous: list[CheckoutSessionRow],
+        latest: CheckoutAttemptRow | None,
+        now: datetime,
+    ) -> CheckoutAttemptRow:
+        """A new key generation with fresh parameters, stored before it is sent."""
+        expiry = session_expiry(
+            now,
+            order.hold_ends_at,
+            min_lifetime=self.policy.min_lifetime,
+            beats_lifetime=self.policy.beats_lifetime,
+        )
+        urls = attempts.Urls(self.policy.success_url, self.policy.cancel_url)
+        params = attempts.session_params(order, expiry, urls)
+        generation = attempts.next_generation(previous, latest)
+        async with self.uow() as uow:
+            # A concurrent twin may have stored the same key first: its parameters are sent.
+            stored = await uow.repo.add_attempt(
+                attempts.new_attempt(order, generation, params, expiry, now)
+            )
+            await uow.commit()
+        return stored
 
-
-def _row(
-    order: Order,
-    *,
-    session: StripeSession,
-    generation: int,
-    key: str,
-    expiry: Expiry,
-    request_id: str | None,
-) -> CheckoutSessionRow:
-    now = datetime.now(UTC)
-    return CheckoutSessionRow(
-        session_id=session.id,
-        user_id=order.user_id,
-        user_email=order.user_email,
-        fingerprint=order.fingerprint,
-        generation=generation,
-        idempotency_key=key,
-        checkout_type=order.checkout_type,
-        reservation_ids=order.reservation_ids,
-        cart_item_ids=order.cart_item_ids,
-        services_total=order.services_total,
-        cart_total=order.cart_total,
-        order_total=order.order_total,
-        currency=order.currency,
-        url=session.url or "",
-        status=session.status,
-        payment_status=session.payment_status,
-        expires_at=session.expires_at,
-        extends_hold=expiry.extends_hold,
-        request_id=request_id,
-        created_at=now,
-        updated_at=now,
-    )
+    async def _close(
+        self, attempt: CheckoutAttemptRow, state: str, session_id: str | None = None
+    ) -> None:
+        log.info("checkout.attempt_closed", key=attempt.idempotency_key, state=state)
+        async with self.uow() as uow:
+            await uow.repo.set_attempt_state(
+                attempt.idempotency_key, state, self.clock(), session_id
+            )
+            await uow.commit()

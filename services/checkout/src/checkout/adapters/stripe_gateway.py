@@ -2,9 +2,10 @@
 
 The stripe package's own retries are off: this loop owns the time budget (attempts, exponential
 backoff, an overall deadline), and every attempt of a create carries the same Idempotency-Key, so
-a retry after a lost answer yields the session Stripe already made, never a second one. A create
-that Stripe answered with a 5xx is not retried under its key: Stripe stores that answer and
-replays it to every retry with the key, so the caller moves to a new key instead.
+a retry after a lost answer yields the session Stripe already made, never a second one. Stripe
+stores a 5xx answer under the key of a request that started executing and replays it (marked
+`Idempotent-Replayed: true`) to every retry with that key: once a replayed 5xx comes back, the
+key is spent, retrying it stops, and the caller moves to a new key.
 """
 
 from __future__ import annotations
@@ -53,14 +54,14 @@ class StripeUnavailable(RuntimeError):
         message: str,
         retry_after: float | None = None,
         *,
-        status: int | None = None,
+        replayed: bool = False,
     ):
         super().__init__(message)
         self.kind: UnavailableKind = kind
         self.message = message
         self.retry_after = retry_after
-        # Stripe's HTTP status when it answered (a 5xx stored under the idempotency key).
-        self.status = status
+        # A 5xx Stripe stored under the idempotency key and replayed: the key is spent.
+        self.replayed = replayed
 
 
 class StripeRefused(RuntimeError):
@@ -143,8 +144,7 @@ class StripeGateway:
                 options={"idempotency_key": idempotency_key},
             )
 
-        session = await self._call("create_session", create, retry_answered_5xx=False)
-        return StripeSession.from_stripe(session)
+        return StripeSession.from_stripe(await self._call("create_session", create))
 
     async def expire_session(self, session_id: str) -> StripeSession:
         """Expire an open Checkout Session so it can no longer be paid (Stripe refuses one that
@@ -163,9 +163,7 @@ class StripeGateway:
 
         return StripeSession.from_stripe(await self._call("retrieve_session", retrieve))
 
-    async def _call(
-        self, op: str, attempt: Callable[[], Awaitable[T]], *, retry_answered_5xx: bool = True
-    ) -> T:
+    async def _call(self, op: str, attempt: Callable[[], Awaitable[T]]) -> T:
         cfg = self._settings
         deadline = time.monotonic() + cfg.deadline_s
         started = time.monotonic()
@@ -182,8 +180,8 @@ class StripeGateway:
                 else:
                     STRIPE_CALLS.labels(op, "ok").inc()
                     return result
-                if failure.status is not None and not retry_answered_5xx:
-                    break
+                if failure.replayed:
+                    break  # every further retry with this key gets the same stored answer
                 pause = min(cfg.backoff_initial_s * 2 ** (number - 1), cfg.backoff_max_s)
                 pause = max(pause, failure.retry_after or 0.0) * random.uniform(0.8, 1.0)  # noqa: S311
                 if number == cfg.max_attempts or time.monotonic() + pause >= deadline:
@@ -212,7 +210,8 @@ def _classify(exc: BaseException) -> StripeUnavailable:
         # means the key was used with other parameters. Both are settled by the caller.
         raise StripeIdempotencyConflict(exc.user_message or str(exc), in_use=status == 409) from exc
     if status >= 500:
-        return StripeUnavailable("server_error", f"Stripe failed ({status})", status=status)
+        replayed = _header(exc, "idempotent-replayed") == "true"
+        return StripeUnavailable("server_error", f"Stripe failed ({status})", replayed=replayed)
     if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
         # Our key is wrong: retrying now won't help, and the user can do nothing about it.
         log.error("stripe.credentials_refused", status=status)
@@ -243,8 +242,15 @@ def _error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _header(exc: stripe.StripeError, name: str) -> str | None:
+    for key, value in (exc.headers or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
 def _retry_after(exc: stripe.StripeError) -> float | None:
-    value = (exc.headers or {}).get("retry-after") or (exc.headers or {}).get("Retry-After")
+    value = _header(exc, "retry-after")
     try:
         return float(value) if value else None
     except ValueError:

@@ -16,9 +16,8 @@ _MAX_IDS = 20
 # field, never a 500 further down.
 ItemId = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
-    ),
+    # Blank entries are allowed and dropped (an empty order is refused as such).
+    StringConstraints(strip_whitespace=True, max_length=64, pattern=r"^[A-Za-z0-9_-]*$"),
 ]
 # One address, no whitespace or control characters (a CR/LF would reach Stripe and the e-mails).
 Email = Annotated[

@@ -165,11 +165,11 @@ class CheckoutService:
                     await self._close(attempt, attempts.BURNED)
                     continue
                 except StripeUnavailable as exc:
-                    if exc.status is None:
-                        # No answer: Stripe may have made the session. The attempt stays
-                        # pending, so the client's retry resends it and gets that session.
+                    if not exc.replayed:
+                        # No answer, or a 5xx Stripe did not store: it may have made the session.
+                        # The attempt stays pending; the client's retry resends it unchanged.
                         raise
-                    # Stripe answered 5xx and stored it under the key: a new key now.
+                    # Stripe replays a stored 5xx to every retry with this key: a new key now.
                     await self._close(attempt, attempts.BURNED)
                     failure = exc
                     continue

@@ -10,6 +10,7 @@ answer under it (it replays that to every retry), refused the parameters, or its
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from checkout.adapters.stripe_gateway import StripeSession
 from checkout.adapters.tables import CheckoutAttemptRow, CheckoutSessionRow
 from checkout.domain.expiry import Expiry
 from checkout.domain.model import Order
+from checkout.service_layer.unit_of_work import UnitOfWork
 
 PENDING = "pending"
 CREATED = "created"
@@ -32,6 +34,14 @@ class Urls:
 
     success_url: str
     cancel_url: str
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """Parameters computed now for a new key generation, and the expiry they carry."""
+
+    params: dict[str, Any]
+    expiry: Expiry
 
 
 def resendable(latest: CheckoutAttemptRow | None, order: Order) -> bool:
@@ -126,3 +136,39 @@ def session_row(
         created_at=now,
         updated_at=now,
     )
+
+
+async def store(
+    uow: Callable[[], UnitOfWork],
+    order: Order,
+    fresh: Fresh,
+    *,
+    previous: list[CheckoutSessionRow],
+    latest: CheckoutAttemptRow | None,
+    now: datetime,
+) -> CheckoutAttemptRow:
+    """A new key generation with fresh parameters, stored before it is sent.
+
+    A concurrent twin may have stored the same key first: its parameters are the ones sent.
+    """
+    generation = next_generation(previous, latest)
+    async with uow() as work:
+        stored = await work.repo.add_attempt(
+            new_attempt(order, generation, fresh.params, fresh.expiry, now)
+        )
+        await work.commit()
+    return stored
+
+
+async def close(
+    uow: Callable[[], UnitOfWork],
+    attempt: CheckoutAttemptRow,
+    state: str,
+    now: datetime,
+    *,
+    session_id: str | None = None,
+) -> None:
+    """Record how an attempt ended; a later request does not resend it."""
+    async with uow() as work:
+        await work.repo.set_attempt_state(attempt.idempotency_key, state, now, session_id)
+        await work.commit()

@@ -5,11 +5,16 @@ Order of things, and why:
    from our catalog. Nothing the client sends is a price.
 2. Reuse: the same user and items with a session still open at Stripe answer that session, so a
    double click or a retried request never opens a second one (and publishes nothing new).
-3. Create at Stripe under a deterministic Idempotency-Key (user, items, prices, generation): a
-   concurrent duplicate, or a retry after an answer lost on the way, gets the same session.
+3. Store the Stripe request first (deterministic Idempotency-Key of user, items, prices and
+   generation, and the exact parameters, expires_at included: see attempts.py), then send it. A
+   concurrent duplicate, or a retry after an answer lost on the way, sends exactly the same
+   request and gets the same session; a key Stripe spent (a replayed 5xx) moves to the next
+   generation within the same request.
 4. Record the session and its CheckoutSessionCreatedV1 outbox row in one transaction; the relay
    publishes it. A session Stripe made whose recording failed is answered again by Stripe on the
-   client's retry (same key) and recorded then; nothing is recorded for a session not created.
+   client's retry (same key, same parameters) and recorded then; nothing is recorded for a
+   session not created. The same transaction marks the user's older open sessions of the same
+   reservations, which are then expired at Stripe (supersede.py).
 """
 
 from __future__ import annotations
@@ -17,10 +22,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
 
 from prometheus_client import Counter
 
@@ -31,7 +35,7 @@ from checkout.adapters.stripe_gateway import (
     StripeSession,
     StripeUnavailable,
 )
-from checkout.adapters.tables import CheckoutAttemptRow, CheckoutSessionRow
+from checkout.adapters.tables import CheckoutSessionRow
 from checkout.domain.expiry import session_expiry
 from checkout.domain.model import (
     Beat,
@@ -49,8 +53,18 @@ from checkout.service_layer.errors import (
     SessionNotFound,
 )
 from checkout.service_layer.facts import session_created
+from checkout.service_layer.ports import (
+    CheckoutPolicy,
+    CheckoutRequest,
+    CheckoutResult,
+    PaymentGateway,
+    ReservationSource,
+)
+from checkout.service_layer.status_cache import StatusCache
 from checkout.service_layer.supersede import Superseder
 from checkout.service_layer.unit_of_work import UnitOfWork
+
+__all__ = ["CheckoutPolicy", "CheckoutRequest", "CheckoutResult", "CheckoutService"]
 
 log = get_logger(__name__)
 
@@ -62,60 +76,9 @@ SESSIONS = Counter(
 _REUSE_MARGIN = timedelta(minutes=2)
 # How long a request waits for a concurrent twin to record the session it is creating.
 _CONCURRENT_WAIT_S = 5.0
-# Sessions whose last Stripe lookup time is remembered (per process).
-_CHECKED_MAX = 10_000
 # Key generations one request may spend (a stored 5xx, a resent attempt Stripe refuses or whose
 # session ended): enough to get past one spent key, bounded so a broken Stripe is not hammered.
 _KEYS_PER_REQUEST = 3
-
-
-class ReservationSource(Protocol):
-    """Prices the caller's payable reservations (the reservation service)."""
-
-    async def payable(
-        self, reservation_ids: Sequence[str], token: str, request_id: str | None
-    ) -> list[PricedReservation]: ...
-
-
-class PaymentGateway(Protocol):
-    """Creates and reads Checkout Sessions (Stripe)."""
-
-    async def create_session(
-        self, params: dict[str, Any], idempotency_key: str
-    ) -> StripeSession: ...
-
-    async def retrieve_session(self, session_id: str) -> StripeSession: ...
-
-
-@dataclass(frozen=True)
-class CheckoutRequest:
-    """Who asks to pay for what: ids only, never amounts."""
-
-    user_id: str
-    user_email: str | None
-    token: str
-    request_id: str | None
-    reservation_ids: Sequence[str]
-    cart_item_ids: Sequence[str]
-
-
-@dataclass(frozen=True)
-class CheckoutPolicy:
-    """Where Stripe sends the user back, and how long sessions live."""
-
-    success_url: str
-    cancel_url: str
-    min_lifetime: timedelta
-    beats_lifetime: timedelta
-    status_ttl: timedelta = timedelta(seconds=5)
-
-
-@dataclass(frozen=True)
-class CheckoutResult:
-    """The session to redirect to; `created` is False when an open one was answered again."""
-
-    session: CheckoutSessionRow
-    created: bool
 
 
 @dataclass
@@ -128,7 +91,10 @@ class CheckoutService:
     policy: CheckoutPolicy
     superseder: Superseder
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    _checked: dict[str, float] = field(default_factory=dict)
+    _status: StatusCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._status = StatusCache(self.policy.status_ttl.total_seconds())
 
     async def create(self, request: CheckoutRequest) -> CheckoutResult:
         """The session for the caller's items, created at Stripe unless an open one exists."""
@@ -154,7 +120,10 @@ class CheckoutService:
                     assert latest is not None
                     attempt = latest
                 else:
-                    attempt = await self._store_attempt(order, previous, latest, now)
+                    fresh = self._fresh_params(order, now)
+                    attempt = await attempts.store(
+                        self.uow, order, fresh, previous=previous, latest=latest, now=now
+                    )
                 try:
                     session = await self.stripe.create_session(
                         attempt.params, attempt.idempotency_key
@@ -162,7 +131,7 @@ class CheckoutService:
                 except StripeIdempotencyConflict as exc:
                     if exc.in_use:
                         return await self._await_twin(order, attempt.generation)
-                    await self._close(attempt, attempts.BURNED)
+                    await attempts.close(self.uow, attempt, attempts.BURNED, self.clock())
                     continue
                 except StripeUnavailable as exc:
                     if not exc.replayed:
@@ -170,17 +139,19 @@ class CheckoutService:
                         # The attempt stays pending; the client's retry resends it unchanged.
                         raise
                     # Stripe replays a stored 5xx to every retry with this key: a new key now.
-                    await self._close(attempt, attempts.BURNED)
+                    await attempts.close(self.uow, attempt, attempts.BURNED, self.clock())
                     failure = exc
                     continue
                 except StripeRefused:
-                    await self._close(attempt, attempts.REFUSED)
+                    await attempts.close(self.uow, attempt, attempts.REFUSED, self.clock())
                     if resent:
                         continue  # an old attempt's parameters (a past expires_at): fresh ones
                     raise
                 if session.status != "open":
                     # A resent attempt whose session ended meanwhile (replayed by Stripe).
-                    await self._close(attempt, attempts.ENDED, session.id)
+                    await attempts.close(
+                        self.uow, attempt, attempts.ENDED, self.clock(), session_id=session.id
+                    )
                     continue
                 row = attempts.session_row(
                     order, session=session, attempt=attempt, request_id=request.request_id
@@ -209,31 +180,12 @@ class CheckoutService:
             row = await uow.repo.get(session_id)
         if row is None or row.user_id != user_id:
             raise SessionNotFound(session_id)
-        if row.status == "open" and self._status_stale(session_id):
+        if row.status == "open" and self._status.due(session_id):
             try:
                 await self._refresh(row, await self.stripe.retrieve_session(session_id))
             except StripeUnavailable:
                 log.warning("checkout.status_from_record", session_id=session_id)
         return row
-
-    def _status_stale(self, session_id: str) -> bool:
-        """Whether Stripe was last asked about this session longer ago than the policy allows.
-
-        The success page polls every second: without this each poll of each open tab would be
-        one Stripe call (Stripe rate-limits the account, not the page). Within the lifetime the
-        recorded status answers; it is what Stripe said at most `status_ttl` ago.
-        """
-        now = time.monotonic()
-        checked = self._checked.get(session_id)
-        if checked is not None and now - checked < self.policy.status_ttl.total_seconds():
-            return False
-        if len(self._checked) >= _CHECKED_MAX:
-            # Oldest first (insertion order): a bounded memory whatever the number of sessions.
-            for stale in list(self._checked)[: _CHECKED_MAX // 2]:
-                del self._checked[stale]
-        self._checked.pop(session_id, None)
-        self._checked[session_id] = now
-        return True
 
     async def _price(self, request: CheckoutRequest, *, require_email: bool = True) -> Order:
         reservation_ids = unique_ids(request.reservation_ids)
@@ -329,14 +281,7 @@ class CheckoutService:
             await asyncio.sleep(0.1)
         raise CheckoutInProgress("a checkout for these items is being created: retry shortly")
 
-    async def _store_attempt(
-        self,
-        order: Order,
-        previous: list[CheckoutSessionRow],
-        latest: CheckoutAttemptRow | None,
-        now: datetime,
-    ) -> CheckoutAttemptRow:
-        """A new key generation with fresh parameters, stored before it is sent."""
+    def _fresh_params(self, order: Order, now: datetime) -> attempts.Fresh:
         expiry = session_expiry(
             now,
             order.hold_ends_at,
@@ -344,22 +289,4 @@ class CheckoutService:
             beats_lifetime=self.policy.beats_lifetime,
         )
         urls = attempts.Urls(self.policy.success_url, self.policy.cancel_url)
-        params = attempts.session_params(order, expiry, urls)
-        generation = attempts.next_generation(previous, latest)
-        async with self.uow() as uow:
-            # A concurrent twin may have stored the same key first: its parameters are sent.
-            stored = await uow.repo.add_attempt(
-                attempts.new_attempt(order, generation, params, expiry, now)
-            )
-            await uow.commit()
-        return stored
-
-    async def _close(
-        self, attempt: CheckoutAttemptRow, state: str, session_id: str | None = None
-    ) -> None:
-        log.info("checkout.attempt_closed", key=attempt.idempotency_key, state=state)
-        async with self.uow() as uow:
-            await uow.repo.set_attempt_state(
-                attempt.idempotency_key, state, self.clock(), session_id
-            )
-            await uow.commit()
+        return attempts.Fresh(attempts.session_params(order, expiry, urls), expiry)

@@ -33,7 +33,15 @@ class CheckoutSessionRow(SQLModel, table=True):
     """A Checkout Session Stripe created for a user, with what it sells at which price."""
 
     __tablename__ = "checkout_sessions"
-    __table_args__ = (Index("checkout_sessions_items", "user_id", "fingerprint", "created_at"),)
+    __table_args__ = (
+        Index("checkout_sessions_items", "user_id", "fingerprint", "created_at"),
+        # The sweep's worklist: superseded sessions still to be expired at Stripe.
+        Index(
+            "checkout_sessions_expire_pending",
+            "session_id",
+            postgresql_where=text("expire_pending"),
+        ),
+    )
 
     session_id: str = Field(sa_column=Column(String(255), primary_key=True))
     user_id: str = Field(sa_column=Column(String(200), nullable=False))

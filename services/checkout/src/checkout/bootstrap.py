@@ -55,7 +55,12 @@ def build(settings: Settings, *, application_name: str = "checkout-api") -> Cont
         uow=uow,
         reservations=reservations,
         stripe=stripe,
-        superseder=Superseder(uow, stripe, lambda: datetime.now(UTC)),
+        superseder=Superseder(
+            uow,
+            stripe,
+            lambda: datetime.now(UTC),
+            fact_wait_s=settings.supersede_fact_wait_s,
+        ),
         policy=CheckoutPolicy(
             success_url=settings.stripe_success_url,
             cancel_url=settings.stripe_cancel_url,

@@ -103,6 +103,12 @@ class Settings(StartupSettings):
         description="How often the API retries expiring superseded sessions at Stripe (those "
         "whose expiry failed right after the newer session was recorded, e.g. Stripe down).",
     )
+    supersede_fact_wait_s: float = Field(
+        10.0,
+        ge=0,
+        description="How long the expiry of a superseded session waits for the newer session's "
+        "CheckoutSessionCreatedV1 to be published (so the reservation worker knows it first).",
+    )
     relay_in_api: bool | None = Field(
         None,
         description="Also run the outbox relay inside the API process (default: in development, "

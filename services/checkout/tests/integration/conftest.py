@@ -310,6 +310,7 @@ def checkout_settings(
         environment="production",
         relay_in_api=False,
         supersede_sweep_s=0.5,
+        supersede_fact_wait_s=2.0,
         # Each test's database restarts outbox ids at 1 on the shared topic: a source per test.
         relay_source=f"checkout-{uuid.uuid4().hex[:10]}",
         cors_origins=[FRONTEND],

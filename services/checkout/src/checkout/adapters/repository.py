@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Text, TextClause, bindparam, or_, select, text, update
+from sqlalchemy import ColumnElement, Text, TextClause, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from checkout.adapters.tables import BeatRow, CheckoutAttemptRow, CheckoutSessionRow
+from checkout.adapters.tables import BeatRow, CheckoutAttemptRow, CheckoutSessionRow, OutboxEntry
 from checkout.domain.model import Beat
 
 
@@ -135,11 +135,22 @@ class Repository:
         )
         return [str(v) for v in result.scalars()]
 
-    async def pending_expiries(self, limit: int) -> list[str]:
-        """Superseded sessions still to be expired at Stripe, oldest first."""
+    async def fact_sent(self, session_id: str) -> bool:
+        """Whether the relay published the session's CheckoutSessionCreatedV1 (keyed by its id)."""
+        unsent = await self.session.scalar(
+            select(func.count())
+            .select_from(OutboxEntry)
+            .where(col(OutboxEntry.key) == session_id.encode())
+            .where(col(OutboxEntry.sent_at).is_(None))
+        )
+        return not unsent
+
+    async def pending_expiries(self, limit: int, marked_before: datetime) -> list[str]:
+        """Superseded sessions still to be expired at Stripe, marked before then, oldest first."""
         rows = await self.session.scalars(
             select(col(CheckoutSessionRow.session_id))
             .where(col(CheckoutSessionRow.expire_pending))
+            .where(col(CheckoutSessionRow.updated_at) < marked_before)
             .order_by(col(CheckoutSessionRow.updated_at))
             .limit(limit)
         )

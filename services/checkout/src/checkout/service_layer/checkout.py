@@ -258,7 +258,7 @@ class CheckoutService:
             )
             await uow.commit()
         # After the commit, never under a row lock: the older sessions of these reservations.
-        self.superseder.soon(superseded)
+        self.superseder.soon(row.session_id, superseded)
         if not added:
             # A concurrent twin got the same session from Stripe and recorded it (and its fact).
             async with self.uow() as uow:

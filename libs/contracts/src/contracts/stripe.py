@@ -8,6 +8,11 @@ from pydantic import Field
 
 from contracts.base import Contract, NonEmptyStr
 
+# The Stripe API version our calls pin (Stripe-Version) and our event readers are written for.
+# Objects in events are rendered in the endpoint's version, so a webhook endpoint must be set to
+# it too; webhook-ingest counts events of any other version.
+STRIPE_API_VERSION: Final = "2026-10-28.endive"
+
 CHECKOUT_SESSION_COMPLETED: Final = "checkout.session.completed"
 CHECKOUT_SESSION_ASYNC_PAYMENT_SUCCEEDED: Final = "checkout.session.async_payment_succeeded"
 CHECKOUT_SESSION_ASYNC_PAYMENT_FAILED: Final = "checkout.session.async_payment_failed"

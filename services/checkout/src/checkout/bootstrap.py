@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -14,6 +14,7 @@ from checkout.adapters import migrations
 from checkout.adapters.reservations import ReservationClient
 from checkout.adapters.stripe_gateway import StripeGateway
 from checkout.service_layer.checkout import CheckoutPolicy, CheckoutService
+from checkout.service_layer.supersede import Superseder
 from checkout.service_layer.unit_of_work import UnitOfWork
 from checkout.settings import Settings
 
@@ -30,6 +31,7 @@ class Container:
 
     async def close(self) -> None:
         """Release the database pool and HTTP connections."""
+        await self.checkout.superseder.close()
         await self.reservations.close()
         await self.engine.dispose()
 
@@ -47,15 +49,24 @@ def build(settings: Settings, *, application_name: str = "checkout-api") -> Cont
     engine = make_engine(settings.database, application_name=application_name)
     sessions = session_factory(engine)
     reservations = ReservationClient(settings.reservation_api_url, settings.reservation_timeout_s)
+    stripe = StripeGateway(settings.stripe)
+    uow = lambda: UnitOfWork(sessions)  # noqa: E731 - one factory shared by both use cases
     service = CheckoutService(
-        uow=lambda: UnitOfWork(sessions),
+        uow=uow,
         reservations=reservations,
-        stripe=StripeGateway(settings.stripe),
+        stripe=stripe,
+        superseder=Superseder(
+            uow,
+            stripe,
+            lambda: datetime.now(UTC),
+            fact_wait_s=settings.supersede_fact_wait_s,
+        ),
         policy=CheckoutPolicy(
             success_url=settings.stripe_success_url,
             cancel_url=settings.stripe_cancel_url,
             min_lifetime=timedelta(seconds=settings.min_session_lifetime_s),
             beats_lifetime=timedelta(seconds=settings.beats_session_lifetime_s),
+            status_ttl=timedelta(seconds=settings.session_status_ttl_s),
         ),
     )
     return Container(settings, engine, sessions, reservations, service)

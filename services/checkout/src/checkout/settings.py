@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backbone.auth import AuthSettings
 from backbone.settings import DatabaseSettings, KafkaSettings, LogSettings, StartupSettings
+from contracts.stripe import STRIPE_API_VERSION
 
 
 def _origins(value: object) -> object:
@@ -36,6 +37,12 @@ class StripeSettings(BaseSettings):
         None,
         description="API base (STRIPE_API_BASE), e.g. the emulator at http://127.0.0.1:12111; "
         "unset or empty: the real Stripe API.",
+    )
+    api_version: str = Field(
+        STRIPE_API_VERSION,
+        min_length=1,
+        description="Stripe API version sent as Stripe-Version on every call (STRIPE_API_VERSION):"
+        " the shapes we read are pinned here, not by the account's default or the SDK's release.",
     )
     request_timeout_s: float = Field(8.0, gt=0, description="Bound on one Stripe request.")
     max_attempts: int = Field(4, ge=1, description="Attempts per Stripe call, the first included.")
@@ -83,6 +90,24 @@ class Settings(StartupSettings):
     )
     beats_session_lifetime_s: int = Field(
         3600, ge=60, description="Lifetime of a beats-only session (nothing is held for it)."
+    )
+    session_status_ttl_s: float = Field(
+        5.0,
+        ge=0,
+        description="How long Stripe's answer on an open session's status is reused when the "
+        "success page polls it (one Stripe call per session per period, not one per poll).",
+    )
+    supersede_sweep_s: float = Field(
+        30.0,
+        gt=0,
+        description="How often the API retries expiring superseded sessions at Stripe (those "
+        "whose expiry failed right after the newer session was recorded, e.g. Stripe down).",
+    )
+    supersede_fact_wait_s: float = Field(
+        10.0,
+        ge=0,
+        description="How long the expiry of a superseded session waits for the newer session's "
+        "CheckoutSessionCreatedV1 to be published (so the reservation worker knows it first).",
     )
     relay_in_api: bool | None = Field(
         None,

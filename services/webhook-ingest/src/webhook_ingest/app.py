@@ -28,6 +28,7 @@ from backbone.web import error_body, install
 from contracts import headers as h
 from contracts.stripe import CHECKOUT_SESSION_PREFIX
 from webhook_ingest import metrics
+from webhook_ingest.api_version import check_api_version
 from webhook_ingest.event import EventFacts, InvalidEvent, read_event
 from webhook_ingest.settings import IngestSettings
 from webhook_ingest.signature import SignatureError, SignatureVerifier
@@ -86,6 +87,7 @@ class Ingest:
         self._mode_name = "live" if settings.livemode else "test"
         self._max_in_flight = settings.max_in_flight
         self._in_flight = 0
+        self._api_versions = frozenset(settings.api_versions)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -158,6 +160,7 @@ class Ingest:
             )
             return
 
+        check_api_version(facts.api_version, self._api_versions, event_id=facts.id)
         headers = _record_headers(facts, rid, received_at)
         failure = await self._publish(body, facts.key.encode(), headers, rid, facts.id)
 

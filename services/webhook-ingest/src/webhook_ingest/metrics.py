@@ -32,3 +32,9 @@ EVENTS = Counter(
     " 503 for Stripe to retry).",
     ["type", "outcome"],
 )
+API_VERSION_MISMATCH = Counter(
+    "webhook_ingest_api_version_mismatch_total",
+    "Verified events whose api_version is not one the consumers understand (still published),"
+    ' by the event\'s version ("none" when absent, "other" when not shaped like one).',
+    ["api_version"],
+)

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from contracts.stripe import STRIPE_API_VERSION
 from contracts.topics import STRIPE_EVENTS
 
 DEFAULT_PORT = 8001
@@ -102,6 +103,21 @@ class IngestSettings(BaseSettings):
         validation_alias="WEBHOOK_INGEST_READY_TIMEOUT_S",
         description="Bound on the broker probe behind /readyz.",
     )
+
+    api_versions: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [STRIPE_API_VERSION],
+        validation_alias="WEBHOOK_INGEST_API_VERSIONS",
+        description=(
+            "Stripe API versions the consumers understand, comma-separated. An event of another"
+            " version is still published (rejecting it would only make Stripe retry it for days)"
+            " but counted in webhook_ingest_api_version_mismatch_total and logged."
+        ),
+    )
+
+    @field_validator("api_versions", mode="before")
+    @classmethod
+    def _versions_csv(cls, value: object) -> object:
+        return _split_csv(value)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

@@ -2,7 +2,10 @@
 
 The stripe package's own retries are off: this loop owns the time budget (attempts, exponential
 backoff, an overall deadline), and every attempt of a create carries the same Idempotency-Key, so
-a retry after a lost answer yields the session Stripe already made, never a second one.
+a retry after a lost answer yields the session Stripe already made, never a second one. Stripe
+stores a 5xx answer under the key of a request that started executing and replays it (marked
+`Idempotent-Replayed: true`) to every retry with that key: once a replayed 5xx comes back, the
+key is spent, retrying it stops, and the caller moves to a new key.
 """
 
 from __future__ import annotations
@@ -45,11 +48,20 @@ UnavailableKind = Literal["unreachable", "timeout", "server_error", "rate_limite
 class StripeUnavailable(RuntimeError):
     """Stripe could not be reached or kept failing within our bound: the caller may retry."""
 
-    def __init__(self, kind: UnavailableKind, message: str, retry_after: float | None = None):
+    def __init__(
+        self,
+        kind: UnavailableKind,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        replayed: bool = False,
+    ):
         super().__init__(message)
         self.kind: UnavailableKind = kind
         self.message = message
         self.retry_after = retry_after
+        # A 5xx Stripe stored under the idempotency key and replayed: the key is spent.
+        self.replayed = replayed
 
 
 class StripeRefused(RuntimeError):
@@ -65,6 +77,11 @@ class StripeRefused(RuntimeError):
 
 class StripeIdempotencyConflict(RuntimeError):
     """The idempotency key was used with other parameters, or is in use by a concurrent request."""
+
+    def __init__(self, message: str, *, in_use: bool) -> None:
+        super().__init__(message)
+        # True: a concurrent request holds the key (409); False: other parameters (400).
+        self.in_use = in_use
 
 
 @dataclass(frozen=True)
@@ -113,6 +130,7 @@ class StripeGateway:
         self._client = stripe.StripeClient(
             settings.api_key.get_secret_value(),
             max_network_retries=0,
+            stripe_version=settings.api_version,
             http_client=stripe.HTTPXClient(timeout=settings.request_timeout_s),
             **options,
         )
@@ -127,6 +145,15 @@ class StripeGateway:
             )
 
         return StripeSession.from_stripe(await self._call("create_session", create))
+
+    async def expire_session(self, session_id: str) -> StripeSession:
+        """Expire an open Checkout Session so it can no longer be paid (Stripe refuses one that
+        is not open: StripeRefused)."""
+
+        async def expire() -> Any:
+            return await self._client.v1.checkout.sessions.expire_async(session_id)
+
+        return StripeSession.from_stripe(await self._call("expire_session", expire))
 
     async def retrieve_session(self, session_id: str) -> StripeSession:
         """The session as Stripe sees it now."""
@@ -153,6 +180,8 @@ class StripeGateway:
                 else:
                     STRIPE_CALLS.labels(op, "ok").inc()
                     return result
+                if failure.replayed:
+                    break  # every further retry with this key gets the same stored answer
                 pause = min(cfg.backoff_initial_s * 2 ** (number - 1), cfg.backoff_max_s)
                 pause = max(pause, failure.retry_after or 0.0) * random.uniform(0.8, 1.0)  # noqa: S311
                 if number == cfg.max_attempts or time.monotonic() + pause >= deadline:
@@ -179,9 +208,10 @@ def _classify(exc: BaseException) -> StripeUnavailable:
     if status == 409 or isinstance(exc, stripe.IdempotencyError):
         # 409: the same key is being processed by a concurrent request; a 400 idempotency_error
         # means the key was used with other parameters. Both are settled by the caller.
-        raise StripeIdempotencyConflict(exc.user_message or str(exc)) from exc
+        raise StripeIdempotencyConflict(exc.user_message or str(exc), in_use=status == 409) from exc
     if status >= 500:
-        return StripeUnavailable("server_error", f"Stripe failed ({status})")
+        replayed = _header(exc, "idempotent-replayed") == "true"
+        return StripeUnavailable("server_error", f"Stripe failed ({status})", replayed=replayed)
     if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
         # Our key is wrong: retrying now won't help, and the user can do nothing about it.
         log.error("stripe.credentials_refused", status=status)
@@ -212,8 +242,15 @@ def _error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _header(exc: stripe.StripeError, name: str) -> str | None:
+    for key, value in (exc.headers or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
 def _retry_after(exc: stripe.StripeError) -> float | None:
-    value = (exc.headers or {}).get("retry-after") or (exc.headers or {}).get("Retry-After")
+    value = _header(exc, "retry-after")
     try:
         return float(value) if value else None
     except ValueError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -11,7 +12,7 @@ from sqlmodel import Field, SQLModel
 from backbone.db.columns import timestamp, utc_now
 from backbone.db.outbox import OutboxEntry
 
-__all__ = ["BeatRow", "CheckoutSessionRow", "OutboxEntry"]
+__all__ = ["BeatRow", "CheckoutAttemptRow", "CheckoutSessionRow", "OutboxEntry"]
 
 
 class BeatRow(SQLModel, table=True):
@@ -32,7 +33,15 @@ class CheckoutSessionRow(SQLModel, table=True):
     """A Checkout Session Stripe created for a user, with what it sells at which price."""
 
     __tablename__ = "checkout_sessions"
-    __table_args__ = (Index("checkout_sessions_items", "user_id", "fingerprint", "created_at"),)
+    __table_args__ = (
+        Index("checkout_sessions_items", "user_id", "fingerprint", "created_at"),
+        # The sweep's worklist: superseded sessions still to be expired at Stripe.
+        Index(
+            "checkout_sessions_expire_pending",
+            "session_id",
+            postgresql_where=text("expire_pending"),
+        ),
+    )
 
     session_id: str = Field(sa_column=Column(String(255), primary_key=True))
     user_id: str = Field(sa_column=Column(String(200), nullable=False))
@@ -53,5 +62,35 @@ class CheckoutSessionRow(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=timestamp())
     extends_hold: bool = Field(sa_column=Column(Boolean, nullable=False))
     request_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    # Set when a newer session for the same reservations was recorded: this one is to be expired
+    # at Stripe (after the commit, retried until Stripe answers) so it cannot be paid as well.
+    expire_pending: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, server_default=text("false")),
+    )
+    superseded_by: str | None = Field(default=None, sa_column=Column(String(255)))
+    created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
+
+
+class CheckoutAttemptRow(SQLModel, table=True):
+    """One Stripe create request, stored before it is sent: a retry resends exactly it.
+
+    `state`: pending (sent or about to be; the answer may have been lost), created (its session
+    is recorded), burned (Stripe stored an error answer under the key, or the key cannot be
+    reused), refused (Stripe refused the parameters), ended (its session had already ended).
+    """
+
+    __tablename__ = "checkout_attempts"
+    __table_args__ = (Index("checkout_attempts_items", "user_id", "fingerprint", "generation"),)
+
+    idempotency_key: str = Field(sa_column=Column(String(255), primary_key=True))
+    user_id: str = Field(sa_column=Column(String(200), nullable=False))
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
+    generation: int = Field(sa_column=Column(Integer, nullable=False))
+    params: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    extends_hold: bool = Field(sa_column=Column(Boolean, nullable=False))
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    session_id: str | None = Field(default=None, sa_column=Column(String(255)))
     created_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))

@@ -8,7 +8,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from contracts.checkout import CheckoutType, ReservationCheckoutMetadata
+from contracts.checkout import (
+    STRIPE_METADATA_VALUE_MAX,
+    CheckoutType,
+    ReservationCheckoutMetadata,
+)
+
+# Stripe's limits on the free texts we send: a description (the payment intent's, and ours in the
+# metadata, whose values hold 500 characters) and a product name. Longer ones are shortened.
+DESCRIPTION_MAX = STRIPE_METADATA_VALUE_MAX
+NAME_MAX = 250
 
 
 class OrderError(ValueError):
@@ -53,6 +62,29 @@ class LineItem:
     currency: str
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters with an ellipsis (never sent over Stripe's limit)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_fits_metadata(reservation_ids: Sequence[str], cart_item_ids: Sequence[str]) -> None:
+    """OrderError when the ids cannot travel in one Stripe metadata value (comma-joined).
+
+    Cutting the list would drop a payment silently, so the caller splits the order instead.
+    """
+    for field, ids in (("reservation_ids", reservation_ids), ("cart_item_ids", cart_item_ids)):
+        joined = len(",".join(ids))
+        if joined > STRIPE_METADATA_VALUE_MAX:
+            fitting = max(1, len(ids) * STRIPE_METADATA_VALUE_MAX // joined)
+            raise OrderError(
+                "too_many_items",
+                f"{len(ids)} {field.split('_')[0]} items do not fit in one checkout: their ids "
+                f"exceed Stripe's {STRIPE_METADATA_VALUE_MAX}-character metadata limit; pay at "
+                f"most {fitting} at a time",
+                field=field,
+            )
+
+
 def unique_ids(ids: Iterable[str]) -> list[str]:
     """Ids without repeats, sorted: the same items in any order or repetition are one order."""
     return sorted({i.strip() for i in ids if i.strip()})
@@ -78,6 +110,7 @@ class Order:
         """The order, or OrderError if it is empty or mixes currencies (Stripe allows one)."""
         if not reservations and not beats:
             raise OrderError("empty_order", "nothing to pay for", field="body")
+        check_fits_metadata([r.id for r in reservations], [b.id for b in beats])
         order = cls(
             user_id,
             user_email,
@@ -126,8 +159,14 @@ class Order:
     def line_items(self) -> list[LineItem]:
         """Reservations first, then beats, each sorted by id."""
         return [
-            *(LineItem(r.id, r.name, r.amount, r.currency.lower()) for r in self.reservations),
-            *(LineItem(b.id, f"Beat: {b.title}", b.price, b.currency.lower()) for b in self.beats),
+            *(
+                LineItem(r.id, shorten(r.name, NAME_MAX), r.amount, r.currency.lower())
+                for r in self.reservations
+            ),
+            *(
+                LineItem(b.id, shorten(f"Beat: {b.title}", NAME_MAX), b.price, b.currency.lower())
+                for b in self.beats
+            ),
         ]
 
     @property
@@ -158,7 +197,7 @@ class Order:
             parts.append(f"Beat: {self.beats[0].title}")
         elif self.beats:
             parts.append(f"{len(self.beats)} beats")
-        return " + ".join(parts)
+        return shorten(" + ".join(parts), DESCRIPTION_MAX)
 
     def metadata(self) -> ReservationCheckoutMetadata:
         """The seed's metadata of the session."""

@@ -45,6 +45,23 @@ async def _relay_beside(container: Container) -> AsyncIterator[None]:
         await producer.stop()
 
 
+@asynccontextmanager
+async def _supersede_sweep(container: Container) -> AsyncIterator[None]:
+    """Retry expiring superseded sessions Stripe could not expire at once (every replica may
+    run it: expiring a session twice is harmless, the second is answered as already ended)."""
+    stop = asyncio.Event()
+    superseder = container.checkout.superseder
+    task = asyncio.create_task(
+        superseder.run(container.settings.supersede_sweep_s, stop), name="checkout-supersede"
+    )
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, timeout=10)
+
+
 def create_app(container: Container, verifier: JwtVerifier | None = None) -> FastAPI:
     """The API over a built container (the app closes the container on shutdown)."""
 
@@ -53,6 +70,7 @@ def create_app(container: Container, verifier: JwtVerifier | None = None) -> Fas
         async with contextlib.AsyncExitStack() as stack:
             if container.settings.should_relay_in_api:
                 await stack.enter_async_context(_relay_beside(container))
+            await stack.enter_async_context(_supersede_sweep(container))
             yield
         await container.close()
 

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from checkout.domain.model import Beat, Order
+from checkout.entrypoints.schemas import Email
 
 _CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
@@ -85,9 +86,7 @@ class BookSlot(BaseModel):
 
     service_id: str = Field(min_length=1, max_length=100, description="A catalog service id.")
     starts_at: AwareDatetime = Field(description="Slot start, ISO 8601 with an offset.")
-    email: str | None = Field(
-        default=None, min_length=3, max_length=320, description="If the token has no e-mail."
-    )
+    email: Email | None = Field(default=None, description="If the token has no e-mail.")
 
 
 class PageConfig(BaseModel):

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from checkout.adapters.tables import CheckoutSessionRow
 
 _MAX_IDS = 20
+
+# Ids are plain tokens: no commas (Stripe metadata joins them with commas), no path characters
+# (they end up in URLs), no control characters, and short. Anything else is a 422 naming the
+# field, never a 500 further down.
+ItemId = Annotated[
+    str,
+    # Blank entries are allowed and dropped (an empty order is refused as such).
+    StringConstraints(strip_whitespace=True, max_length=64, pattern=r"^[A-Za-z0-9_-]*$"),
+]
+# One address, no whitespace or control characters (a CR/LF would reach Stripe and the e-mails).
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^\s@]+@[^\s@]+$"
+    ),
+]
 
 
 class CreateCheckoutSession(BaseModel):
@@ -16,16 +34,14 @@ class CreateCheckoutSession(BaseModel):
     # Unknown fields (a stale frontend's `amount`, `price`...) are ignored, never trusted.
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    reservation_ids: list[str] = Field(
+    reservation_ids: list[ItemId] = Field(
         default_factory=list, max_length=_MAX_IDS, description="The caller's pending reservations."
     )
-    cart_item_ids: list[str] = Field(
+    cart_item_ids: list[ItemId] = Field(
         default_factory=list, max_length=_MAX_IDS, description="Beat ids of the caller's cart."
     )
-    email: str | None = Field(
+    email: Email | None = Field(
         default=None,
-        min_length=3,
-        max_length=320,
         description="Receipt e-mail, used only if the token carries no e-mail claim.",
     )
 

@@ -8,17 +8,35 @@ the page's Content-Security-Policy at `connect-src 'self'`.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from backbone.web import ApiError
 from checkout.entrypoints.deps import CallerDep, ContainerDep, request_id_of
 from checkout.entrypoints.page_schemas import BeatView, BookSlot, CheckoutQuote
 from checkout.entrypoints.schemas import CreateCheckoutSession
 from checkout.service_layer.checkout import CheckoutRequest
 
 router = APIRouter()
+
+# What a reservation id looks like. Anything else is not forwarded: a decoded "." or ".." (sent
+# as %2E) would otherwise be normalised by the HTTP client into another path of the reservation
+# API (`reservations/.` is the list of the caller's reservations).
+_RESERVATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def _reservation_path(reservation_id: str) -> str:
+    if not _RESERVATION_ID.fullmatch(reservation_id):
+        raise ApiError(
+            404,
+            "reservation_not_found",
+            "no such reservation",
+            reservation_id=reservation_id[:64],
+        )
+    return f"/api/reservations/{quote(reservation_id, safe='')}"
 
 
 def _passed_on(status: int, body: object) -> JSONResponse:
@@ -55,7 +73,7 @@ async def reservation(
     """One of the caller's reservations with its status (another user's is a 404)."""
     answer = await c.reservations.forward(
         "GET",
-        f"/api/reservations/{quote(reservation_id, safe='')}",
+        _reservation_path(reservation_id),
         caller.token,
         request_id=request_id_of(request),
     )
@@ -69,7 +87,7 @@ async def release(
     """Release an unpaid hold (the user picks another slot)."""
     answer = await c.reservations.forward(
         "DELETE",
-        f"/api/reservations/{quote(reservation_id, safe='')}",
+        _reservation_path(reservation_id),
         caller.token,
         request_id=request_id_of(request),
     )

@@ -5,11 +5,16 @@ Order of things, and why:
    from our catalog. Nothing the client sends is a price.
 2. Reuse: the same user and items with a session still open at Stripe answer that session, so a
    double click or a retried request never opens a second one (and publishes nothing new).
-3. Create at Stripe under a deterministic Idempotency-Key (user, items, prices, generation): a
-   concurrent duplicate, or a retry after an answer lost on the way, gets the same session.
+3. Store the Stripe request first (deterministic Idempotency-Key of user, items, prices and
+   generation, and the exact parameters, expires_at included: see attempts.py), then send it. A
+   concurrent duplicate, or a retry after an answer lost on the way, sends exactly the same
+   request and gets the same session; a key Stripe spent (a replayed 5xx) moves to the next
+   generation within the same request.
 4. Record the session and its CheckoutSessionCreatedV1 outbox row in one transaction; the relay
    publishes it. A session Stripe made whose recording failed is answered again by Stripe on the
-   client's retry (same key) and recorded then; nothing is recorded for a session not created.
+   client's retry (same key, same parameters) and recorded then; nothing is recorded for a
+   session not created. The same transaction marks the user's older open sessions of the same
+   reservations, which are then expired at Stripe (supersede.py).
 """
 
 from __future__ import annotations
@@ -17,22 +22,30 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
 
 from prometheus_client import Counter
 
 from backbone.logging import bound_ids, get_logger
 from checkout.adapters.stripe_gateway import (
     StripeIdempotencyConflict,
+    StripeRefused,
     StripeSession,
     StripeUnavailable,
 )
 from checkout.adapters.tables import CheckoutSessionRow
-from checkout.domain.expiry import Expiry, session_expiry
-from checkout.domain.model import Beat, Order, OrderError, PricedReservation, unique_ids
+from checkout.domain.expiry import session_expiry
+from checkout.domain.model import (
+    Beat,
+    Order,
+    OrderError,
+    PricedReservation,
+    check_fits_metadata,
+    unique_ids,
+)
+from checkout.service_layer import attempts
 from checkout.service_layer.errors import (
     CartItemNotFound,
     CheckoutInProgress,
@@ -40,7 +53,18 @@ from checkout.service_layer.errors import (
     SessionNotFound,
 )
 from checkout.service_layer.facts import session_created
+from checkout.service_layer.ports import (
+    CheckoutPolicy,
+    CheckoutRequest,
+    CheckoutResult,
+    PaymentGateway,
+    ReservationSource,
+)
+from checkout.service_layer.status_cache import StatusCache
+from checkout.service_layer.supersede import Superseder
 from checkout.service_layer.unit_of_work import UnitOfWork
+
+__all__ = ["CheckoutPolicy", "CheckoutRequest", "CheckoutResult", "CheckoutService"]
 
 log = get_logger(__name__)
 
@@ -52,54 +76,9 @@ SESSIONS = Counter(
 _REUSE_MARGIN = timedelta(minutes=2)
 # How long a request waits for a concurrent twin to record the session it is creating.
 _CONCURRENT_WAIT_S = 5.0
-
-
-class ReservationSource(Protocol):
-    """Prices the caller's payable reservations (the reservation service)."""
-
-    async def payable(
-        self, reservation_ids: Sequence[str], token: str, request_id: str | None
-    ) -> list[PricedReservation]: ...
-
-
-class PaymentGateway(Protocol):
-    """Creates and reads Checkout Sessions (Stripe)."""
-
-    async def create_session(
-        self, params: dict[str, Any], idempotency_key: str
-    ) -> StripeSession: ...
-
-    async def retrieve_session(self, session_id: str) -> StripeSession: ...
-
-
-@dataclass(frozen=True)
-class CheckoutRequest:
-    """Who asks to pay for what: ids only, never amounts."""
-
-    user_id: str
-    user_email: str | None
-    token: str
-    request_id: str | None
-    reservation_ids: Sequence[str]
-    cart_item_ids: Sequence[str]
-
-
-@dataclass(frozen=True)
-class CheckoutPolicy:
-    """Where Stripe sends the user back, and how long sessions live."""
-
-    success_url: str
-    cancel_url: str
-    min_lifetime: timedelta
-    beats_lifetime: timedelta
-
-
-@dataclass(frozen=True)
-class CheckoutResult:
-    """The session to redirect to; `created` is False when an open one was answered again."""
-
-    session: CheckoutSessionRow
-    created: bool
+# Key generations one request may spend (a stored 5xx, a resent attempt Stripe refuses or whose
+# session ended): enough to get past one spent key, bounded so a broken Stripe is not hammered.
+_KEYS_PER_REQUEST = 3
 
 
 @dataclass
@@ -110,46 +89,81 @@ class CheckoutService:
     reservations: ReservationSource
     stripe: PaymentGateway
     policy: CheckoutPolicy
+    superseder: Superseder
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    _status: StatusCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._status = StatusCache(self.policy.status_ttl.total_seconds())
 
     async def create(self, request: CheckoutRequest) -> CheckoutResult:
         """The session for the caller's items, created at Stripe unless an open one exists."""
         order = await self._price(request)
         with bound_ids(user_id=order.user_id, checkout_type=order.checkout_type):
-            now = self.clock()
-            async with self.uow() as uow:
-                previous = await uow.repo.for_items(order.user_id, order.fingerprint)
-            reused = await self._reusable(previous, order, now)
-            if reused is not None:
-                SESSIONS.labels(order.checkout_type, "reused").inc()
-                log.info(
-                    "checkout.session_reused",
-                    session_id=reused.session_id,
-                    correlation_id=reused.session_id,
+            failure: StripeUnavailable | None = None
+            for _ in range(_KEYS_PER_REQUEST):
+                now = self.clock()
+                async with self.uow() as uow:
+                    previous = await uow.repo.for_items(order.user_id, order.fingerprint)
+                    latest = await uow.repo.latest_attempt(order.user_id, order.fingerprint)
+                reused = await self._reusable(previous, order, now)
+                if reused is not None:
+                    SESSIONS.labels(order.checkout_type, "reused").inc()
+                    log.info(
+                        "checkout.session_reused",
+                        session_id=reused.session_id,
+                        correlation_id=reused.session_id,
+                    )
+                    return CheckoutResult(reused, created=False)
+                resent = attempts.resendable(latest, order)
+                if resent:
+                    assert latest is not None
+                    attempt = latest
+                else:
+                    fresh = self._fresh_params(order, now)
+                    attempt = await attempts.store(
+                        self.uow, order, fresh, previous=previous, latest=latest, now=now
+                    )
+                try:
+                    session = await self.stripe.create_session(
+                        attempt.params, attempt.idempotency_key
+                    )
+                except StripeIdempotencyConflict as exc:
+                    if exc.in_use:
+                        return await self._await_twin(order, attempt.generation)
+                    await attempts.close(self.uow, attempt, attempts.BURNED, self.clock())
+                    continue
+                except StripeUnavailable as exc:
+                    if not exc.replayed:
+                        # No answer, or a 5xx Stripe did not store: it may have made the session.
+                        # The attempt stays pending; the client's retry resends it unchanged.
+                        raise
+                    # Stripe replays a stored 5xx to every retry with this key: a new key now.
+                    await attempts.close(self.uow, attempt, attempts.BURNED, self.clock())
+                    failure = exc
+                    continue
+                except StripeRefused:
+                    await attempts.close(self.uow, attempt, attempts.REFUSED, self.clock())
+                    if resent:
+                        continue  # an old attempt's parameters (a past expires_at): fresh ones
+                    raise
+                if session.status != "open":
+                    # A resent attempt whose session ended meanwhile (replayed by Stripe).
+                    await attempts.close(
+                        self.uow, attempt, attempts.ENDED, self.clock(), session_id=session.id
+                    )
+                    continue
+                row = attempts.session_row(
+                    order, session=session, attempt=attempt, request_id=request.request_id
                 )
-                return CheckoutResult(reused, created=False)
-            generation = previous[0].generation + 1 if previous else 0
-            expiry = session_expiry(
-                now,
-                order.hold_ends_at,
-                min_lifetime=self.policy.min_lifetime,
-                beats_lifetime=self.policy.beats_lifetime,
+                with bound_ids(session_id=session.id, correlation_id=session.id):
+                    result = await self._record(order, row, request.request_id, session.created)
+                if session.expires_at > now + _REUSE_MARGIN:
+                    return result
+                # Too close to its end to pay: recorded (and superseded by the next one).
+            raise failure or StripeUnavailable(
+                "server_error", "no payment page could be opened right now"
             )
-            key = order.idempotency_key(generation)
-            try:
-                session = await self.stripe.create_session(self._params(order, expiry), key)
-            except StripeIdempotencyConflict:
-                return await self._await_twin(order, generation)
-            row = _row(
-                order,
-                session=session,
-                generation=generation,
-                key=key,
-                expiry=expiry,
-                request_id=request.request_id,
-            )
-            with bound_ids(session_id=session.id, correlation_id=session.id):
-                return await self._record(order, row, request.request_id, session.created)
 
     async def quote(self, request: CheckoutRequest) -> Order:
         """What `create` would charge for these items now, priced the same way; creates nothing."""
@@ -166,7 +180,7 @@ class CheckoutService:
             row = await uow.repo.get(session_id)
         if row is None or row.user_id != user_id:
             raise SessionNotFound(session_id)
-        if row.status == "open":
+        if row.status == "open" and self._status.due(session_id):
             try:
                 await self._refresh(row, await self.stripe.retrieve_session(session_id))
             except StripeUnavailable:
@@ -180,6 +194,8 @@ class CheckoutService:
             raise OrderError(
                 "empty_order", "name at least one reservation or cart item", field="body"
             )
+        # Before asking anyone: an order whose ids cannot reach Stripe is refused as it is.
+        check_fits_metadata(reservation_ids, cart_ids)
         email = request.user_email
         if not email and require_email:
             raise EmailRequired("no e-mail in the token claims nor in the request")
@@ -205,6 +221,8 @@ class CheckoutService:
         same_terms = newest.idempotency_key == order.idempotency_key(newest.generation)
         if newest.status != "open" or newest.expires_at <= now + _REUSE_MARGIN or not same_terms:
             return None
+        if newest.expire_pending or newest.superseded_by:
+            return None
         await self._refresh(newest, await self.stripe.retrieve_session(newest.session_id))
         return newest if newest.status == "open" else None
 
@@ -228,11 +246,19 @@ class CheckoutService:
         fact = session_created(
             order, row, request_id, event_id=uuid.uuid4(), stripe_created=stripe_created
         )
+        now = self.clock()
+        superseded: list[str] = []
         async with self.uow() as uow:
             added = await uow.repo.add_session(row)
             if added:
                 uow.publish(*fact)
+                superseded = await uow.repo.supersede(row, now)
+            await uow.repo.set_attempt_state(
+                row.idempotency_key, attempts.CREATED, now, row.session_id
+            )
             await uow.commit()
+        # After the commit, never under a row lock: the older sessions of these reservations.
+        self.superseder.soon(row.session_id, superseded)
         if not added:
             # A concurrent twin got the same session from Stripe and recorded it (and its fact).
             async with self.uow() as uow:
@@ -255,61 +281,12 @@ class CheckoutService:
             await asyncio.sleep(0.1)
         raise CheckoutInProgress("a checkout for these items is being created: retry shortly")
 
-    def _params(self, order: Order, expiry: Expiry) -> dict[str, Any]:
-        metadata = order.metadata().to_stripe_metadata()
-        return {
-            "mode": "payment",
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": item.currency,
-                        "unit_amount": item.unit_amount,
-                        "product_data": {"name": item.name},
-                    },
-                }
-                for item in order.line_items
-            ],
-            "client_reference_id": order.user_id,
-            "customer_email": order.user_email,
-            "metadata": metadata,
-            "payment_intent_data": {"metadata": metadata, "description": order.description},
-            "success_url": self.policy.success_url,
-            "cancel_url": self.policy.cancel_url,
-            "expires_at": expiry.unix,
-        }
-
-
-def _row(
-    order: Order,
-    *,
-    session: StripeSession,
-    generation: int,
-    key: str,
-    expiry: Expiry,
-    request_id: str | None,
-) -> CheckoutSessionRow:
-    now = datetime.now(UTC)
-    return CheckoutSessionRow(
-        session_id=session.id,
-        user_id=order.user_id,
-        user_email=order.user_email,
-        fingerprint=order.fingerprint,
-        generation=generation,
-        idempotency_key=key,
-        checkout_type=order.checkout_type,
-        reservation_ids=order.reservation_ids,
-        cart_item_ids=order.cart_item_ids,
-        services_total=order.services_total,
-        cart_total=order.cart_total,
-        order_total=order.order_total,
-        currency=order.currency,
-        url=session.url or "",
-        status=session.status,
-        payment_status=session.payment_status,
-        expires_at=session.expires_at,
-        extends_hold=expiry.extends_hold,
-        request_id=request_id,
-        created_at=now,
-        updated_at=now,
-    )
+    def _fresh_params(self, order: Order, now: datetime) -> attempts.Fresh:
+        expiry = session_expiry(
+            now,
+            order.hold_ends_at,
+            min_lifetime=self.policy.min_lifetime,
+            beats_lifetime=self.policy.beats_lifetime,
+        )
+        urls = attempts.Urls(self.policy.success_url, self.policy.cancel_url)
+        return attempts.Fresh(attempts.session_params(order, expiry, urls), expiry)

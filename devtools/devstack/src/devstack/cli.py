@@ -45,11 +45,14 @@ def up(infra_only: bool, free_ports: bool = False) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the readiness polls, not worth a line
     # SIGTERM (`make stop`, an orchestrator) must stop the embedded parts as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (`cmd &`)
     data = _data_dir()
     ports = {name: free_port() for name in PORTS} if free_ports else dict(PORTS)
     try:
         with ExitStack() as cleanup:  # a start that fails stops what it had started
-            return _up(cleanup, data, ports, infra_only)
+            code = _up(cleanup, data, ports, infra_only)
+        print("devstack: stopped (processes, broker, PostgreSQL)", flush=True)
+        return code
     except StartError as exc:
         print(f"devstack: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import traceback
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +59,10 @@ def up(infra_only: bool, free_ports: bool = False) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    except Exception:
+        traceback.print_exc()
+        print("devstack: failed; what it had started is stopped", file=sys.stderr, flush=True)
+        return 1
 
 
 def _up(cleanup: ExitStack, data: Path, ports: dict[str, int], infra_only: bool) -> int:

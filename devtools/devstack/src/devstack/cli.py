@@ -120,7 +120,7 @@ def _up(cleanup: ExitStack, data: Path, ports: dict[str, int], infra_only: bool)
         if not state.ready and readiness.check():
             state.ready = True
             state.save()
-            print(ready_lines(config, pg, kafka), flush=True)
+            print(ready_lines(config, pg, kafka, infra_only=not specs), flush=True)
 
     try:
         supervisor.run(step=step)

@@ -71,8 +71,12 @@ def banner(
     return _table(rows) + "\nstarting; a ready line follows once every process answers"
 
 
-def ready_lines(config: StackConfig, pg: Provided, kafka: Provided) -> str:
+def ready_lines(config: StackConfig, pg: Provided, kafka: Provided, infra_only: bool) -> str:
     """The ready line, then every address and database, and the commands beside the stack."""
+    if infra_only:
+        rows = [("broker", kafka.address), ("PostgreSQL", pg.address)]
+        rows += [(f"database {name}", db) for name, db in config.databases.items()]
+        return f"{READY} infrastructure only; Ctrl-C stops it\n{_table(rows)}"
     url = config.url
     rows = [
         ("open", url("checkout", "/checkout")),

@@ -113,8 +113,12 @@ class DevstackUp:
         return pids + [p for p in (state.broker_pid, pg) if p is not None]
 
     def make(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.run("make", "--no-print-directory", *args)
+
+    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        """A command as the README writes it, from the repository root."""
         return subprocess.run(
-            ["make", "--no-print-directory", *args],
+            list(argv),
             env=self.env,
             cwd=ROOT,
             capture_output=True,
@@ -164,15 +168,19 @@ def test_readme_operator_commands_run_beside_it(devstack_up: DevstackUp) -> None
             if c.status == psutil.CONN_LISTEN
         ]
         assert all(addr.ip == "127.0.0.1" for addr in listening), (name, listening)
-    for args, expect in [
-        (["reconcile", "SINCE=1h"], "mismatch"),
-        (["requeue", "SERVICE=reservation", "SINCE=1h"], "outbox rows go out again"),
-        (["requeue", "SERVICE=checkout", "SINCE=1h", "ARGS=--dry-run"], "would go out again"),
-        (["dlq", "ARGS=topics"], "notifier.dlq"),
+    devstack = str(ROOT / ".venv/bin/devstack")
+    for argv, expect in [
+        (["make", "reconcile", "SINCE=1h"], "mismatch"),
+        (["make", "requeue", "SERVICE=reservation", "SINCE=1h"], "outbox rows go out again"),
+        (["make", "requeue", "SERVICE=checkout", "SINCE=1h", "ARGS=--dry-run"], "would go"),
+        (["make", "dlq", "ARGS=topics"], "notifier.dlq"),
+        ([devstack, "exec", "checkout", "--", "python", "-m", "checkout", "migrate"], ""),
+        ([devstack, "exec", "reservation", "--", "python", "-m", "reservation", "migrate"], ""),
+        ([devstack, "exec", "notifier", "--", "python", "-m", "notifier", "migrate"], ""),
     ]:
-        done = up.make(*args)
-        assert done.returncode == 0, f"make {args}:\n{done.stdout}\n{done.stderr}"
-        assert expect in done.stdout, f"make {args}:\n{done.stdout}"
+        done = up.run(*argv)
+        assert done.returncode == 0, f"{argv}:\n{done.stdout}\n{done.stderr}"
+        assert expect in done.stdout, f"{argv}:\n{done.stdout}"
 
 
 async def test_each_process_killed_comes_back_by_itself(devstack_up: DevstackUp) -> None:

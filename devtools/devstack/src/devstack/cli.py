@@ -71,7 +71,9 @@ def _up(cleanup: ExitStack, data: Path, ports: dict[str, int], infra_only: bool)
     if port_open("127.0.0.1", ports["broker"]) and not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         pid = runstate.stale_broker(ports["broker"])
         owner = f"an embedded broker left running (pid {pid})" if pid else "another process"
-        raise StartError(f"port {ports['broker']} is taken by {owner}; {runstate.STOP_COMMAND}")
+        raise StartError(
+            f"port {ports['broker']} is taken by {owner}; stop it with: {runstate.STOP_COMMAND}"
+        )
     previous = runstate.load(data)
     state = runstate.RunState(
         pid=os.getpid(), started_at=datetime.now(UTC).isoformat(), data_dir=str(data), ports=ports
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "up":
         sys.exit(up(infra_only=args.infra_only, free_ports=args.free_ports))
     if args.command == "stop":
-        stopped = runstate.stop(_data_dir(), PORTS["broker"])
+        stopped = runstate.stop(_data_dir())
         print("stopped: " + (", ".join(stopped) or "nothing was running"))
         return
     command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
@@ -180,7 +182,12 @@ def main(argv: list[str] | None = None) -> None:
         env = runstate.exec_env(_data_dir(), args.service)
     except LookupError as exc:
         sys.exit(f"devstack: {exc}")
-    os.execvpe(command[0], command, {**os.environ, **env})  # noqa: S606 - the operator's own command
+    # The workspace's interpreter and scripts (dlq), whether or not the venv is activated.
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+    if command[0] in ("python", "python3"):
+        command = [sys.executable, *command[1:]]
+    os.execvpe(command[0], command, {**os.environ, **env, "PATH": path})  # noqa: S606
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 
+from devstack.stack import PORTS
 from devstack.watchdog import is_broker, stop_leftovers
 
 STATE_FILE = "devstack.json"
@@ -101,7 +102,7 @@ def stale_broker(port: int) -> int | None:
     return None
 
 
-def stop(data_dir: Path, broker_port: int, timeout: float = 60.0) -> list[str]:
+def stop(data_dir: Path, timeout: float = 60.0) -> list[str]:
     """Stop the stack on `data_dir`, or what a killed one left running; returns what was stopped."""
     stopped: list[str] = []
     state = load(data_dir)
@@ -112,7 +113,8 @@ def stop(data_dir: Path, broker_port: int, timeout: float = 60.0) -> list[str]:
             time.sleep(0.2)
         stopped.append(f"devstack up (pid {state.pid})")
     # Its service processes died with it (parent-death signal); these two sit apart.
-    broker = state.broker_pid if state and state.broker_pid else stale_broker(broker_port)
+    port = state.ports.get("broker", PORTS["broker"]) if state else PORTS["broker"]
+    broker = stale_broker(port) or (state.broker_pid if state else None)
     return stopped + stop_leftovers(data_dir / "postgres", broker)
 
 

@@ -41,6 +41,27 @@ lock: $(UV) ## Re-resolve dependencies into uv.lock
 run: setup ## Start the whole system on embedded defaults (Ctrl-C stops everything)
 	$(RUN) devstack up
 
+.PHONY: stop
+stop: setup ## Stop a `make run` from another terminal, or what a killed one left running
+	@$(RUN) devstack stop
+
+# Operator commands beside `make run`: each runs the service's own CLI with the settings `make run`
+# wrote to .data/devstack.json (with a production environment, run the CLIs themselves).
+SINCE ?= 1h
+SERVICE ?= reservation
+
+.PHONY: reconcile
+reconcile: setup ## Stripe vs reservations, republish what is missing: make reconcile SINCE=24h [ARGS=--dry-run]
+	@$(RUN) devstack exec reservation -- python -m reservation reconcile --since "$(SINCE)" $(ARGS)
+
+.PHONY: requeue
+requeue: setup ## Publish again what an outbox sent: make requeue SERVICE=reservation|checkout SINCE=1h
+	@$(RUN) devstack exec "$(SERVICE)" -- python -m backbone.db.requeue --since "$(SINCE)" $(ARGS)
+
+.PHONY: dlq
+dlq: setup ## Dead letters (inspect, replay): make dlq ARGS="topics" (ARGS="--help" lists the rest)
+	@$(RUN) devstack exec kafka -- dlq $(ARGS)
+
 .PHONY: infra
 infra: setup ## Start only PostgreSQL and the broker, with every topic created
 	$(RUN) devstack up --infra-only

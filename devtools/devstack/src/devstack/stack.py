@@ -25,6 +25,9 @@ DATABASES = ("checkout", "reservation", "notifier")
 
 DEV_STRIPE_API_KEY = "sk_test_devstack_local_emulator"
 
+# The mail sink keeps this many messages (oldest dropped first): a day of local trying at least.
+MAIL_SINK_MAX_MESSAGES = 100_000
+
 
 @dataclass(frozen=True)
 class ProcessSpec:
@@ -47,7 +50,7 @@ class ProcessSpec:
 
     @property
     def command(self) -> str:
-        """The shell command honcho runs."""
+        """The command as one shell line (for a person to read or copy)."""
         return " ".join([sys.executable, "-m", self.module, *self.args])
 
 
@@ -109,6 +112,7 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 **base,
                 "MAIL_SINK_SMTP_PORT": str(config.ports["smtp"]),
                 "MAIL_SINK_HTTP_PORT": str(config.ports["mail-web"]),
+                "MAIL_SINK_MAX_MESSAGES": str(MAIL_SINK_MAX_MESSAGES),
             },
             config.url("mail-web", "/readyz"),
         ),
@@ -148,6 +152,7 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 "RESERVATION_WORKER_METRICS_PORT": str(config.ports["reservation-worker-metrics"]),
                 "RESERVATION_WORKER_METRICS_HOST": "127.0.0.1",
             },
+            config.url("reservation-worker-metrics", "/metrics"),
         ),
         ProcessSpec(
             "reservation-relay",
@@ -181,6 +186,7 @@ def processes(config: StackConfig) -> list[ProcessSpec]:
                 "NOTIFIER_AUTO_MIGRATE": "true",
                 "NOTIFIER_SMTP_HOST": "127.0.0.1",
                 "NOTIFIER_SMTP_PORT": str(config.ports["smtp"]),
+                "NOTIFIER_HTTP_HOST": "127.0.0.1",
                 "NOTIFIER_HTTP_PORT": str(config.ports["notifier"]),
                 "NOTIFIER_CHECKOUT_URL": config.url("checkout", "/"),
                 "NOTIFIER_DATA_DIR": str(config.data_dir / "faust-notifier"),

@@ -62,7 +62,10 @@ class NotifierSettings(BaseSettings):
         description="Sends marked sent per transaction (NOTIFIER_SETTLE_EVERY): a worker killed"
         " mid-batch sends at most this many accepted e-mails once more (same Message-ID).",
     )
-    http_host: str = Field("0.0.0.0", description="Bind address of /healthz and /metrics.")  # noqa: S104
+    http_host: str = Field(
+        "127.0.0.1",
+        description="Bind address of /healthz and /metrics (0.0.0.0 in a container).",
+    )
     http_port: int = Field(8003, description="Port of /healthz, /readyz and /metrics.")
     auto_migrate: bool = Field(
         False, description="Apply the Alembic migrations when the worker starts (development)."

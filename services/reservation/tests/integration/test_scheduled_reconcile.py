@@ -22,9 +22,8 @@ from reservation.bootstrap import Container
 from reservation.service_layer.scheduled_reconcile import ScheduledReconcile
 from reservation.settings import Settings
 
-from ..conftest import reservation_state
+from ..conftest import emulator_paid_event, reservation_state
 from .test_orders import BEATS, CART_TOTAL, EMAIL, USER, _fact, _order
-from .test_payments import _emulator_paid_event
 from .test_worker import _env, _process
 
 pytestmark = pytest.mark.integration
@@ -99,7 +98,7 @@ async def test_a_pass_repairs_paid_sessions_left_unsettled_reservations_and_orde
 ) -> None:
     consumer = settings.consumer_group
     row = await book()
-    paid = _emulator_paid_event(stripe_client, emulator_url, row)
+    paid = emulator_paid_event(stripe_client, emulator_url, row)
     _mark_applied(reservation_db, consumer, paid["id"])
     order_sid, order_event = _paid_beats_session(stripe_client, emulator_url)
     await container.handler(_fact(order_sid))  # checkout told what it sold: the order is open
@@ -148,7 +147,7 @@ async def test_the_worker_reconciles_on_its_own_and_exports_when(
 
     row = await book()
     # Paid on Stripe; the emulator has no webhook endpoint, so the event never reached us.
-    _emulator_paid_event(stripe_client, emulator_url, row)
+    emulator_paid_event(stripe_client, emulator_url, row)
     port = _free_port()
     env = {
         **_env(settings, settings.consumer_group),
@@ -194,7 +193,7 @@ async def test_the_operators_cli_repairs_a_paid_session_left_unsettled_too(
     from reservation.entrypoints.reconcile import reconcile
 
     row = await book()
-    paid = _emulator_paid_event(stripe_client, emulator_url, row)
+    paid = emulator_paid_event(stripe_client, emulator_url, row)
     _mark_applied(reservation_db, settings.consumer_group, paid["id"])
     console = Console(record=True, width=200)
     assert await reconcile(settings, 3600, dry_run=True, wait_s=0, console=console) == 1

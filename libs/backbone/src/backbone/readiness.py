@@ -24,6 +24,7 @@ class Waiting:
     owner: str
     dependency: str
     since: float  # time.monotonic()
+    blocks_readiness: bool = True
 
     @property
     def seconds(self) -> float:
@@ -42,12 +43,15 @@ class Stalls:
     def __init__(self) -> None:
         self._lock = threading.Lock()  # scraped from the metrics server's thread
         self._open: dict[tuple[str, str], tuple[int, float]] = {}
+        self._gating: dict[tuple[str, str], bool] = {}
         self._seen: set[tuple[str, str]] = set()
 
-    def begin(self, owner: str, dependency: str) -> None:
-        """`owner` starts waiting for `dependency`."""
+    def begin(self, owner: str, dependency: str, *, blocks_readiness: bool = True) -> None:
+        """`owner` starts waiting for `dependency`; unless `blocks_readiness` is off, /readyz
+        says not ready meanwhile (a relay beside an API must not take the API out of service)."""
         key = (owner, dependency)
         with self._lock:
+            self._gating[key] = blocks_readiness
             count, since = self._open.get(key, (0, time.monotonic()))
             self._open[key] = (count + 1, since)
             self._seen.add(key)
@@ -65,7 +69,10 @@ class Stalls:
     def current(self) -> list[Waiting]:
         """What waits now, oldest first."""
         with self._lock:
-            items = [Waiting(o, d, since) for (o, d), (_, since) in self._open.items()]
+            items = [
+                Waiting(o, d, since, self._gating.get((o, d), True))
+                for (o, d), (_, since) in self._open.items()
+            ]
         return sorted(items, key=lambda w: w.since)
 
     def seen(self) -> set[tuple[str, str]]:
@@ -79,7 +86,7 @@ STALLS = Stalls()
 
 def problems() -> list[str]:
     """Why this process is not ready, in words; empty when nothing waits."""
-    return [w.describe() for w in STALLS.current()]
+    return [w.describe() for w in STALLS.current() if w.blocks_readiness]
 
 
 class _StalledCollector(Collector):

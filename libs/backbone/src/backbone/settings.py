@@ -104,6 +104,17 @@ class RetrySettings(BaseSettings):
     )
 
 
+class RelaySettings(BaseSettings):
+    """An outbox relay running as its own process."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAY_", extra="ignore")
+
+    metrics_port: int | None = Field(
+        None, description="Port of /metrics, /healthz and /readyz (unset: none; 0: any free)."
+    )
+    metrics_host: str = Field("0.0.0.0", description="Address /metrics listens on.")  # noqa: S104
+
+
 class LogSettings(BaseSettings):
     """Log level and format."""
 

@@ -33,8 +33,11 @@ def transient_delay(settings: RetrySettings, step: int) -> float:
 class TransientWait:
     """One outage waited out by `owner` (a consumer group, a relay)."""
 
-    def __init__(self, owner: str, settings: RetrySettings) -> None:
+    def __init__(
+        self, owner: str, settings: RetrySettings, *, blocks_readiness: bool = True
+    ) -> None:
         self.owner = owner
+        self._blocks_readiness = blocks_readiness
         self._settings = settings
         self.tries = 0
         self._dependency: str | None = None
@@ -52,7 +55,7 @@ class TransientWait:
         if dependency != self._dependency:
             if self._dependency is not None:
                 STALLS.end(self.owner, self._dependency)
-            STALLS.begin(self.owner, dependency)
+            STALLS.begin(self.owner, dependency, blocks_readiness=self._blocks_readiness)
             self._dependency = dependency
         self.tries += 1
         ceiling = transient_delay(self._settings, self.tries)

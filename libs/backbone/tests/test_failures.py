@@ -109,3 +109,33 @@ def test_registered_types_and_groups() -> None:
     mixed = ExceptionGroup("one bug", [LedgerBusy(), ValueError("bug")])
     assert classify(mixed).kind is Kind.DETERMINISTIC
     assert classify(_sqlstate_error(psycopg.DatabaseError, "57P01")).dependency == "postgresql"
+
+
+async def test_retry_transient_waits_out_an_outage_and_raises_anything_else() -> None:
+    from backbone.kafka.waiting import retry_transient
+    from backbone.settings import RetrySettings
+
+    fast = RetrySettings(transient_backoff_initial_s=0.01, transient_backoff_max_s=0.02)
+    calls = 0
+
+    async def listing() -> str:
+        nonlocal calls
+        calls += 1
+        if calls <= 6:
+            raise stripe.APIError("upstream", http_status=503)
+        return "sessions"
+
+    assert await retry_transient(listing, owner="reconcile", settings=fast) == "sessions"
+    assert calls == 7
+
+    async def refused() -> str:
+        raise stripe.InvalidRequestError("bad", param="created", http_status=400)
+
+    with pytest.raises(stripe.InvalidRequestError):
+        await retry_transient(refused, owner="reconcile", settings=fast)
+
+    async def down() -> str:
+        raise stripe.APIConnectionError("no route")
+
+    with pytest.raises(stripe.APIConnectionError):
+        await retry_transient(down, owner="reconcile", settings=fast, give_up_after_s=0.1)

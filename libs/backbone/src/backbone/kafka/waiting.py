@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from backbone.kafka.failures import Failure
+from backbone.kafka.failures import Failure, classify
 from backbone.logging import get_logger
 from backbone.readiness import STALLS
 from backbone.settings import RetrySettings
@@ -88,3 +90,34 @@ class TransientWait:
             waited_s=round(self.waited_s, 1),
         )
         self._dependency = None
+
+
+T = TypeVar("T")
+
+
+async def retry_transient(
+    call: Callable[[], Awaitable[T]],
+    *,
+    owner: str,
+    settings: RetrySettings | None = None,
+    give_up_after_s: float | None = None,
+) -> T:
+    """`await call()`, again after each transient failure (backbone.kafka.failures) with the
+    same backoff as a consumer, until it succeeds; any other failure is raised at once, and so
+    is a transient one once `give_up_after_s` have passed (a one-shot command must end)."""
+    wait: TransientWait | None = None
+    try:
+        while True:
+            try:
+                return await call()
+            except Exception as exc:
+                failure = classify(exc)
+                if not failure.transient:
+                    raise
+                wait = wait or TransientWait(owner, settings or RetrySettings())
+                if give_up_after_s is not None and wait.waited_s >= give_up_after_s:
+                    raise
+                await wait.pause(failure, exc)
+    finally:
+        if wait is not None:
+            wait.end()

@@ -13,28 +13,15 @@ import contextlib
 import time
 from datetime import UTC, datetime
 
-from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbone.db.relay import OutboxRelay
 from backbone.logging import get_logger
+from backbone.metrics import OUTBOX_OLDEST_AGE, OUTBOX_UNSENT, RELAY_RESTARTS
 from backbone.readiness import STALLS
 
 log = get_logger(__name__)
-
-OUTBOX_UNSENT = Gauge(
-    "outbox_unsent_rows", "Outbox rows committed and not yet published, per service.", ["service"]
-)
-OUTBOX_OLDEST_AGE = Gauge(
-    "outbox_oldest_unsent_age_seconds",
-    "Age of the oldest unpublished outbox row (0 when none); keeps growing while the database"
-    " cannot be read.",
-    ["service"],
-)
-RELAY_RESTARTS = Counter(
-    "outbox_relay_restarts_total", "Times a relay died and was started again.", ["service"]
-)
 
 _BACKLOG = text("SELECT count(*), min(created_at) FROM outbox WHERE sent_at IS NULL")
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -249,27 +248,3 @@ class OutboxRelay:
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
-
-async def serve_until_signalled(
-    relay: OutboxRelay, producer: Producer, engine: AsyncEngine
-) -> None:
-    """Run `relay` as a process's main task, supervised (backbone.db.supervision): SIGINT and
-    SIGTERM stop it, then the clients close. RELAY_METRICS_PORT, when set, serves /metrics
-    (the outbox backlog among them) and /readyz there."""
-    from backbone.db.supervision import supervise
-    from backbone.metrics_server import serve_metrics
-    from backbone.settings import RelaySettings
-
-    settings = RelaySettings()
-    if settings.metrics_port is not None:
-        serve_metrics(settings.metrics_port, settings.metrics_host)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, relay.stop)
-    try:
-        await supervise(relay, engine)
-    finally:
-        await producer.stop()
-        await engine.dispose()
-        log.info("relay.stopped", source=relay.source, published=relay.published)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from datetime import UTC, datetime
 
@@ -17,9 +18,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbone.db.relay import OutboxRelay
+from backbone.kafka.producer import Producer
 from backbone.logging import get_logger
 from backbone.metrics import OUTBOX_OLDEST_AGE, OUTBOX_UNSENT, RELAY_RESTARTS
+from backbone.metrics_server import serve_metrics
 from backbone.readiness import STALLS
+from backbone.settings import RelaySettings
 
 log = get_logger(__name__)
 
@@ -110,3 +114,23 @@ async def supervise(
         monitor.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await monitor
+
+
+async def serve_until_signalled(
+    relay: OutboxRelay, producer: Producer, engine: AsyncEngine
+) -> None:
+    """Run `relay` as a process's main task, supervised: SIGINT and
+    SIGTERM stop it, then the clients close. RELAY_METRICS_PORT, when set, serves /metrics
+    (the outbox backlog among them) and /readyz there."""
+    settings = RelaySettings()
+    if settings.metrics_port is not None:
+        serve_metrics(settings.metrics_port, settings.metrics_host)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, relay.stop)
+    try:
+        await supervise(relay, engine)
+    finally:
+        await producer.stop()
+        await engine.dispose()
+        log.info("relay.stopped", source=relay.source, published=relay.published)

@@ -82,6 +82,10 @@ test-unit: setup ## Run the fast tests that need no infrastructure
 bench: setup ## Benchmark the pipeline (ingest, end to end, catch-up, load curve) into BENCHMARKS.md
 	$(RUN) python -m bench $(BENCH_ARGS)
 
+.PHONY: soak
+soak: setup ## Payments for SOAK_MINUTES (10) while random faults hit; exits 1 on any loss
+	$(RUN) python -m bench.soak --minutes $(or $(SOAK_MINUTES),10) $(SOAK_ARGS)
+
 .PHONY: bench-ingest
 bench-ingest: setup ## Benchmark webhook-ingest (signed, acknowledged) against a no-op FastAPI endpoint
 	$(RUN) python services/webhook-ingest/bench/ingest_bench.py $(BENCH_ARGS)

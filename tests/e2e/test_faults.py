@@ -11,12 +11,10 @@ outage reconcile exists for.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,71 +25,10 @@ from contracts.reservation import ReservationConfirmedV1
 from contracts.stripe import HANDLED_EVENT_TYPES
 from devstack.testing import eventually
 
-from .harness import Harness, User, fact_id
+from .harness import Harness, fact_id
+from .stream import Stream, mail_snapshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-PAYMENTS_PER_FAULT = 3  # payments that must start while each fault is on
-PACE_S = 0.5  # the stream's rhythm: a new payment every PACE_S seconds
-
-
-@dataclass
-class Payment:
-    """One customer's whole journey in the stream."""
-
-    user: User
-    reservation_id: str = ""
-    session_id: str = ""
-    paid: bool = False
-
-
-@dataclass
-class Stream:
-    """A steady stream of payments, each one a task, until stopped."""
-
-    h: Harness
-    payments: list[Payment] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def paid(self) -> int:
-        return sum(p.paid for p in self.payments)
-
-    async def run(self) -> None:
-        while not self.stopping.is_set():
-            task = asyncio.create_task(self.one(len(self.payments)))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-            # The stream's pace, not a wait for a condition.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), PACE_S)
-
-    async def one(self, n: int) -> None:
-        payment = Payment(self.h.user(f"s{n}"))
-        self.payments.append(payment)
-        try:
-            booked = await self.h.book(payment.user)
-            payment.reservation_id = booked["id"]
-            session = await self.h.create_session(payment.user, [booked["id"]])
-            payment.session_id = session["sessionId"]
-            await self.h.complete(payment.session_id, "paid")
-            payment.paid = True
-        except Exception as exc:  # recorded and reported: the checks below need every payment
-            self.errors.append(f"payment {n}: {type(exc).__name__}: {exc}")
-
-    async def started_since(self, mark: int, count: int = PAYMENTS_PER_FAULT) -> None:
-        """Wait until `count` payments were paid after `mark` (payments made during a fault)."""
-
-        async def probe() -> bool:
-            return sum(p.paid for p in self.payments[mark:]) >= count
-
-        await eventually(probe, timeout=60, interval=0.1, what="payments during the fault")
-
-    async def stop(self) -> None:
-        self.stopping.set()
-        await asyncio.gather(*list(self.tasks))
 
 
 def _reconcile(h: Harness) -> subprocess.CompletedProcess[str]:
@@ -113,24 +50,6 @@ def _requeue(h: Harness, database: str, since: datetime) -> subprocess.Completed
     since = since - timedelta(seconds=30)
     command = [sys.executable, "-m", "backbone.db.requeue", "--since", since.isoformat()]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
-
-
-async def _mail_snapshot(h: Harness) -> list[dict[str, Any]]:
-    """Every message the sink holds, once it stopped changing (read before it is killed)."""
-    previous: list[str] = []
-
-    async def stable() -> list[dict[str, Any]] | None:
-        nonlocal previous
-        messages = await h.messages()
-        ids = [m["ID"] for m in messages]
-        if ids == previous:
-            return messages
-        previous = ids
-        return None
-
-    result = await eventually(stable, timeout=20, interval=0.3, what="a stable mailbox")
-    assert result is not None
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +78,7 @@ async def test_faults_while_payments_flow(fault_stack: Harness) -> None:
             json={"mode": "reject_all", "code": 451, "stage": "data"},
         )
         assert response.status_code == 200, response.text
-        kept_mail += await _mail_snapshot(h)
+        kept_mail += await mail_snapshot(h)
         h.stack.kill("mail-sink")
         faults.append("SMTP server stopped")
         await stream.started_since(len(stream.payments))

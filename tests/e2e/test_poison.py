@@ -1,8 +1,10 @@
 """Scenario 7: a poison event is dead-lettered, the rest flows, and `dlq replay` repairs it.
 
-The poison: a second payment of an already paid reservation must be refunded, but Stripe's API
-answers 500 to every call, so the worker's bounded retries end in `reservation.dlq`. Once Stripe
-answers again, the operator's `dlq replay` puts the event back and the normal path finishes it.
+The poison: a second payment of an already paid reservation, whose handling hits a bug every
+time (a database trigger raising on that reservation stands for it; an outage, such as Stripe
+answering 5xx, would be waited out instead and never dead-lettered), so the worker's bounded
+retries end in `reservation.dlq`. Once the bug is fixed (the trigger dropped), the operator's
+`dlq replay` puts the event back and the normal path finishes it, refund included.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from contracts import headers as hdr
@@ -36,6 +39,24 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
+async def _bug(h: Harness, reservation_id: str, *, present: bool) -> None:
+    """A "bug" that fails confirming `reservation_id` every time (a deterministic failure)."""
+    url = h.stack.config.databases["reservation"]
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        if not present:
+            await conn.execute("DROP TRIGGER IF EXISTS poison_bug ON reservations")
+            return
+        await conn.execute(
+            "CREATE OR REPLACE FUNCTION poison_bug() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'bug confirming %', NEW.id; END $$"
+        )
+        await conn.execute(
+            "CREATE TRIGGER poison_bug BEFORE UPDATE ON reservations FOR EACH ROW"
+            f" WHEN (NEW.id = '{reservation_id}' AND NEW.status = 'succeeded')"
+            " EXECUTE FUNCTION poison_bug()"
+        )
+
+
 async def test_poison_event_is_dead_lettered_and_replayed(shared_stack: Harness) -> None:
     h = shared_stack
     payer, other = h.user("poison"), h.user("bystander")
@@ -51,12 +72,9 @@ async def test_poison_event_is_dead_lettered_and_replayed(shared_stack: Harness)
     await h.complete(only_first["sessionId"], "paid")
     await h.wait_status(payer, first["id"], "succeeded")
 
-    broken = await h.http.post(
-        h.url("stripe-emulator", "/_emulator/faults"), json={"api_status": 500, "count": 100_000}
-    )
-    assert broken.status_code == 200
+    await _bug(h, second["id"], present=True)
     try:
-        # Paying `first` twice: its share must be refunded, and Stripe refuses every refund.
+        # Paying `first` twice: its share must be refunded, and `second` cannot be confirmed.
         await h.complete(both["sessionId"], "paid")
 
         async def dead_lettered() -> str | None:
@@ -81,7 +99,7 @@ async def test_poison_event_is_dead_lettered_and_replayed(shared_stack: Harness)
         # The poison changed nothing: one transaction, rolled back.
         assert (await h.reservation(payer, second["id"]))["status"] == "processing"
     finally:
-        await h.http.post(h.url("stripe-emulator", "/_emulator/faults"), json={"count": 0})
+        await _bug(h, second["id"], present=False)
 
     listed = await asyncio.to_thread(_dlq, h, "list", RESERVATION_GROUP)
     assert listed.returncode == 0, listed.stderr

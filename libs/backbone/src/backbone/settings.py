@@ -82,7 +82,8 @@ class DatabaseSettings(BaseSettings):
 
 
 class RetrySettings(BaseSettings):
-    """How a consumer retries a failing message before it dead-letters it."""
+    """How a consumer retries a failing message before it dead-letters it, and how it waits out
+    an outage of a dependency (backbone.kafka.failures), which it never dead-letters."""
 
     model_config = SettingsConfigDict(env_prefix="CONSUMER_", extra="ignore")
 
@@ -90,6 +91,28 @@ class RetrySettings(BaseSettings):
     backoff_initial_s: float = Field(0.2, ge=0, description="Delay after the first failure.")
     backoff_max_s: float = Field(5.0, ge=0, description="Ceiling of the exponential backoff.")
     backoff_multiplier: float = Field(2.0, ge=1, description="Growth of the delay per attempt.")
+    transient_backoff_initial_s: float = Field(
+        0.5, gt=0, description="Delay after the first try that met an outage (doubles per try)."
+    )
+    transient_backoff_max_s: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "Ceiling of the delay between tries during an outage (each drawn between half and"
+            " all of it): the longest a consumer may lag behind a dependency that came back."
+        ),
+    )
+
+
+class RelaySettings(BaseSettings):
+    """An outbox relay running as its own process."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAY_", extra="ignore")
+
+    metrics_port: int | None = Field(
+        None, description="Port of /metrics, /healthz and /readyz (unset: none; 0: any free)."
+    )
+    metrics_host: str = Field("0.0.0.0", description="Address /metrics listens on.")  # noqa: S104
 
 
 class LogSettings(BaseSettings):

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backbone import readiness
 from backbone.logging import get_logger
 
 log = get_logger(__name__)
@@ -114,7 +115,8 @@ def install(app: FastAPI, *, ready: Probe | None = None) -> FastAPI:
     """Request ids, the error mapping, GET /metrics, and GET /healthz and /readyz on `app`.
 
     /healthz answers while the process serves; /readyz asks `ready` (the service's
-    dependencies: its database, its broker) and answers 503 while it says no.
+    dependencies: its database, its broker) and answers 503 while it says no, or while
+    something in the process waits out an outage (backbone.readiness, named in the answer).
     """
     app.add_middleware(RequestIdMiddleware)
     app.add_exception_handler(ApiError, _api_error)
@@ -127,13 +129,16 @@ def install(app: FastAPI, *, ready: Probe | None = None) -> FastAPI:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
+        waiting = readiness.problems()
         try:
             is_ready = ready is None or await ready()
         except Exception:  # a probe that fails means not ready, whatever the failure
             is_ready = False
-        if is_ready:
+        if is_ready and not waiting:
             return JSONResponse({"status": "ready"})
-        body = error_body("not_ready", "a dependency does not answer", retryable=True)
+        # A consumer or relay of this process waiting out an outage names what it waits for.
+        reason = "; ".join(waiting) or "a dependency does not answer"
+        body = error_body("not_ready", reason, retryable=True)
         return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
     app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)

@@ -18,7 +18,7 @@ from backbone.kafka.processor import MessageProcessor
 from backbone.settings import DatabaseSettings, RetrySettings
 from contracts import headers as h
 from contracts.reservation import FactBase
-from devstack.testing import read_topic
+from devstack.testing import eventually, read_topic
 from mail_sink import Fault
 from notifier.adapters.metrics import CountingDeadLetterWriter
 from notifier.adapters.migrate import upgrade
@@ -146,30 +146,45 @@ async def test_transient_failure_mid_batch_resends_nothing_already_accepted(
     assert "451" in deferred_row["last_error"]
     assert [len(await mails_to(stack.api, f.user_email)) for f in (a, b, c, d)] == [1, 1, 0, 0]
 
-    # What the agent does with a failed batch: halves, then single facts with retries, then the
-    # dead-letter topic.
+    # What the agent does with a batch that met an outage: the whole batch again, in order,
+    # for as long as it lasts (never split, never dead-lettered), then on once the server is back.
     processor = MessageProcessor(
         stack.group,
         notifier.handler,
-        RetrySettings(max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.01),
+        RetrySettings(
+            max_attempts=2,
+            backoff_initial_s=0.01,
+            backoff_max_s=0.01,
+            transient_backoff_initial_s=0.01,
+            transient_backoff_max_s=0.05,
+        ),
         CountingDeadLetterWriter(notifier.producer, stack.group),
         batch_handler=notifier.handler.handle_batch,
     )
-    assert await processor.process_batch(records) == [True, True, False, True, True]
+    task = asyncio.create_task(processor.process_batch(records))
+
+    async def waited_past_the_budget() -> bool:
+        row = notification(stack.database_url, deferred.event_id)
+        return row is not None and row["attempts"] >= 6
+
+    await eventually(waited_past_the_budget, timeout=60, what="tries during the outage")
+    assert not task.done()
+    # Nothing after the deferred fact went out meanwhile: the batch holds its order.
+    assert [len(await mails_to(stack.api, f.user_email)) for f in (c, d)] == [0, 0]
+    stack.sink.faults.set(None)
+    assert await asyncio.wait_for(task, timeout=60) == [True] * 5
 
     assert [len(await mails_to(stack.api, f.user_email)) for f in (a, b, c, d)] == [1, 1, 1, 1]
-    assert await mails_to(stack.api, user("deferred")) == []
+    assert len(await mails_to(stack.api, user("deferred"))) == 1
     for fact in (a, b):
         row = notification(stack.database_url, fact.event_id)
         assert row is not None
         assert row["attempts"] == 1  # never claimed for sending again
-    for fact in (c, d):
+    for fact in (deferred, c, d):
         row = notification(stack.database_url, fact.event_id)
         assert row is not None
         assert row["status"] == "sent"
-    [dead] = await read_topic(stack.kafka, stack.dlq)
-    assert dead.header(h.EVENT_ID) == str(deferred.event_id)
-    assert dead.header(h.DLQ_ATTEMPTS) == "2"
+    assert await read_topic(stack.kafka, stack.dlq) == []
 
 
 async def test_malformed_fact_in_a_batch_is_dead_lettered_alone(

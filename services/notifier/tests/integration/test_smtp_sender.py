@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from mail_sink import Fault, MailSink
 from notifier.adapters.smtp import SmtpSender
-from notifier.domain.errors import PermanentRecipientError, TransientSendError
+from notifier.domain.errors import PermanentRecipientError, SendError, TransientSendError
 from notifier.domain.model import Email, RenderedEmail
 from notifier.settings import NotifierSettings
 
@@ -102,6 +102,8 @@ async def test_auth_once_per_connection() -> None:
         finally:
             await sender.close()
         wrong = _sender(sink, smtp_username="notifier", smtp_password=SecretStr("nope"))
-        with pytest.raises(TransientSendError, match="SMTPAuthenticationError"):
+        with pytest.raises(SendError, match="SMTPAuthenticationError") as refused:
             await wrong.send(_email("c@example.test"))
+        # Our credentials, not an outage: bounded retries, then the DLQ (replay once fixed).
+        assert not isinstance(refused.value, TransientSendError)
         assert len(sink.store.newest_first()) == 2

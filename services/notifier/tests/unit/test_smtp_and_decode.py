@@ -11,11 +11,17 @@ from uuid import uuid4
 import aiosmtplib
 import pytest
 
+from backbone.kafka.failures import classify as classify_failure
 from backbone.kafka.message import Message
 from backbone.kafka.retry import PermanentError
 from contracts.topics import NOTIFIER_GROUP, RESERVATION_EVENTS, retry_topic
 from notifier.adapters.smtp import classify, message_bytes
-from notifier.domain.errors import PermanentRecipientError, TransientSendError
+from notifier.domain.errors import (
+    PermanentRecipientError,
+    PermanentSendError,
+    SendError,
+    TransientSendError,
+)
 from notifier.domain.model import Email, RenderedEmail
 from notifier.service_layer.handlers import decode
 from notifier.settings import NotifierSettings
@@ -38,16 +44,28 @@ def _refused(*codes: int) -> aiosmtplib.SMTPRecipientsRefused:
         (_refused(550), PermanentRecipientError),
         (_refused(553, 550), PermanentRecipientError),
         (_refused(450), TransientSendError),
-        (aiosmtplib.SMTPSenderRefused(550, "no relay", "from@x.test"), TransientSendError),
-        (aiosmtplib.SMTPDataError(554, "refused"), TransientSendError),
+        (aiosmtplib.SMTPSenderRefused(550, "no relay", "from@x.test"), PermanentSendError),
+        (aiosmtplib.SMTPDataError(554, "refused"), PermanentSendError),
+        (aiosmtplib.SMTPSenderRefused(451, "try later", "from@x.test"), TransientSendError),
+        (aiosmtplib.SMTPDataError(452, "full"), TransientSendError),
+        (aiosmtplib.SMTPResponseException(421, "closing"), TransientSendError),
+        (aiosmtplib.SMTPServerDisconnected("gone"), TransientSendError),
+        (aiosmtplib.SMTPAuthenticationError(535, "bad credentials"), SendError),
+        (aiosmtplib.SMTPNotSupported("STARTTLS extension not supported"), SendError),
+        (aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported"), PermanentRecipientError),
         (aiosmtplib.SMTPConnectError("refused"), TransientSendError),
         (aiosmtplib.SMTPReadTimeoutError("slow"), TransientSendError),
         (ConnectionRefusedError(111, "refused"), TransientSendError),
         (TimeoutError(), TransientSendError),
     ],
 )
-def test_only_a_5xx_recipient_refusal_is_permanent(error: Exception, kind: type) -> None:
-    assert type(classify(error)) is kind
+def test_4xx_and_lost_connections_wait_5xx_refusals_fail_configuration_dead_letters(
+    error: Exception, kind: type
+) -> None:
+    sorted_as = classify(error)
+    assert type(sorted_as) is kind
+    # An outage is waited out by the consumer; nothing else is.
+    assert classify_failure(sorted_as).transient is (kind is TransientSendError)
 
 
 def _parsed(rendered: RenderedEmail, mail_from: str) -> EmailMessage:

@@ -5,28 +5,34 @@ lock), rows go out in id order with an `outbox-id` header, and before publishing
 start and after any failed send) the relay reads the tail of each target partition and marks as
 sent the rows it finds there already. So a relay killed between the broker's acknowledgement and
 its own commit does not publish those rows a second time.
+
+Outages are waited out: a PostgreSQL or broker failure (backbone.kafka.failures) drops the lock
+and its connection, backs off (capped, with jitter, logged per step) and starts over, lock and
+reconciliation included. Rows are read and marked on the connection that holds the lock, so a
+database restart, which releases the lock, cannot go unnoticed while a second relay takes over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from backbone.db.engine import session_factory
 from backbone.db.outbox import OutboxEntry
 from backbone.db.prune import SENT_OUTBOX, Pruner, PruneSettings
+from backbone.kafka.failures import classify
 from backbone.kafka.offsets import high_watermarks, partitions_of, read_between, reader
-from backbone.kafka.producer import BrokerUnavailable, OutgoingRecord, Producer
+from backbone.kafka.producer import OutgoingRecord, Producer
+from backbone.kafka.waiting import TransientWait
 from backbone.logging import get_logger
-from backbone.settings import KafkaSettings
+from backbone.settings import KafkaSettings, RetrySettings
 from contracts import headers as h
 
 log = get_logger(__name__)
@@ -46,6 +52,8 @@ class OutboxRelay:
         idle_interval_s: float = 0.05,
         failure_backoff_s: float = 1.0,
         prune: PruneSettings | None = None,
+        retry: RetrySettings | None = None,
+        blocks_readiness: bool = True,
     ) -> None:
         self._engine = engine
         self._sessions = session_factory(engine)
@@ -55,6 +63,11 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_interval_s = idle_interval_s
         self._failure_backoff_s = failure_backoff_s
+        self._retry = retry or RetrySettings(transient_backoff_initial_s=failure_backoff_s)
+        # A relay beside an API may wait for the broker without taking the API out of service.
+        self.blocks_readiness = blocks_readiness
+        self._conn: AsyncConnection | None = None  # holds the lock while active
+        self._wait: TransientWait | None = None  # the outage being waited out, if any
         self._stopping = asyncio.Event()
         self.active = asyncio.Event()
         self.published = 0
@@ -73,48 +86,95 @@ class OutboxRelay:
         """
         return f"{self.source}/{row_id}@{int(created_at.timestamp() * 1_000_000)}"
 
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop()` was called."""
+        return self._stopping.is_set()
+
     async def run(self) -> None:
-        """Wait to become the active relay, then publish until stopped."""
-        lock_key = zlib.crc32(f"outbox-relay:{self.source}".encode())
-        async with self._engine.connect() as lock_conn:
+        """Wait to become the active relay, then publish until stopped; outages are waited out
+        (a failure that is not one is raised, for the supervisor to restart the relay)."""
+        try:
             while not self._stopping.is_set():
-                got = await lock_conn.scalar(
-                    text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key}
+                try:
+                    await self._hold_lock_and_publish()
+                    return
+                except Exception as exc:
+                    failure = classify(exc)
+                    if not failure.transient:
+                        raise
+                    self.active.clear()
+                    if self._wait is None:
+                        self._wait = TransientWait(
+                            f"relay:{self.source}",
+                            self._retry,
+                            blocks_readiness=self.blocks_readiness,
+                        )
+                    await self._wait.pause(failure, exc)
+        finally:
+            self.active.clear()
+            self._recovered()
+
+    def _recovered(self) -> None:
+        if self._wait is not None:
+            self._wait.end()
+            self._wait = None
+
+    async def _hold_lock_and_publish(self) -> None:
+        lock_key = zlib.crc32(f"outbox-relay:{self.source}".encode())
+        lock_conn = await self._engine.connect()
+        locked = False
+        try:
+            while not self._stopping.is_set():
+                locked = bool(
+                    await lock_conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key})
                 )
                 await lock_conn.commit()
-                if got:
+                if locked:
                     break
                 await self._pause(1.0)
             else:
                 return
             log.info("relay.active", source=self.source)
+            self._conn = lock_conn
             self.active.set()
-            try:
-                await self._publish_loop()
-            finally:
-                await lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
-                await lock_conn.commit()
+            self._recovered()
+            await self._publish_loop()
+        finally:
+            self._conn = None
+            await self._release(lock_conn, lock_key if locked else None)
+
+    async def _release(self, conn: AsyncConnection, lock_key: int | None) -> None:
+        """Unlock and close; a connection that cannot unlock is discarded, never pooled with the
+        lock still held."""
+        try:
+            async with asyncio.timeout(5):
+                if lock_key is not None:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
+                    await conn.commit()
+                await conn.close()
+        except Exception:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+                await conn.close()
 
     async def _publish_loop(self) -> None:
-        reconciled = False
+        await self.reconcile()
         while not self._stopping.is_set():
-            try:
-                if not reconciled:
-                    await self.reconcile()
-                    reconciled = True
-                count = await self.publish_batch()
-            except (BrokerUnavailable, TimeoutError, OSError) as exc:
-                log.warning("relay.publish_failed", error=str(exc))
-                reconciled = False
-                await self._pause(self._failure_backoff_s)
-                continue
+            count = await self.publish_batch()
             if count < self._batch_size:
                 await self.pruner.maybe_run()
                 await self._pause(self._idle_interval_s)
 
+    def _session(self) -> AsyncSession:
+        """A session on the lock's connection while active, else on the pool (tests, requeue)."""
+        if self._conn is not None:
+            return AsyncSession(bind=self._conn, expire_on_commit=False)
+        return self._sessions()
+
     async def publish_batch(self) -> int:
         """Publish the oldest unsent rows and mark them sent; returns how many."""
-        async with self._sessions() as session, session.begin():
+        async with self._session() as session, session.begin():
             rows: Sequence[OutboxEntry] = (
                 await session.scalars(
                     select(OutboxEntry)
@@ -147,7 +207,7 @@ class OutboxRelay:
         Only the oldest `batch_size` unsent rows can have been in flight when a relay died, and
         each went to the tail of its partition: those rows against those tails is enough.
         """
-        async with self._sessions() as session:
+        async with self._session() as session:
             candidates = (
                 await session.execute(
                     select(col(OutboxEntry.id), col(OutboxEntry.created_at), col(OutboxEntry.topic))
@@ -166,7 +226,7 @@ class OutboxRelay:
         ]
         if not published:
             return 0
-        async with self._sessions() as session, session.begin():
+        async with self._session() as session, session.begin():
             await session.execute(
                 update(OutboxEntry)
                 .where(col(OutboxEntry.id).in_(published))
@@ -193,18 +253,3 @@ class OutboxRelay:
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
-
-async def serve_until_signalled(
-    relay: OutboxRelay, producer: Producer, engine: AsyncEngine
-) -> None:
-    """Run `relay` as a process's main task: SIGINT/SIGTERM stop it, then the clients close."""
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, relay.stop)
-    try:
-        await relay.run()
-    finally:
-        await producer.stop()
-        await engine.dispose()
-        log.info("relay.stopped", source=relay.source, published=relay.published)

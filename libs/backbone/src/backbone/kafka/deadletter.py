@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
+from backbone.kafka.failures import Failure, Kind
 from backbone.kafka.message import Message
 from backbone.kafka.producer import BrokerUnavailable, OutgoingRecord, Producer
+from backbone.kafka.waiting import TransientWait
 from backbone.logging import get_logger
+from backbone.settings import RetrySettings
 from contracts.deadletter import DeadLetterHeadersV1, without_dead_letter_headers
 from contracts.topics import dlq_topic
 
@@ -54,15 +56,20 @@ class DeadLetterWriter:
     async def write(self, message: Message, error: BaseException, attempts: int) -> None:
         """Dead-letter `message`; while the broker is away, keep trying (the offset stays put)."""
         record = dead_letter_record(message, self._group, error, attempts)
+        pacing = RetrySettings(
+            transient_backoff_initial_s=self._retry_interval_s,
+            transient_backoff_max_s=max(self._retry_interval_s, 5.0),
+        )
+        wait = TransientWait(self._group, pacing)
         while True:
             try:
                 delivered = await self._producer.send(
                     record.topic, record.value, key=record.key, headers=record.headers
                 )
             except BrokerUnavailable as exc:
-                log.error("dlq.write_failed_retrying", error=str(exc))
-                await asyncio.sleep(self._retry_interval_s)
+                await wait.pause(Failure(Kind.TRANSIENT, "broker"), exc)
             else:
+                wait.end()
                 log.error(
                     "message.dead_lettered",
                     dlq_topic=delivered.topic,

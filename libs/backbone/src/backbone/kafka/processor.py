@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from backbone import metrics
 from backbone.kafka.deadletter import DeadLetterWriter
+from backbone.kafka.failures import classify
 from backbone.kafka.message import Message
 from backbone.kafka.retry import Handler, handle_with_retries
+from backbone.kafka.waiting import TransientWait
 from backbone.logging import bound_ids, get_logger
 from backbone.settings import RetrySettings
 from contracts import headers as h
@@ -48,29 +49,50 @@ class MessageProcessor:
 
         So one bad message costs a few tries of ever smaller batches, not the batch's speed; the
         handler must be idempotent per message (an inbox), since a failed try is done again.
+        An outage (a transient failure, backbone.kafka.failures) does not split the batch: the
+        whole batch is tried again, in order, until the dependency is back.
         Without a batch handler this is `process` per message.
         """
         if self._batch_handler is None or len(messages) < 2:
             return [await self.process(m) for m in messages]
+        wait: TransientWait | None = None
+        try:
+            while True:
+                try:
+                    return await self._try_batch(messages)
+                except Exception as exc:
+                    failure = classify(exc)
+                    if not failure.transient:
+                        break
+                    wait = wait or TransientWait(self.group, self._retry)
+                    await wait.pause(failure, exc)
+        finally:
+            if wait is not None:
+                wait.end()
+        # A failure that is not an outage: one bad message (or a conflict) must not hold the
+        # others back.
+        half = len(messages) // 2
+        return [
+            *await self.process_batch(messages[:half]),
+            *await self.process_batch(messages[half:]),
+        ]
+
+    async def _try_batch(self, messages: Sequence[Message]) -> list[bool]:
+        """One try of the batch handler; its failure is raised, logged unless an outage."""
+        assert self._batch_handler is not None
         started = time.perf_counter()
         try:
             await self._batch_handler(messages)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
-            # One bad message (or a conflict) must not hold the others back.
-            metrics.BATCH_FALLBACKS.labels(self.group).inc()
-            log.warning(
-                "batch.failed_splitting",
-                size=len(messages),
-                error_class=type(exc).__name__,
-                error=str(exc)[:500],
-            )
-            half = len(messages) // 2
-            return [
-                *await self.process_batch(messages[:half]),
-                *await self.process_batch(messages[half:]),
-            ]
+            if not classify(exc).transient:
+                metrics.BATCH_FALLBACKS.labels(self.group).inc()
+                log.warning(
+                    "batch.failed_splitting",
+                    size=len(messages),
+                    error_class=type(exc).__name__,
+                    error=str(exc)[:500],
+                )
+            raise
         elapsed = time.perf_counter() - started
         metrics.BATCH_SIZE.labels(self.group).observe(len(messages))
         for message in messages:
@@ -90,7 +112,9 @@ class MessageProcessor:
             event_type=message.header(h.EVENT_TYPE) or message.header(h.STRIPE_EVENT_TYPE),
             correlation_id=message.header(h.CORRELATION_ID),
         ):
-            outcome = await handle_with_retries(self._handler, message, self._retry)
+            outcome = await handle_with_retries(
+                self._handler, message, self._retry, owner=self.group
+            )
             if outcome.attempts > 1:
                 metrics.MESSAGE_RETRIES.labels(self.group, message.topic).inc(outcome.attempts - 1)
             if outcome.error is not None:

@@ -1,4 +1,4 @@
-"""Bounded retries with exponential backoff around one message's handler."""
+"""Retries around one message's handler: outages waited out, other failures bounded."""
 
 from __future__ import annotations
 
@@ -6,22 +6,22 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from backbone.kafka.failures import Kind, PermanentError, TransientError, classify
 from backbone.kafka.message import Message
+from backbone.kafka.waiting import TransientWait
 from backbone.logging import get_logger
 from backbone.settings import RetrySettings
+
+__all__ = ["Handler", "Outcome", "PermanentError", "TransientError", "handle_with_retries"]
 
 log = get_logger(__name__)
 
 Handler = Callable[[Message], Awaitable[None]]
 
 
-class PermanentError(Exception):
-    """A failure no retry can fix (a malformed payload): dead-letter at once."""
-
-
 @dataclass(frozen=True)
 class Outcome:
-    """How handling ended: with the last error if every attempt failed."""
+    """How handling ended: with the last error if it is to be dead-lettered."""
 
     attempts: int
     error: BaseException | None = None
@@ -33,33 +33,49 @@ class Outcome:
 
 
 def backoff_delay(settings: RetrySettings, attempt: int) -> float:
-    """Delay after failed attempt number `attempt` (1-based)."""
+    """Delay after failed attempt number `attempt` (1-based) of a deterministic failure."""
     delay = settings.backoff_initial_s * settings.backoff_multiplier ** (attempt - 1)
     return float(min(delay, settings.backoff_max_s))
 
 
 async def handle_with_retries(
-    handler: Handler, message: Message, settings: RetrySettings
+    handler: Handler, message: Message, settings: RetrySettings, *, owner: str = "consumer"
 ) -> Outcome:
-    """Call `handler` until it succeeds, fails permanently, or runs out of attempts."""
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            await handler(message)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            final = isinstance(exc, PermanentError) or attempt >= settings.max_attempts
-            log.warning(
-                "message.handler_failed",
-                attempt=attempt,
-                error_class=type(exc).__name__,
-                error=str(exc)[:500],
-                final=final,
-            )
-            if final:
-                return Outcome(attempts=attempt, error=exc)
-            await asyncio.sleep(backoff_delay(settings, attempt))
-        else:
-            return Outcome(attempts=attempt)
+    """Call `handler` until it succeeds or fails for good (backbone.kafka.failures).
+
+    A transient failure is waited out for as long as it lasts and does not count against
+    `max_attempts`; a permanent one ends at once; any other gets `max_attempts` tries. So a
+    poison message that meets an outage is dead-lettered once the outage is over, not during it.
+    """
+    attempts = failures = 0
+    wait: TransientWait | None = None
+    try:
+        while True:
+            attempts += 1
+            try:
+                await handler(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failure = classify(exc)
+                if failure.transient:
+                    wait = wait or TransientWait(owner, settings)
+                    await wait.pause(failure, exc)
+                    continue
+                failures += 1
+                final = failure.kind is Kind.PERMANENT or failures >= settings.max_attempts
+                log.warning(
+                    "message.handler_failed",
+                    attempt=failures,
+                    error_class=type(exc).__name__,
+                    error=str(exc)[:500],
+                    final=final,
+                )
+                if final:
+                    return Outcome(attempts=attempts, error=exc)
+                await asyncio.sleep(backoff_delay(settings, failures))
+            else:
+                return Outcome(attempts=attempts)
+    finally:
+        if wait is not None:
+            wait.end()

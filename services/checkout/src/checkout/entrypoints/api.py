@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from backbone import web
 from backbone.auth import JwtVerifier
 from backbone.db.engine import database_probe
+from backbone.db.supervision import supervise
 from backbone.logging import bound_ids, get_logger
 from checkout.bootstrap import Container, build_relay
 from checkout.entrypoints import errors, pages, studio
@@ -33,9 +34,11 @@ CREATE_ALIAS = "/api/reservation-payments/checkout-session"
 
 @asynccontextmanager
 async def _relay_beside(container: Container) -> AsyncIterator[None]:
-    """In development the API also relays its outbox, so `make run` needs no extra process."""
+    """In development the API also relays its outbox, so `make run` needs no extra process.
+    Supervised: restarted if it dies; its outage waits do not make the API unready."""
     relay, producer = build_relay(container.settings, container.engine)
-    task = asyncio.create_task(relay.run(), name="checkout-outbox-relay")
+    relay.blocks_readiness = False
+    task = asyncio.create_task(supervise(relay, container.engine), name="checkout-outbox-relay")
     try:
         yield
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from backbone.db.engine import make_engine
-from backbone.db.relay import serve_until_signalled
+from backbone.db.supervision import serve_until_signalled
 from backbone.logging import configure_logging
 from checkout.bootstrap import build_relay
 from checkout.settings import get_settings

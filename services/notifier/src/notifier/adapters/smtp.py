@@ -13,13 +13,22 @@ from email.utils import formataddr, formatdate, parseaddr
 
 import aiosmtplib
 
-from notifier.domain.errors import PermanentRecipientError, TransientSendError
+from backbone.kafka.failures import register_transient
+from notifier.domain.errors import (
+    PermanentRecipientError,
+    PermanentSendError,
+    SendError,
+    TransientSendError,
+)
 from notifier.domain.model import RenderedEmail
 from notifier.settings import NotifierSettings
 
 # RFC 5322 asks for header lines of at most 78 characters; longer ones are folded.
 HEADER_LINE = 78
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+# An SMTP outage (down, disconnected, 4xx) is waited out by the consumer, never dead-lettered.
+register_transient(TransientSendError, "smtp")
 
 
 def _header(name: str, value: str) -> str:
@@ -92,11 +101,13 @@ def message_bytes(rendered: RenderedEmail, mail_from: str) -> bytes:
     )
 
 
-def classify(exc: BaseException) -> TransientSendError | PermanentRecipientError:
-    """Sort an SMTP failure: only a 5xx refusal of the recipient is permanent.
+def classify(exc: BaseException) -> SendError:
+    """Sort an SMTP failure into an outage, a refusal for good, or our configuration.
 
-    A server refusing the sender or the data, with any code, is a server-wide problem (relay
-    policy, our configuration, an outage) that a later retry or a replay from the DLQ can fix.
+    4xx (421 closing, 451 try later...), timeouts and lost connections are outages. A 5xx is a
+    refusal for good of this message: of its recipient (RCPT) or of the message itself (MAIL
+    FROM, DATA: policy, content). Authentication refused, or TLS/AUTH/SMTPUTF8 not offered, is
+    our configuration against this server (SMTPUTF8 only for an address that needs it).
     """
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [r.code for r in exc.recipients]
@@ -104,8 +115,17 @@ def classify(exc: BaseException) -> TransientSendError | PermanentRecipientError
         if codes and all(500 <= code < 600 for code in codes):
             return PermanentRecipientError(f"recipient refused: {detail}")
         return TransientSendError(f"recipient deferred: {detail}")
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return SendError(f"{type(exc).__name__}: {exc.code} {exc.message}")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return TransientSendError(f"{type(exc).__name__}: {exc.code} {exc.message}")
+        detail = f"{type(exc).__name__}: {exc.code} {exc.message}"
+        if 500 <= exc.code < 600:
+            return PermanentSendError(f"message refused: {detail}")
+        return TransientSendError(detail)
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        if "SMTPUTF8" in str(exc):
+            return PermanentRecipientError(f"address needs SMTPUTF8: {exc}")
+        return SendError(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, TimeoutError):
         return TransientSendError(f"SMTP timed out: {type(exc).__name__} {exc}")
     return TransientSendError(f"SMTP unavailable: {type(exc).__name__}: {exc}")
@@ -142,7 +162,7 @@ class SmtpSender:
         self.connections = 0  # opened so far (the first, then each replacement)
 
     async def send(self, rendered: RenderedEmail) -> None:
-        """Send, or raise TransientSendError / PermanentRecipientError."""
+        """Send, or raise TransientSendError / PermanentSendError / SendError (classify)."""
         data = message_bytes(rendered, self._settings.mail_from)
         recipient = rendered.email.recipient
         async with self._lock:

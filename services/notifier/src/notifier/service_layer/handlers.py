@@ -20,7 +20,11 @@ from notifier.adapters import repository
 from notifier.adapters.metrics import FACTS_IGNORED, NOTIFICATIONS
 from notifier.adapters.templates import Renderer
 from notifier.domain.compose import plan_email
-from notifier.domain.errors import PermanentRecipientError, TransientSendError
+from notifier.domain.errors import (
+    PermanentRecipientError,
+    PermanentSendError,
+    SendError,
+)
 from notifier.domain.formatting import is_deliverable_address
 from notifier.domain.model import Claim, RenderedEmail
 
@@ -28,7 +32,8 @@ log = get_logger(__name__)
 
 
 class Sender(Protocol):
-    """Sends a rendered e-mail, raising TransientSendError or PermanentRecipientError."""
+    """Sends a rendered e-mail, raising TransientSendError (an outage), PermanentSendError (a
+    refusal for good) or SendError (our configuration)."""
 
     async def send(self, rendered: RenderedEmail) -> None:
         """Send it."""
@@ -112,10 +117,13 @@ class NotifyHandler:
     `handle_batch` claims every fact of the batch in one transaction (committed before anything
     is sent), sends the e-mails one after the other, and marks them sent (or failed) in one
     transaction per `settle_every` sends: a crash re-sends at most that many accepted e-mails.
-    If a send fails transiently, what was sent before it is settled first, then the batch
-    raises: the processor tries it again in halves, down to single facts (this handler's
-    `__call__`) with retries and the dead-letter topic, and every e-mail already accepted is
-    `sent` by then, so no retry sends it again.
+    If a send fails and the fault is not the message's (an SMTP outage, or our configuration),
+    what was sent before it is settled first, then the batch raises. An outage is waited out:
+    the processor tries the whole batch again, in order, until the server is back
+    (backbone.kafka.failures); any other failure is tried again in halves, down to single facts
+    (this handler's `__call__`) with bounded retries and the dead-letter topic. Every e-mail
+    already accepted is `sent` by then, so no retry sends it again. A refusal for good (5xx)
+    is recorded `failed` and counted (notifier_notifications_total{outcome="failed"}).
     """
 
     def __init__(
@@ -213,9 +221,9 @@ class NotifyHandler:
                     if not is_deliverable_address(recipient):
                         raise PermanentRecipientError(f"unusable address {recipient!r}")
                     await self._sender.send(p.rendered)
-            except PermanentRecipientError as exc:
+            except PermanentSendError as exc:
                 sends.failed.append((p, str(exc)))
-            except TransientSendError as exc:
+            except SendError as exc:  # an outage, or our configuration: tried again
                 NOTIFICATIONS.labels(p.template, "retried").inc()
                 await self._settle_before_raising(sends, (p.event_id, str(exc)))
                 raise

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from backbone.db.engine import make_engine
-from backbone.db.relay import OutboxRelay, serve_until_signalled
+from backbone.db.relay import OutboxRelay
+from backbone.db.supervision import serve_until_signalled
 from backbone.kafka import Producer
 from backbone.kafka.admin import ensure_topics
 from backbone.logging import configure_logging

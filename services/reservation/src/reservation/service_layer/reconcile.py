@@ -22,6 +22,7 @@ from sqlmodel import col
 
 from backbone.db.inbox import InboxEntry
 from backbone.kafka import OutgoingRecord
+from backbone.kafka.waiting import retry_transient
 from contracts import headers as h
 from contracts.checkout import ReservationCheckoutMetadata
 from contracts.stripe import HANDLED_EVENT_TYPES, StripeEvent, event_key
@@ -30,6 +31,9 @@ from reservation.adapters.tables import OrderRow, ReservationRow
 from reservation.domain.model import SETTLED_STATUSES
 from reservation.domain.orders import OrderStatus
 from reservation.service_layer.unit_of_work import UnitOfWork
+
+# How long a listing keeps retrying through a Stripe outage before the command gives up.
+STRIPE_PATIENCE_S = 300.0
 
 
 class StripeListing(Protocol):
@@ -72,8 +76,17 @@ def _reservation_ids(obj: dict[str, Any]) -> tuple[str, ...]:
 
 async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: int) -> Report:
     """Find the mismatches over the window starting at `since` (Unix seconds)."""
-    events = await stripe.events(since, sorted(HANDLED_EVENT_TYPES))
-    sessions = await stripe.checkout_sessions(since)
+    # Stripe's 5xx, 429 and timeouts are waited out (for a while: this is a one-shot command).
+    events = await retry_transient(
+        lambda: stripe.events(since, sorted(HANDLED_EVENT_TYPES)),
+        owner="reconcile",
+        give_up_after_s=STRIPE_PATIENCE_S,
+    )
+    sessions = await retry_transient(
+        lambda: stripe.checkout_sessions(since),
+        owner="reconcile",
+        give_up_after_s=STRIPE_PATIENCE_S,
+    )
     async with uow:
         ids = [e["id"] for e in events]
         applied = set(

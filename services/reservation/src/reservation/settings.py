@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backbone import safety
 from backbone.auth import AuthSettings
 from backbone.settings import (
     DatabaseSettings,
@@ -19,7 +20,7 @@ from contracts.topics import RESERVATION_GROUP
 
 
 class StripeSettings(BaseSettings):
-    """How to reach Stripe (or the local emulator, the development default)."""
+    """How to reach Stripe (the development stack points STRIPE_API_BASE at the emulator)."""
 
     model_config = SettingsConfigDict(env_prefix="STRIPE_", extra="ignore")
 
@@ -28,8 +29,9 @@ class StripeSettings(BaseSettings):
         description="Secret key (STRIPE_API_KEY); any sk_test_ key works with the emulator.",
     )
     api_base: str = Field(
-        "http://127.0.0.1:12111",
-        description="API base (STRIPE_API_BASE): the emulator, or https://api.stripe.com.",
+        safety.STRIPE_API,
+        description="API base (STRIPE_API_BASE): Stripe, or the emulator in development "
+        "(http://127.0.0.1:12111, set by the development stack).",
     )
     max_network_retries: int = Field(2, ge=0, description="The stripe package's own retries.")
 
@@ -81,6 +83,16 @@ class Settings(StartupSettings):
         validation_alias=AliasChoices("RESERVATION_API_WORKERS"),
         description="uvicorn worker processes of the API.",
     )
+
+    def refuse_unsafe(self, *, stripe: bool, auth: bool) -> None:
+        """In production (or with STRIPE_LIVEMODE=true), refuse the emulator, development tokens
+        and the like for what this process uses; UnsafeConfiguration names the variable."""
+        safety.refuse_unsafe_service(
+            self.environment,
+            stripe_key=self.stripe.api_key.get_secret_value() if stripe else None,
+            stripe_base=self.stripe.api_base,
+            auth=self.auth if auth else None,
+        )
 
 
 def get_settings() -> Settings:

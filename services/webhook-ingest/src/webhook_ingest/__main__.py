@@ -31,6 +31,7 @@ def main() -> None:
     """Serve until interrupted."""
     configure_logging("webhook-ingest")
     settings = IngestSettings()
+    settings.refuse_unsafe()
     uvicorn.run("webhook_ingest.app:create_app", factory=True, **server_options(settings))
 
 

@@ -13,6 +13,7 @@ from checkout.settings import get_settings
 def main() -> int:
     """Run the API until SIGINT/SIGTERM."""
     settings = get_settings()
+    settings.refuse_unsafe(stripe=True, auth=True)
     configure_logging("checkout-api", settings.log)
     if settings.should_migrate:
         prepare_database(settings)

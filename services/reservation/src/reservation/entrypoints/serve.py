@@ -13,6 +13,7 @@ from reservation.settings import get_settings
 def main(argv: list[str]) -> int:
     """Run the API until SIGINT/SIGTERM."""
     settings = get_settings()
+    settings.refuse_unsafe(stripe=False, auth=True)
     configure_logging("reservation-api", settings.log)
     prepare_database(settings)
     app = create_app(build(settings, application_name="reservation-api"))

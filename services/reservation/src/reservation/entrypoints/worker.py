@@ -67,6 +67,7 @@ def build_app(settings: Settings) -> faust.App:
 def main(argv: list[str]) -> int:
     """Prepare the database and topics, then hand over to Faust's `worker` command."""
     settings = get_settings()
+    settings.refuse_unsafe(stripe=True, auth=False)
     configure_logging("reservation-worker", settings.log)
     prepare_database(settings)
     group = settings.consumer_group

@@ -160,3 +160,17 @@ async def test_payable_for_checkout(http: httpx.AsyncClient, token: Callable[...
     assert gone.json()["error"]["reservation_id"] == ids[1]
     empty = await http.post("/api/reservations/payable", json={"reservation_ids": []}, headers=me)
     assert empty.status_code == 422
+
+
+async def test_large_or_deep_bodies_are_refused_before_authentication(
+    http: httpx.AsyncClient,
+) -> None:
+    large = await http.post("/api/reservations", content=b"{" + b" " * 70_000 + b"}")
+    assert large.status_code == 413, large.text
+    assert large.json()["error"]["code"] == "body_too_large"
+    deep = b'{"service_id": "mixing", "x": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
+    nested = await http.post(
+        "/api/reservations/payable", content=deep, headers={"content-type": "application/json"}
+    )
+    assert nested.status_code == 400, nested.text
+    assert nested.json()["error"]["code"] == "body_too_deep"

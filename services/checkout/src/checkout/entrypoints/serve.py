@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from backbone import http_server
 from backbone.logging import configure_logging
 from checkout.bootstrap import build, prepare_database
 from checkout.entrypoints.api import create_app
@@ -18,5 +19,12 @@ def main() -> int:
     if settings.should_migrate:
         prepare_database(settings)
     app = create_app(build(settings))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        **http_server.server_options(),  # head size, read deadline, keep-alive, connection cap
+    )
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from backbone import http_server
 from backbone.logging import configure_logging
 from reservation.bootstrap import build, prepare_database
 from reservation.entrypoints.api import create_app
@@ -17,5 +18,12 @@ def main(argv: list[str]) -> int:
     configure_logging("reservation-api", settings.log)
     prepare_database(settings)
     app = create_app(build(settings, application_name="reservation-api"))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        **http_server.server_options(),  # head size, read deadline, keep-alive, connection cap
+    )
     return 0

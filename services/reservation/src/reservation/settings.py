@@ -45,6 +45,19 @@ class Settings(StartupSettings):
     port: int = Field(8002, description="Port of the API (RESERVATION_PORT).")
     hold_minutes: int = Field(30, ge=1, description="How long a pending reservation holds a slot.")
     sweep_interval_s: float = Field(15.0, gt=0, description="How often expired holds are swept.")
+    booking_horizon_days: int = Field(
+        365, ge=1, description="How far ahead a slot may start (RESERVATION_BOOKING_HORIZON_DAYS)."
+    )
+    slot_grid_minutes: int = Field(
+        15, ge=1, le=60, description="Slot starts fall on this grid of minutes past the hour."
+    )
+    max_live_holds: int = Field(
+        5, ge=1, description="Unpaid holds one user may keep at once; one more is a 429."
+    )
+    max_bookings_per_window: int = Field(
+        20, ge=1, description="Bookings one user may make per window; one more is a 429."
+    )
+    booking_window_s: int = Field(3600, ge=1, description="The window of that booking rate.")
     batch_max_size: int = Field(
         200,
         ge=1,

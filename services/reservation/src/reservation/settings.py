@@ -45,6 +45,12 @@ class Settings(StartupSettings):
     port: int = Field(8002, description="Port of the API (RESERVATION_PORT).")
     hold_minutes: int = Field(30, ge=1, description="How long a pending reservation holds a slot.")
     sweep_interval_s: float = Field(15.0, gt=0, description="How often expired holds are swept.")
+    checkout_fact_grace_s: float = Field(
+        600.0,
+        gt=0,
+        description="How long a paid session may wait for checkout's fact before it is taken as "
+        "one checkout never created and flagged for review (RESERVATION_CHECKOUT_FACT_GRACE_S).",
+    )
     booking_horizon_days: int = Field(
         365, ge=1, description="How far ahead a slot may start (RESERVATION_BOOKING_HORIZON_DAYS)."
     )

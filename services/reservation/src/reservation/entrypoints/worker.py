@@ -28,6 +28,7 @@ from contracts.topics import (
     retry_topic,
 )
 from reservation.bootstrap import build, prepare_database, utc_now
+from reservation.service_layer.provenance import flag_overdue
 from reservation.service_layer.sweep import expire_due_holds
 from reservation.settings import Settings, get_settings
 
@@ -60,6 +61,15 @@ def build_app(settings: Settings) -> faust.App:
             return
         if expired:
             log.info("sweep.expired_holds", count=expired)
+        try:  # paid sessions checkout never told us about: flagged, never confirmed
+            await flag_overdue(
+                lambda: container.uow(None),
+                container.payments.apply,
+                utc_now(),
+                settings.checkout_fact_grace_s,
+            )
+        except Exception:
+            log.exception("sweep.unverified_failed")
 
     return app
 

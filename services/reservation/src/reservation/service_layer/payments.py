@@ -63,6 +63,8 @@ class SessionSignal:
     step: str | None = None  # the funnel step it is (metrics), e.g. completed
     event_created: datetime | None = None  # Stripe's event `created`, when it came from Stripe
     order: OrderDraft | None = None  # the session's beats, when it sells any
+    # Why a payment is not what checkout created (service_layer.provenance): flagged if set.
+    provenance_problem: str | None = None
 
     @property
     def attempt(self) -> Attempt:
@@ -161,11 +163,15 @@ class PaymentService:
         """Apply one signal; what it did to each reservation (id -> action)."""
         actions: dict[str, str] = {}
         if isinstance(signal, SessionSignal):
-            if signal.reservation_ids:
-                actions = await self._apply_reservations(uow, signal)
-            if signal.order is not None:
-                now = self.clock()
-                await apply_order(uow, signal.order, signal.cart_payment(now), now)
+            # Checked against checkout's record of the session, never the event alone.
+            from reservation.service_layer import provenance
+
+            for vetted in await provenance.vet(uow, signal, self.clock()):
+                if vetted.reservation_ids:
+                    actions |= await self._apply_reservations(uow, vetted)
+                if vetted.order is not None:
+                    now = self.clock()
+                    await apply_order(uow, vetted.order, vetted.cart_payment(now), now)
         elif isinstance(signal, ChargeRefund):
             if signal.payment_intent_id is not None:
                 await self._refunded_in_stripe(
@@ -206,8 +212,8 @@ class PaymentService:
         missing = set(signal.reservation_ids) - {r.id for r in rows}
         if missing:
             log.warning("payment.unknown_reservations", reservation_ids=sorted(missing))
-        problem = None
-        if signal.stage is Stage.PAID:
+        problem = signal.provenance_problem
+        if signal.stage is Stage.PAID and problem is None:
             problem = amount_problem(
                 expected_total=sum(r.amount for r in rows),
                 expected_currency=rows[0].currency if rows else "",

@@ -134,8 +134,26 @@ async def test_a_large_body_is_413_and_a_deep_one_400_before_the_handler_and_its
         assert nested.json()["error"]["code"] == "body_too_deep"
         assert reached == []
 
+        # A lone surrogate escape is no character: it would fail whatever encodes it later.
+        lone = await client.post(
+            "/guarded",
+            content=b'{"amount": 1, "\\udc00": "\\ud835"}',
+            headers={"content-type": "application/json"},
+        )
+        assert lone.status_code == 400, lone.text
+        assert lone.json()["error"]["code"] == "invalid_json"
+        assert reached == []
+
+        nul = await client.post(
+            "/guarded",
+            content=b'{"amount": 1, "note": "a\\u0000b"}',
+            headers={"content-type": "application/json"},
+        )
+        assert nul.status_code == 400, nul.text
+        assert (await client.get("/guarded?status=a%00b")).status_code == 400
+
         # Brackets inside strings are text, and a body under the limits still reaches the route.
-        fine = b'{"amount": 3, "note": "' + b"[" * 100 + b'"}'
+        fine = b'{"amount": 3, "note": "\\ud835\\ude03' + b"[" * 100 + b'"}'
         ok = await client.post(
             "/guarded",
             content=fine,

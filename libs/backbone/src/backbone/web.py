@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -105,101 +103,6 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
 
 
-MAX_BODY_BYTES = 64 * 1024
-MAX_JSON_DEPTH = 32
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_BRACKETS = re.compile(rb"[\[\]{}]")
-
-
-def json_depth(body: bytes) -> int:
-    """How deeply a JSON text nests arrays and objects, found without parsing it (a parser
-    recurses, and a deep enough text exhausts Python's stack: a 500 instead of a 400)."""
-    depth = deepest = 0
-    for bracket in _BRACKETS.finditer(_JSON_STRING.sub(b"", body)):
-        if bracket.group() in (b"[", b"{"):
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
-
-
-def nests_deeper(body: bytes, limit: int) -> bool:
-    """Whether a JSON text nests deeper than `limit`; a text with no more brackets than that
-    cannot, and is answered by two C-level counts instead of a scan."""
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return False
-    return json_depth(body) > limit
-
-
-async def _send_error(
-    send: Send, status: int, code: str, message: str, *, close: bool = False
-) -> None:
-    payload = json.dumps(error_body(code, message, retryable=False)).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
-    if close:  # the server would otherwise drain the refused body to reuse the connection
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
-
-
-class BodyLimitMiddleware:
-    """Refuses a body over `max_bytes` with 413 before reading it (by its Content-Length) or as
-    soon as a chunked one passes the limit, and a JSON body nested deeper than `max_depth` with
-    400; both before routing, so before authentication and before any handler parses it."""
-
-    def __init__(
-        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, max_depth: int = MAX_JSON_DEPTH
-    ) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.max_depth = max_depth
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.max_bytes:
-            limit = f"the body is over {self.max_bytes} bytes"
-            huge = not declared.isdigit() or int(declared) > 16 * self.max_bytes
-            await _send_error(send, 413, "body_too_large", limit, close=huge)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                limit = f"the body is over {self.max_bytes} bytes"
-                await _send_error(send, 413, "body_too_large", limit, close=True)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        is_json = content_type == b"application/json" or content_type.endswith(b"+json")
-        if is_json and nests_deeper(body, self.max_depth):
-            nested = f"the JSON body nests deeper than {self.max_depth} levels"
-            await _send_error(send, 400, "body_too_deep", nested)
-            return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()  # after the body: only a disconnect can come
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-
 async def _metrics(_: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -208,7 +111,7 @@ Probe = Callable[[], Awaitable[bool]]
 
 
 def install(
-    app: FastAPI, *, ready: Probe | None = None, max_body_bytes: int = MAX_BODY_BYTES
+    app: FastAPI, *, ready: Probe | None = None, max_body_bytes: int = 64 * 1024
 ) -> FastAPI:
     """Request ids, the body limits, the error mapping, GET /metrics, and GET /healthz and
     /readyz on `app`.
@@ -216,6 +119,8 @@ def install(
     /healthz answers while the process serves; /readyz asks `ready` (the service's
     dependencies: its database, its broker) and answers 503 while it says no.
     """
+    from backbone.body_limits import BodyLimitMiddleware
+
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestIdMiddleware)  # added last: outermost, so refusals carry the id
     app.add_exception_handler(ApiError, _api_error)

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from backbone.web import nests_deeper
+from backbone.body_limits import nests_deeper
 from contracts.stripe import StripeEvent, StripeEventData, event_key
 
 # Stripe's events nest about ten levels; far deeper is no event of Stripe's, and a parser (ours, or

@@ -193,3 +193,39 @@ async def test_large_or_deep_bodies_are_refused_before_authentication(
     assert nested.status_code == 400, nested.text
     assert nested.json()["error"]["code"] == "body_too_deep"
     await assert_nothing_created(checkout, emulator)
+
+
+async def test_more_reservations_than_stripe_metadata_holds_is_422(
+    checkout: Checkout,
+    reservations: Reservations,
+    emulator: Emulator,
+    dev_auth: DevAuth,
+    unique: str,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from reservation.service_layer import booking
+
+    user, email = f"user_{unique}", f"{unique}@example.com"
+    base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(
+        days=20, hours=int(unique, 16) % 2000
+    )
+    ids = [
+        (
+            await booking.book(
+                reservations.container.uow(),
+                user_id=user,
+                user_email=email,
+                service_id="mastering",
+                starts_at=base + timedelta(hours=i),
+                now=datetime.now(UTC),
+                hold_minutes=30,
+            )
+        ).id
+        for i in range(14)
+    ]
+    # 14 reservation ids do not fit Stripe's 500-character metadata value: refused up front.
+    response = await checkout.create(dev_auth.issue_token(user, email), {"reservationIds": ids})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "reservationIds"
+    await assert_nothing_created(checkout, emulator)

@@ -8,6 +8,9 @@ from pydantic.alias_generators import to_camel
 from checkout.adapters.tables import CheckoutSessionRow
 
 _MAX_IDS = 20
+# The reservation ids travel comma-joined in one Stripe metadata value, which holds at most 500
+# characters: 13 UUIDs (36 each) and their commas fit, 14 do not (Stripe would refuse: a 500).
+_MAX_RESERVATIONS = 13
 
 
 class CreateCheckoutSession(BaseModel):
@@ -17,7 +20,9 @@ class CreateCheckoutSession(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     reservation_ids: list[str] = Field(
-        default_factory=list, max_length=_MAX_IDS, description="The caller's pending reservations."
+        default_factory=list,
+        max_length=_MAX_RESERVATIONS,
+        description="The caller's pending reservations (at most 13 per session).",
     )
     cart_item_ids: list[str] = Field(
         default_factory=list, max_length=_MAX_IDS, description="Beat ids of the caller's cart."

@@ -78,6 +78,10 @@ test: setup ## Run every test against real PostgreSQL, a real broker and real HT
 test-unit: setup ## Run the fast tests that need no infrastructure
 	$(RUN) pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
+.PHONY: fuzz
+fuzz: setup ## Schemathesis against checkout's and the reservation API's OpenAPI schemas (authenticated); FUZZ_MAX_EXAMPLES=200
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-200} $(RUN) pytest -s tests/e2e/test_openapi_fuzz.py $(PYTEST_ARGS)
+
 .PHONY: bench
 bench: setup ## Benchmark the pipeline (ingest, end to end, catch-up, load curve) into BENCHMARKS.md
 	$(RUN) python -m bench $(BENCH_ARGS)

@@ -3,7 +3,8 @@ its checkout session already open, and the signed `checkout.session.completed` e
 
 Seeding by SQL (COPY) instead of the API keeps set-up out of the measurement: 50,000 holds take
 seconds. The rows are what the API and a CheckoutSessionCreatedV1 fact would leave: a
-`processing` reservation whose current session is recorded as an `open` attempt.
+`processing` reservation whose current session is recorded as an `open` attempt, and checkout's
+record of the session the payment is checked against.
 """
 
 from __future__ import annotations
@@ -115,6 +116,13 @@ def seed(database_url: str, batch: Batch) -> float:
         ) as copy:
             for p in batch.payments:
                 copy.write_row((p.reservation_id, p.session_id, created, "open"))
+        # What checkout's CheckoutSessionCreatedV1 leaves: a payment is checked against it.
+        with cur.copy(
+            "COPY checkout_session_facts (session_id, amount_total, currency, reservation_ids)"
+            " FROM STDIN"
+        ) as copy:
+            for p in batch.payments:
+                copy.write_row((p.session_id, PRICE, CURRENCY, json.dumps([p.reservation_id])))
     return time.perf_counter() - started
 
 

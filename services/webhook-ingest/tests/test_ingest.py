@@ -217,6 +217,17 @@ async def test_non_json_body_after_verification(
     await _rejected(service, kafka_settings, topic, response, 400, "invalid_event")
 
 
+async def test_deeply_nested_signed_event_is_400_not_a_retryable_500(
+    start_service: Callable[..., Running], kafka_settings: KafkaSettings, topic: str
+) -> None:
+    service = start_service()
+    deep = "[" * 100_000 + "]" * 100_000
+    body = make_event(obj={"id": "cs_test_deep", "object": "checkout.session", "x": 1})
+    body = body.replace(b'"x": 1', b'"x": ' + deep.encode())
+    response = await post(service, body, sign(body))
+    await _rejected(service, kafka_settings, topic, response, 400, "invalid_event")
+
+
 async def test_event_without_data_object(
     start_service: Callable[..., Running], kafka_settings: KafkaSettings, topic: str
 ) -> None:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlparse
 
 import jwt
 from jwt import PyJWKClient
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The development stack signs its own tokens (devstack.devauth); these defaults point at them, so
 # a service started by `make run` needs no auth configuration. Production sets AUTH_* explicitly.
@@ -33,6 +34,16 @@ def dev_jwks_url(directory: Path | None = None) -> str:
     return (root / JWKS_FILENAME).resolve().as_uri()
 
 
+def _parties(value: object) -> object:
+    # AUTH_AUTHORIZED_PARTIES: comma-separated origins, the way operators write them (or JSON).
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
 class AuthSettings(BaseSettings):
     """How bearer tokens are checked (AUTH_*); the defaults fit the development stack."""
 
@@ -45,9 +56,10 @@ class AuthSettings(BaseSettings):
     )
     issuer: str = Field(DEV_ISSUER, description="Expected `iss` (the Clerk frontend API URL).")
     audience: str | None = Field(None, description="Expected `aud`, if tokens carry one.")
-    authorized_parties: list[str] = Field(
+    authorized_parties: Annotated[list[str], NoDecode, BeforeValidator(_parties)] = Field(
         default_factory=list,
-        description="Accepted `azp` values (Clerk sets the frontend origin); empty: not checked.",
+        description="Accepted `azp` values, comma-separated (Clerk sets the frontend origin); "
+        "empty: not checked (refused in production).",
     )
     leeway_s: float = Field(30.0, ge=0, description="Clock skew tolerated on exp, nbf and iat.")
     jwks_cache_s: float = Field(300.0, gt=0, description="How long a fetched JWKS is reused.")

@@ -111,14 +111,20 @@ async def _metrics(_: Request) -> Response:
 Probe = Callable[[], Awaitable[bool]]
 
 
-def install(app: FastAPI, *, ready: Probe | None = None) -> FastAPI:
-    """Request ids, the error mapping, GET /metrics, and GET /healthz and /readyz on `app`.
+def install(
+    app: FastAPI, *, ready: Probe | None = None, max_body_bytes: int = 64 * 1024
+) -> FastAPI:
+    """Request ids, the body limits, the error mapping, GET /metrics, and GET /healthz and
+    /readyz on `app`.
 
     /healthz answers while the process serves; /readyz asks `ready` (the service's
     dependencies: its database, its broker) and answers 503 while it says no, or while
     something in the process waits out an outage (backbone.readiness, named in the answer).
     """
-    app.add_middleware(RequestIdMiddleware)
+    from backbone.body_limits import BodyLimitMiddleware
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)  # added last: outermost, so refusals carry the id
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

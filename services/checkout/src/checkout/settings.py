@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from backbone import safety
 from backbone.auth import AuthSettings
 from backbone.settings import DatabaseSettings, KafkaSettings, LogSettings, StartupSettings
 from contracts.stripe import STRIPE_API_VERSION
@@ -133,6 +134,16 @@ class Settings(StartupSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     stripe: StripeSettings = Field(default_factory=StripeSettings)
+
+    def refuse_unsafe(self, *, stripe: bool, auth: bool) -> None:
+        """In production (or with STRIPE_LIVEMODE=true), refuse the emulator, development tokens
+        and the like for what this process uses; UnsafeConfiguration names the variable."""
+        safety.refuse_unsafe_service(
+            self.environment,
+            stripe_key=self.stripe.api_key.get_secret_value() if stripe else None,
+            stripe_base=self.stripe.api_base,
+            auth=self.auth if auth else None,
+        )
 
     @property
     def should_relay_in_api(self) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 
@@ -56,7 +58,11 @@ async def test_studio_catalog_and_booking_go_through_with_the_callers_token(
     assert {s["id"] for s in services.json()} >= {"recording", "mixing", "mastering"}
 
     token = dev_auth.issue_token(f"user_{unique}", f"{unique}@example.com")
-    body = {"serviceId": "mastering", "startsAt": "2031-03-04T10:00:00+00:00"}
+    # Within the booking horizon (365 days), on the hour, an hour no other test takes.
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(
+        days=100, hours=int(unique, 16) % 4000
+    )
+    body = {"serviceId": "mastering", "startsAt": start.isoformat()}
     booked = await checkout.http.post("/api/studio/reservations", json=body, headers=_auth(token))
     assert booked.status_code == 201, booked.text
     reservation = booked.json()

@@ -177,3 +177,19 @@ async def test_cors_admits_only_the_configured_frontend(checkout: Checkout) -> N
     )
     assert refused.status_code == 400
     assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_large_or_deep_bodies_are_refused_before_authentication(
+    checkout: Checkout, emulator: Emulator
+) -> None:
+    path = "/api/clerk/create-checkout-session"
+    large = await checkout.http.post(path, content=b"{" + b" " * 70_000 + b"}")
+    assert large.status_code == 413, large.text
+    assert large.json()["error"]["code"] == "body_too_large"
+    deep = b'{"cartItemIds": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
+    nested = await checkout.http.post(
+        path, content=deep, headers={"content-type": "application/json"}
+    )
+    assert nested.status_code == 400, nested.text
+    assert nested.json()["error"]["code"] == "body_too_deep"
+    await assert_nothing_created(checkout, emulator)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backbone import safety
 from backbone.auth import AuthSettings
 from backbone.settings import (
     DatabaseSettings,
@@ -19,7 +20,7 @@ from contracts.topics import RESERVATION_GROUP
 
 
 class StripeSettings(BaseSettings):
-    """How to reach Stripe (or the local emulator, the development default)."""
+    """How to reach Stripe (the development stack points STRIPE_API_BASE at the emulator)."""
 
     model_config = SettingsConfigDict(env_prefix="STRIPE_", extra="ignore")
 
@@ -28,8 +29,9 @@ class StripeSettings(BaseSettings):
         description="Secret key (STRIPE_API_KEY); any sk_test_ key works with the emulator.",
     )
     api_base: str = Field(
-        "http://127.0.0.1:12111",
-        description="API base (STRIPE_API_BASE): the emulator, or https://api.stripe.com.",
+        safety.STRIPE_API,
+        description="API base (STRIPE_API_BASE): Stripe, or the emulator in development "
+        "(http://127.0.0.1:12111, set by the development stack).",
     )
     max_network_retries: int = Field(
         1,
@@ -62,6 +64,25 @@ class Settings(StartupSettings):
         ),
     )
     sweep_interval_s: float = Field(15.0, gt=0, description="How often expired holds are swept.")
+    checkout_fact_grace_s: float = Field(
+        600.0,
+        gt=0,
+        description="How long a paid session may wait for checkout's fact before it is taken as "
+        "one checkout never created and flagged for review (RESERVATION_CHECKOUT_FACT_GRACE_S).",
+    )
+    booking_horizon_days: int = Field(
+        365, ge=1, description="How far ahead a slot may start (RESERVATION_BOOKING_HORIZON_DAYS)."
+    )
+    slot_grid_minutes: int = Field(
+        15, ge=1, le=60, description="Slot starts fall on this grid of minutes past the hour."
+    )
+    max_live_holds: int = Field(
+        5, ge=1, description="Unpaid holds one user may keep at once; one more is a 429."
+    )
+    max_bookings_per_window: int = Field(
+        20, ge=1, description="Bookings one user may make per window; one more is a 429."
+    )
+    booking_window_s: int = Field(3600, ge=1, description="The window of that booking rate.")
     batch_max_size: int = Field(
         200,
         ge=1,
@@ -141,6 +162,16 @@ class Settings(StartupSettings):
         validation_alias=AliasChoices("RESERVATION_API_WORKERS"),
         description="uvicorn worker processes of the API.",
     )
+
+    def refuse_unsafe(self, *, stripe: bool, auth: bool) -> None:
+        """In production (or with STRIPE_LIVEMODE=true), refuse the emulator, development tokens
+        and the like for what this process uses; UnsafeConfiguration names the variable."""
+        safety.refuse_unsafe_service(
+            self.environment,
+            stripe_key=self.stripe.api_key.get_secret_value() if stripe else None,
+            stripe_base=self.stripe.api_base,
+            auth=self.auth if auth else None,
+        )
 
 
 def get_settings() -> Settings:

@@ -158,10 +158,11 @@ async def test_beats_only_payment_before_the_fact_waits_then_confirms(
     sid = _sid()
     await container.handler(_event(s.CHECKOUT_SESSION_COMPLETED, sid))
     waiting = _order(reservation_db, sid)
-    # Recorded from the Stripe metadata: the cart and its total, the payment, no titles yet.
+    # Recorded from the Stripe metadata: the cart and its total, no titles yet; the payment
+    # waits for checkout's fact (service_layer.provenance) before it counts.
     assert (waiting["status"], waiting["items"], waiting["total"]) == ("open", None, CART_TOTAL)
     assert waiting["cart_item_ids"] == [b.item_id for b in BEATS]
-    assert waiting["paid_at"] is not None
+    assert waiting["paid_at"] is None
     assert outbox_facts(reservation_db) == []
 
     fact = _fact(sid)

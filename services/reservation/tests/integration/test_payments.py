@@ -73,6 +73,7 @@ async def test_delayed_payment_succeeds(
 ) -> None:
     row = await book()
     sid = _sid()
+    await container.handler(checkout_message(checkout_fact(sid, [row])))
     unpaid = stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_status="unpaid")
     await container.handler(stripe_message(unpaid))
     assert reservation_state(reservation_db, row.id)["status"] == "processing"
@@ -159,14 +160,17 @@ async def test_amount_or_currency_mismatch_is_flagged(
     container: Container, book: Book, reservation_db: str
 ) -> None:
     cheap, foreign = await book(), await book()
+    cheap_sid, foreign_sid = _sid(), _sid()
+    await container.handler(checkout_message(checkout_fact(cheap_sid, [cheap])))
+    await container.handler(checkout_message(checkout_fact(foreign_sid, [foreign])))
     await container.handler(
         stripe_message(
-            stripe_event(s.CHECKOUT_SESSION_COMPLETED, _sid(), [cheap], amount_total=100)
+            stripe_event(s.CHECKOUT_SESSION_COMPLETED, cheap_sid, [cheap], amount_total=100)
         )
     )
     await container.handler(
         stripe_message(
-            stripe_event(s.CHECKOUT_SESSION_COMPLETED, _sid(), [foreign], currency="usd")
+            stripe_event(s.CHECKOUT_SESSION_COMPLETED, foreign_sid, [foreign], currency="usd")
         )
     )
     assert reservation_state(reservation_db, cheap.id)["status"] == "needs_review"
@@ -184,6 +188,7 @@ async def test_amount_or_currency_mismatch_is_flagged(
 async def test_charge_refunded(container: Container, book: Book, reservation_db: str) -> None:
     row = await book()
     sid = _sid()
+    await container.handler(checkout_message(checkout_fact(sid, [row])))
     paid = stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent="pi_to_refund")
     await container.handler(stripe_message(paid))
     charge_event = {
@@ -291,6 +296,7 @@ async def test_late_payment_slot_taken_is_refunded_through_stripe(
     await expire_due_holds(lambda: container.uow(None), datetime.now(UTC))
     taker = await book(starts_at=start, user_id="user_2", email="bo@example.com")
     event = emulator_paid_event(stripe_client, emulator_url, late)
+    await container.handler(checkout_message(checkout_fact(event["data"]["object"]["id"], [late])))
     await container.handler(stripe_message(event))
     await container.handler(stripe_message(event))
     # The worker decided; the refund executor carries it out once that committed.
@@ -321,6 +327,8 @@ async def test_late_payment_slot_still_free_is_confirmed(
     late = await book(starts_at=start, now=datetime.now(UTC) - timedelta(hours=2))
     await expire_due_holds(lambda: container.uow(None), datetime.now(UTC))
     assert reservation_state(reservation_db, late.id)["status"] == "expired"
-    await container.handler(stripe_message(emulator_paid_event(stripe_client, emulator_url, late)))
+    event = emulator_paid_event(stripe_client, emulator_url, late)
+    await container.handler(checkout_message(checkout_fact(event["data"]["object"]["id"], [late])))
+    await container.handler(stripe_message(event))
     assert reservation_state(reservation_db, late.id)["status"] == "succeeded"
     assert isinstance(outbox_facts(reservation_db)[-1], ReservationConfirmedV1)

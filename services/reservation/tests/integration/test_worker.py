@@ -32,7 +32,11 @@ def _env(settings: Settings, group: str) -> dict[str, str]:
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "KAFKA_SESSION_TIMEOUT_MS": "3000",
         "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-        "RESERVATION_ENVIRONMENT": "production",
+        # Migrated by the fixture, not at start-up; development, as the emulator is (a
+        # production process refuses the emulator's URL: backbone.safety).
+        "RESERVATION_ENVIRONMENT": "development",
+        "RESERVATION_MIGRATE_ON_START": "false",
+        "RESERVATION_SEED_CATALOG": "false",
         "RESERVATION_CONSUMER_GROUP": group,
         "RESERVATION_DATA_DIR": str(settings.data_dir),
         "STRIPE_API_BASE": settings.stripe.api_base,
@@ -78,7 +82,8 @@ async def test_poison_event_is_dead_lettered_and_the_stream_goes_on(
         ((h.STRIPE_EVENT_ID, poison_id.encode()),),
     )
     paid = stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, f"cs_test_{unique}", [row]))
-    await _produce(settings.kafka, [poison, paid])
+    created = checkout_message(checkout_fact(f"cs_test_{unique}", [row]))
+    await _produce(settings.kafka, [poison, created, paid])
     worker = _process(
         "worker", _env(settings, RESERVATION_GROUP), tmp_path / "worker.log", "--without-web"
     ).start()

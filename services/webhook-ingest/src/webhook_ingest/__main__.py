@@ -6,6 +6,7 @@ from typing import Any
 
 import uvicorn
 
+from backbone import http_server
 from backbone.logging import configure_logging
 from webhook_ingest.settings import IngestSettings
 
@@ -17,11 +18,12 @@ def server_options(settings: IngestSettings) -> dict[str, Any]:
         "port": settings.port,
         "workers": settings.workers,
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools with a head-size limit and a request-read deadline, keep-alive and a
+        # connection cap (HTTP_*): slow clients are cut off, valid webhooks still answered.
+        **http_server.server_options(),
         "lifespan": "on",
         "access_log": False,  # every rejection and failure gets its own structured line
         "log_config": None,  # keep the structlog configuration
-        "timeout_keep_alive": 30,
         "proxy_headers": False,  # the client address is not used
         "backlog": 4096,
     }
@@ -31,6 +33,7 @@ def main() -> None:
     """Serve until interrupted."""
     configure_logging("webhook-ingest")
     settings = IngestSettings()
+    settings.refuse_unsafe()
     uvicorn.run("webhook_ingest.app:create_app", factory=True, **server_options(settings))
 
 

@@ -6,7 +6,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from backbone.body_limits import nests_deeper
 from contracts.stripe import StripeEvent, StripeEventData, event_key
+
+# Stripe's events nest about ten levels; far deeper is no event of Stripe's, and a parser (ours, or
+# a consumer's: pydantic stops at 200) recurses on it. Refused with a 400, never a retryable 500.
+MAX_DEPTH = 64
 
 
 class InvalidEvent(Exception):
@@ -30,9 +35,11 @@ def read_event(body: bytes) -> EventFacts:
     The key comes from `contracts.stripe.event_key` on an unvalidated envelope (model_construct):
     only the fields it reads are checked here, the rest of the event is left to its consumers.
     """
+    if nests_deeper(body, MAX_DEPTH):
+        raise InvalidEvent(f"body nests deeper than {MAX_DEPTH} levels")
     try:
         doc: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidEvent("body is not valid JSON") from exc
     if not isinstance(doc, dict):
         raise InvalidEvent("body is not a JSON object")

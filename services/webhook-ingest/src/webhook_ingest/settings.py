@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from backbone import safety
 from contracts.stripe import STRIPE_API_VERSION
 from contracts.topics import STRIPE_EVENTS
 
@@ -25,6 +26,11 @@ class IngestSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        validation_alias="WEBHOOK_INGEST_ENVIRONMENT",
+        description="production: example or short signing secrets are refused at start-up.",
+    )
     host: str = Field(
         default="127.0.0.1",
         validation_alias="WEBHOOK_INGEST_HOST",
@@ -123,6 +129,14 @@ class IngestSettings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    def refuse_unsafe(self) -> None:
+        """A production or live-mode endpoint never verifies with an example or short secret."""
+        safety.refuse_unsafe_ingest(
+            self.environment,
+            livemode=self.livemode,
+            secrets=[s.get_secret_value() for s in self.webhook_secrets],
+        )
 
     def secrets(self) -> list[bytes]:
         """The secrets as bytes, in the order configured."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from backbone import http_server
 from backbone.logging import configure_logging
 from checkout.bootstrap import build, prepare_database
 from checkout.entrypoints.api import create_app
@@ -13,9 +14,17 @@ from checkout.settings import get_settings
 def main() -> int:
     """Run the API until SIGINT/SIGTERM."""
     settings = get_settings()
+    settings.refuse_unsafe(stripe=True, auth=True)
     configure_logging("checkout-api", settings.log)
     if settings.should_migrate:
         prepare_database(settings)
     app = create_app(build(settings))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        **http_server.server_options(),  # head size, read deadline, keep-alive, connection cap
+    )
     return 0

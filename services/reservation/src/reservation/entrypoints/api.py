@@ -21,9 +21,11 @@ from reservation.entrypoints.api_schemas import (
     PayableView,
     ReservationView,
     ServiceView,
+    email_problem,
 )
 from reservation.service_layer import booking
 from reservation.service_layer.errors import BookingError
+from reservation.service_layer.quotas import BookingLimits
 
 log = get_logger(__name__)
 
@@ -44,6 +46,23 @@ ContainerDep = Annotated[Container, Depends(_container)]
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 
 
+def _confirmation_email(user: Principal, body: BookRequest, *, production: bool) -> str:
+    """Where this booking's e-mails go: the verified token's claim; a typed address only in
+    development (in production anyone could have confirmations sent to any address)."""
+    if production:
+        if body.email is not None and body.email != user.email:
+            raise BookingError("email", "in production confirmations go to the token's e-mail")
+        email = user.email
+    else:
+        email = user.email or body.email
+    if not email:
+        raise BookingError("email", "no e-mail in the token claims nor in the request")
+    problem = email_problem(email)
+    if problem:
+        raise BookingError("email", f"the token's e-mail claim: {problem}")
+    return email
+
+
 def create_app(container: Container, verifier: JwtVerifier | None = None) -> FastAPI:
     """The API over a built container (the caller owns the container's lifetime)."""
 
@@ -57,6 +76,14 @@ def create_app(container: Container, verifier: JwtVerifier | None = None) -> Fas
     app.state.verifier = verifier or JwtVerifier(container.settings.auth)
     web.install(app, ready=database_probe(container.engine))
     api_errors.install(app)
+    settings = container.settings
+    limits = BookingLimits(
+        horizon_days=settings.booking_horizon_days,
+        grid_minutes=settings.slot_grid_minutes,
+        max_live_holds=settings.max_live_holds,
+        max_bookings=settings.max_bookings_per_window,
+        window_s=settings.booking_window_s,
+    )
 
     @app.get("/api/services")
     async def services(c: ContainerDep) -> list[ServiceView]:
@@ -66,9 +93,7 @@ def create_app(container: Container, verifier: JwtVerifier | None = None) -> Fas
     @app.post("/api/reservations", status_code=201)
     async def book(body: BookRequest, user: PrincipalDep, c: ContainerDep) -> ReservationView:
         """Hold a slot: a pending reservation, priced here, expiring unless paid."""
-        email = user.email or body.email
-        if not email:
-            raise BookingError("email", "no e-mail in the token claims nor in the request")
+        email = _confirmation_email(user, body, production=settings.environment == "production")
         try:
             row = await booking.book(
                 c.uow(),
@@ -78,6 +103,7 @@ def create_app(container: Container, verifier: JwtVerifier | None = None) -> Fas
                 starts_at=body.starts_at,
                 now=utc_now(),
                 hold_minutes=c.settings.hold_minutes,
+                limits=limits,
             )
         except Exception as exc:
             BOOKINGS.labels(type(exc).__name__).inc()

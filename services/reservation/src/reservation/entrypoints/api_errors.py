@@ -16,6 +16,7 @@ from reservation.service_layer.errors import (
     ReservationNotFound,
     SlotTaken,
 )
+from reservation.service_layer.quotas import QuotaExceeded
 
 
 def error_response(
@@ -39,6 +40,14 @@ def install(app: FastAPI) -> None:
             503 if exc.retryable else 401, exc.code, exc.message, retryable=exc.retryable
         )
         response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(QuotaExceeded)
+    async def quota(_: Request, exc: QuotaExceeded) -> JSONResponse:
+        response = error_response(
+            429, exc.code, exc.message, retryable=True, retry_after_s=exc.retry_after_s
+        )
+        response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
 
     @app.exception_handler(ReservationNotFound)

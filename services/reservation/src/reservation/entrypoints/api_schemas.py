@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+import re
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from contracts.reservation import ReservationPaymentUpdate
 from reservation.adapters.tables import ReservationRow
 from reservation.domain.model import StudioService, held_until
+
+MAX_EMAIL_LENGTH = 320  # RFC 5321's path limit, and the column's width
+# One address: no spaces or control characters (a CR/LF would inject mail headers), one @.
+_EMAIL = re.compile(r"[^\s@\x00-\x1f\x7f]+@[^\s@\x00-\x1f\x7f]+")
+
+
+def email_problem(value: str) -> str | None:
+    """Why `value` is no address confirmations can go to, or None."""
+    if len(value) > MAX_EMAIL_LENGTH:
+        return f"an e-mail address has at most {MAX_EMAIL_LENGTH} characters"
+    if not _EMAIL.fullmatch(value):
+        return "not an e-mail address (one @, no spaces or control characters)"
+    return None
 
 
 class BookRequest(BaseModel):
@@ -19,8 +34,18 @@ class BookRequest(BaseModel):
     email: str | None = Field(
         default=None,
         min_length=3,
-        description="Where confirmations go, if the token carries no e-mail claim.",
+        max_length=MAX_EMAIL_LENGTH,
+        description="Where confirmations go, if the token carries no e-mail claim "
+        "(development only: in production the token's e-mail claim is used).",
     )
+
+    @field_validator("email")
+    @classmethod
+    def _one_address(cls, value: str | None) -> str | None:
+        problem = None if value is None else email_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class PayableRequest(BaseModel):

@@ -114,6 +114,7 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     settings = get_settings()
+    settings.refuse_unsafe(stripe=True, auth=False)
     configure_logging("reservation-reconcile", settings.log)
     wait = settings.reconcile_wait_s if args.wait is None else args.wait
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from backbone import http_server
 from backbone.logging import configure_logging
 from reservation.bootstrap import build, prepare_database
 from reservation.entrypoints.api import create_app
@@ -13,8 +14,16 @@ from reservation.settings import get_settings
 def main(argv: list[str]) -> int:
     """Run the API until SIGINT/SIGTERM."""
     settings = get_settings()
+    settings.refuse_unsafe(stripe=False, auth=True)
     configure_logging("reservation-api", settings.log)
     prepare_database(settings)
     app = create_app(build(settings, application_name="reservation-api"))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        **http_server.server_options(),  # head size, read deadline, keep-alive, connection cap
+    )
     return 0

@@ -33,6 +33,7 @@ from contracts.topics import (
 )
 from reservation.bootstrap import build, prepare_database, utc_now
 from reservation.entrypoints import timers
+from reservation.service_layer.provenance import flag_overdue
 from reservation.service_layer.sweep import expire_due_holds
 from reservation.settings import Settings, get_settings
 
@@ -69,6 +70,15 @@ def build_app(settings: Settings) -> faust.App:
             return
         if expired:
             log.info("sweep.expired_holds", count=expired)
+        try:  # paid sessions checkout never told us about: flagged, never confirmed
+            await flag_overdue(
+                lambda: container.uow(None),
+                container.payments.apply,
+                utc_now(),
+                settings.checkout_fact_grace_s,
+            )
+        except Exception:
+            log.exception("sweep.unverified_failed")
 
     timers.register(app, container, settings)
 
@@ -88,6 +98,7 @@ def build_app(settings: Settings) -> faust.App:
 def main(argv: list[str]) -> int:
     """Prepare the database and topics, then hand over to Faust's `worker` command."""
     settings = get_settings()
+    settings.refuse_unsafe(stripe=True, auth=False)
     configure_logging("reservation-worker", settings.log)
     prepare_database(settings)
     group = settings.consumer_group

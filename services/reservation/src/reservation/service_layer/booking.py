@@ -20,6 +20,7 @@ from reservation.domain.model import (
     plan_slot,
 )
 from reservation.domain.payments import Stage
+from reservation.service_layer import quotas
 from reservation.service_layer.errors import (
     NotCancellable,
     NotPayable,
@@ -51,16 +52,24 @@ async def book(
     starts_at: datetime,
     now: datetime,
     hold_minutes: int,
+    limits: quotas.BookingLimits | None = None,
 ) -> ReservationRow:
     """Hold a slot for `user_id`: a pending reservation priced from the catalog.
+
+    With `limits` (the API's), the start must be within the horizon and on the grid, and the
+    user under the hold and rate quotas (QuotaExceeded otherwise).
 
     The exclusion constraint is the arbiter: of two concurrent bookings of one slot the second
     insert fails (SlotTaken). Holds already run out on the slot are expired first, in the same
     transaction, so a lagging sweep never blocks a booking.
     """
+    if limits is not None:
+        quotas.check_start(starts_at, now, limits)
     for _ in range(3):  # a booking reference collision is retried with a new reference
         try:
             async with uow:
+                if limits is not None:
+                    await quotas.enforce(uow, user_id, now, limits)
                 service = await uow.repo.service(service_id)
                 if service is None:
                     raise BookingError("service_id", f"unknown service {service_id!r}")

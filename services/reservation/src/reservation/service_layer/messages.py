@@ -129,6 +129,8 @@ def checkout_signal(fact: CheckoutSessionCreatedV1) -> SessionSignal:
         session_created=created,
         stage=Stage.OPEN,
         reservation_ids=list(fact.reservation_ids),
+        amount_total=fact.order_total,  # what checkout asked Stripe for (provenance)
+        currency=fact.currency,
         correlation_id=fact.correlation_id or fact.session_id,
         step=SESSION_CREATED,
         order=_order_from_fact(fact),

@@ -65,6 +65,8 @@ class SessionSignal:
     event_created: datetime | None = None  # Stripe's event `created`, when it came from Stripe
     order: OrderDraft | None = None  # the session's beats, when it sells any
     expires_at: datetime | None = None  # when the session's page closes, if it is still open
+    # Why a payment is not what checkout created (service_layer.provenance): flagged if set.
+    provenance_problem: str | None = None
 
     @property
     def attempt(self) -> Attempt:
@@ -156,14 +158,18 @@ class PaymentService:
         """Apply one signal; what it did to each reservation (id -> action)."""
         actions: dict[str, str] = {}
         if isinstance(signal, SessionSignal):
-            if signal.reservation_ids:
-                actions = await self._apply_reservations(uow, signal)
-            if signal.order is not None:
-                now = self.clock()
-                await apply_order(uow, signal.order, signal.cart_payment(now), now)
-            if _settles(signal):
-                # Refunds Stripe told of before this payment was applied apply now.
-                await apply_waiting(uow, str(signal.payment_intent_id), self.clock())
+            # Checked against checkout's record of the session, never the event alone.
+            from reservation.service_layer import provenance
+
+            for vetted in await provenance.vet(uow, signal, self.clock()):
+                if vetted.reservation_ids:
+                    actions |= await self._apply_reservations(uow, vetted)
+                if vetted.order is not None:
+                    now = self.clock()
+                    await apply_order(uow, vetted.order, vetted.cart_payment(now), now)
+                if _settles(vetted):
+                    # Refunds Stripe told of before this payment was applied apply now.
+                    await apply_waiting(uow, str(vetted.payment_intent_id), self.clock())
         elif isinstance(signal, RefundSignal):
             for refund in signal.refunds:
                 await record_stripe_refund(uow, refund, self.clock())
@@ -216,8 +222,8 @@ class PaymentService:
         missing = set(signal.reservation_ids) - {r.id for r in rows}
         if missing:
             log.warning("payment.unknown_reservations", reservation_ids=sorted(missing))
-        problem = None
-        if signal.stage is Stage.PAID:
+        problem = signal.provenance_problem
+        if signal.stage is Stage.PAID and problem is None:
             problem = amount_problem(
                 expected_total=sum(r.amount for r in rows),
                 expected_currency=rows[0].currency if rows else "",

@@ -1,0 +1,166 @@
+"""A payment is confirmed on what checkout created, never on the event's bytes alone.
+
+A `checkout.session.completed` (or `async_payment_succeeded`) event names its reservations and
+amount itself: anyone holding a leaked signing secret could forge one for a session checkout never
+opened. So a paid signal counts only against checkout's own record of the session (the
+CheckoutSessionCreatedV1 fact on checkout.sessions, kept in `checkout_session_facts`): amount,
+currency and reservations must match, or the reservation is flagged for review.
+
+The fact travels on another topic and may arrive after Stripe's event (checkout's relay lagging,
+the worker reading one topic ahead of the other). A paid signal with no fact yet is parked in
+`unverified_payments` and applied as `awaiting` meanwhile (the reservation is processing, its
+slot held, nothing confirmed). When the fact arrives, the parked payment is checked and applied in
+the fact's own transaction. When no fact arrives within the grace period, the session is one
+checkout never created: the sweep applies the payment flagged `unknown_session` (the money
+is accounted for, an operator decides), never confirmed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from pydantic import TypeAdapter
+from sqlalchemy import text
+
+from backbone.logging import get_logger
+from reservation.domain.payments import Stage
+from reservation.service_layer.payments import SessionSignal
+from reservation.service_layer.unit_of_work import UnitOfWork
+
+log = get_logger(__name__)
+
+UNKNOWN_SESSION = "unknown_session"
+_SIGNAL = TypeAdapter(SessionSignal)
+
+
+async def vet(uow: UnitOfWork, signal: SessionSignal, now: datetime) -> list[SessionSignal]:
+    """The signals to apply in place of `signal`, inside its transaction (see the module)."""
+    if signal.stage is Stage.OPEN:  # checkout's fact: remember it, release what waited for it
+        await _remember(uow, signal)
+        released = await _unpark(uow, "session_id", signal.session_id)
+        for waiting in released:
+            log.info("payment.checkout_fact_arrived", paid_event_id=waiting.event_id)
+        return [signal, *(_checked(waiting, signal) for waiting in released)]
+    if signal.stage is not Stage.PAID:
+        return [signal]
+    if signal.provenance_problem == UNKNOWN_SESSION:  # the sweep: still unclaimed by a fact?
+        original = signal.event_id.removesuffix(":unverified")
+        return [signal] if await _unpark(uow, "event_id", original) else []
+    fact = await _fact(uow, signal.session_id)
+    if fact is None:
+        await _park(uow, signal, now)
+        log.warning("payment.awaiting_checkout_fact", grace="until the fact or the sweep")
+        return [dataclasses.replace(signal, stage=Stage.AWAITING)]
+    return [_checked(signal, fact)]
+
+
+def _checked(paid: SessionSignal, fact: SessionSignal) -> SessionSignal:
+    """`paid`, flagged when it is not what checkout created for the session."""
+    problem = None
+    if (paid.currency or "").lower() != (fact.currency or "").lower():
+        problem = "currency_mismatch"
+    elif paid.amount_total != fact.amount_total:
+        problem = "amount_mismatch"
+    elif not set(paid.reservation_ids) <= set(fact.reservation_ids):
+        problem = "reservations_mismatch"
+    if problem is None:
+        return paid
+    log.warning("payment.not_what_checkout_created", reason=problem, session_id=paid.session_id)
+    return dataclasses.replace(paid, provenance_problem=problem)
+
+
+async def _remember(uow: UnitOfWork, fact: SessionSignal) -> None:
+    await uow.session.execute(
+        text(
+            "INSERT INTO checkout_session_facts (session_id, amount_total, currency,"
+            " reservation_ids) VALUES (:s, :a, :c, CAST(:r AS jsonb))"
+            " ON CONFLICT (session_id) DO NOTHING"
+        ),
+        {
+            "s": fact.session_id,
+            "a": fact.amount_total,
+            "c": fact.currency,
+            "r": json.dumps(fact.reservation_ids),
+        },
+    )
+
+
+async def _fact(uow: UnitOfWork, session_id: str) -> SessionSignal | None:
+    row = (
+        await uow.session.execute(
+            text(
+                "SELECT amount_total, currency, reservation_ids FROM checkout_session_facts"
+                " WHERE session_id = :s"
+            ),
+            {"s": session_id},
+        )
+    ).first()
+    if row is None:
+        return None
+    return SessionSignal(
+        event_id="",
+        session_id=session_id,
+        session_created=datetime.min,
+        stage=Stage.OPEN,
+        reservation_ids=list(row.reservation_ids),
+        amount_total=row.amount_total,
+        currency=row.currency,
+    )
+
+
+async def _park(uow: UnitOfWork, signal: SessionSignal, now: datetime) -> None:
+    await uow.session.execute(
+        text(
+            "INSERT INTO unverified_payments (event_id, session_id, signal, parked_at)"
+            " VALUES (:e, :s, CAST(:p AS jsonb), :t) ON CONFLICT (event_id) DO NOTHING"
+        ),
+        {
+            "e": signal.event_id,
+            "s": signal.session_id,
+            "p": _SIGNAL.dump_json(signal).decode(),
+            "t": now,
+        },
+    )
+
+
+async def _unpark(uow: UnitOfWork, column: str, value: str) -> list[SessionSignal]:
+    """Take parked payments out (one transaction wins: the fact's or the sweep's)."""
+    assert column in ("event_id", "session_id")
+    rows = await uow.session.execute(
+        text(f"DELETE FROM unverified_payments WHERE {column} = :v RETURNING signal"),  # noqa: S608
+        {"v": value},
+    )
+    return [_SIGNAL.validate_python(row.signal) for row in rows]
+
+
+async def flag_overdue(
+    uow: Callable[[], UnitOfWork],
+    apply: Callable[[list[SessionSignal]], Awaitable[None]],
+    now: datetime,
+    grace_s: float,
+    limit: int = 100,
+) -> int:
+    """Payments parked longer than `grace_s` with no fact from checkout: applied flagged
+    (`unknown_session`). Each under its own inbox id, so a second sweep of one is a no-op."""
+    async with uow() as reading:
+        rows = await reading.session.execute(
+            text(
+                "SELECT signal FROM unverified_payments WHERE parked_at < :cutoff"
+                " ORDER BY parked_at LIMIT :n"
+            ),
+            {"cutoff": now - timedelta(seconds=grace_s), "n": limit},
+        )
+        overdue = [_SIGNAL.validate_python(row.signal) for row in rows]
+    flagged = [
+        dataclasses.replace(
+            s, event_id=f"{s.event_id}:unverified", provenance_problem=UNKNOWN_SESSION
+        )
+        for s in overdue
+    ]
+    for signal in flagged:
+        log.warning("payment.unknown_session", session_id=signal.session_id)
+        await apply([signal])
+    return len(flagged)

@@ -16,6 +16,7 @@ from backbone.settings import (
     RetrySettings,
     StartupSettings,
 )
+from contracts.stripe import STRIPE_API_VERSION
 from contracts.topics import RESERVATION_GROUP
 
 
@@ -43,6 +44,12 @@ class StripeSettings(BaseSettings):
     )
     request_timeout_s: float = Field(
         10.0, gt=0, description="Bound on one Stripe request (STRIPE_REQUEST_TIMEOUT_S)."
+    )
+    api_version: str = Field(
+        STRIPE_API_VERSION,
+        min_length=1,
+        description="Stripe API version sent as Stripe-Version on every call (STRIPE_API_VERSION):"
+        " the shapes the worker and reconcile read are pinned here, as checkout's are.",
     )
 
 

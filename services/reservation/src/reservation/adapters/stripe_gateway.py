@@ -56,6 +56,7 @@ class StripeGateway:
             settings.api_key.get_secret_value(),
             base_addresses={"api": settings.api_base},
             max_network_retries=settings.max_network_retries,
+            stripe_version=settings.api_version,
             http_client=stripe.HTTPXClient(
                 timeout=settings.request_timeout_s, allow_sync_methods=True
             ),

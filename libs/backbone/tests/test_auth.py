@@ -9,7 +9,15 @@ from pathlib import Path
 import jwt
 import pytest
 
-from backbone.auth import AuthError, AuthSettings, JwtVerifier, bearer_token
+from backbone.auth import (
+    AuthError,
+    AuthSettings,
+    JwtVerifier,
+    Principal,
+    TypedEmailRefused,
+    bearer_token,
+    confirmation_email,
+)
 from devstack.devauth import DevAuth
 
 
@@ -124,3 +132,18 @@ def test_bearer_token_parsing() -> None:
     assert bearer_token("Basic abc") is None
     assert bearer_token("Bearer ") is None
     assert bearer_token(None) is None
+
+
+def test_a_typed_email_counts_only_in_development() -> None:
+    claimed, bare = Principal("u1", "u1@example.com"), Principal("u2", None)
+    # Development: the claim wins, a typed address fills in when there is none.
+    assert confirmation_email(claimed, "other@example.com", production=False) == "u1@example.com"
+    assert confirmation_email(bare, "typed@example.com", production=False) == "typed@example.com"
+    # Production: only the verified claim; another typed address is refused, not used.
+    assert confirmation_email(claimed, None, production=True) == "u1@example.com"
+    assert confirmation_email(claimed, "u1@example.com", production=True) == "u1@example.com"
+    assert confirmation_email(bare, None, production=True) is None
+    with pytest.raises(TypedEmailRefused):
+        confirmation_email(claimed, "other@example.com", production=True)
+    with pytest.raises(TypedEmailRefused):
+        confirmation_email(bare, "typed@example.com", production=True)

@@ -95,6 +95,23 @@ class Principal:
     claims: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
+class TypedEmailRefused(ValueError):
+    """An e-mail typed into a request where only the token's claim is trusted (production)."""
+
+
+def confirmation_email(principal: Principal, typed: str | None, *, production: bool) -> str | None:
+    """Where a user's e-mails (confirmations, receipts) go: the verified token's e-mail claim.
+
+    An address typed into a request body is taken only in development: in production anyone
+    could have another person's confirmations, or hold-expiry mails, sent to any address.
+    """
+    if not production:
+        return principal.email or typed
+    if typed is not None and typed != principal.email:
+        raise TypedEmailRefused("in production e-mails go to the token's e-mail claim only")
+    return principal.email
+
+
 class JwtVerifier:
     """Verifies RS256 tokens: signature (key chosen by `kid`), issuer, expiry, optional audience.
 

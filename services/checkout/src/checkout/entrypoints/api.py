@@ -104,7 +104,9 @@ def create_app(container: Container, verifier: JwtVerifier | None = None) -> Fas
             result = await c.checkout.create(
                 CheckoutRequest(
                     user_id=caller.principal.user_id,
-                    user_email=caller.principal.email or body.email,
+                    user_email=caller.email(
+                        body.email, production=c.settings.environment == "production"
+                    ),
                     token=caller.token,
                     request_id=request_id,
                     reservation_ids=body.reservation_ids,

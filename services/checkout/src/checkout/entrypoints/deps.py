@@ -6,8 +6,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from backbone.auth import JwtVerifier, Principal, bearer_token
+from backbone.auth import (
+    JwtVerifier,
+    Principal,
+    TypedEmailRefused,
+    bearer_token,
+    confirmation_email,
+)
 from checkout.bootstrap import Container
+from checkout.domain.model import OrderError
 
 
 class Caller:
@@ -16,6 +23,13 @@ class Caller:
     def __init__(self, principal: Principal, token: str) -> None:
         self.principal = principal
         self.token = token
+
+    def email(self, typed: str | None, *, production: bool) -> str | None:
+        """Where the receipt and the order's e-mails go (backbone.auth.confirmation_email)."""
+        try:
+            return confirmation_email(self.principal, typed, production=production)
+        except TypedEmailRefused as exc:
+            raise OrderError("email_not_accepted", str(exc), field="email") from exc
 
 
 def _container(request: Request) -> Container:

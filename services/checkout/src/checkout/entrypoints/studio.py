@@ -108,7 +108,7 @@ async def quote_order(
     order = await c.checkout.quote(
         CheckoutRequest(
             user_id=caller.principal.user_id,
-            user_email=caller.principal.email or body.email,
+            user_email=caller.email(body.email, production=c.settings.environment == "production"),
             token=caller.token,
             request_id=request_id_of(request),
             reservation_ids=body.reservation_ids,

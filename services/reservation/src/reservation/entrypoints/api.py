@@ -10,7 +10,13 @@ from fastapi import Depends, FastAPI, Request
 from prometheus_client import Counter
 
 from backbone import web
-from backbone.auth import JwtVerifier, Principal, bearer_token
+from backbone.auth import (
+    JwtVerifier,
+    Principal,
+    TypedEmailRefused,
+    bearer_token,
+    confirmation_email,
+)
 from backbone.db.engine import database_probe
 from backbone.logging import bound_ids, get_logger
 from reservation.bootstrap import Container, utc_now
@@ -49,12 +55,10 @@ PrincipalDep = Annotated[Principal, Depends(_principal)]
 def _confirmation_email(user: Principal, body: BookRequest, *, production: bool) -> str:
     """Where this booking's e-mails go: the verified token's claim; a typed address only in
     development (in production anyone could have confirmations sent to any address)."""
-    if production:
-        if body.email is not None and body.email != user.email:
-            raise BookingError("email", "in production confirmations go to the token's e-mail")
-        email = user.email
-    else:
-        email = user.email or body.email
+    try:
+        email = confirmation_email(user, body.email, production=production)
+    except TypedEmailRefused as exc:
+        raise BookingError("email", str(exc)) from exc
     if not email:
         raise BookingError("email", "no e-mail in the token claims nor in the request")
     problem = email_problem(email)

@@ -75,6 +75,22 @@ def test_refund_emails_say_what_happened(example: str, template: str, says: str)
     assert "re_" in rendered.text
 
 
+def test_a_failure_after_the_hold_lapsed_does_not_invite_a_retry_until_a_past_time() -> None:
+    held = _fact(EXAMPLES / "reservation_payment_failed.json")
+    assert held.hold_expires_at is not None
+    assert held.hold_expires_at > held.occurred_at
+    lapsed = held.model_copy(update={"hold_expires_at": held.occurred_at - timedelta(minutes=5)})
+    renderer = Renderer("n.test")
+    still_held = renderer.render(plan_email(held, operator_email="o@s.test", checkout_url="x"))
+    assert "until" in still_held.text
+    assert "Return to checkout and pay" in still_held.html
+    gone = renderer.render(plan_email(lapsed, operator_email="o@s.test", checkout_url="x"))
+    for part in (gone.text, gone.html):
+        assert "until" not in part
+        assert "has run out" in part
+        assert "Book again" in part
+
+
 def test_message_id_is_stable() -> None:
     event_id = UUID("a1b2c3d4-0001-4000-8000-000000000001")
     assert message_id_for(event_id, "d") == message_id_for(event_id, "d")

@@ -159,6 +159,10 @@ def plan_email(fact: ReservationFact, *, operator_email: str, checkout_url: str)
                     "hold_expires": (
                         format_moment(fact.hold_expires_at) if fact.hold_expires_at else None
                     ),
+                    # A failure after the hold ran out must not invite a retry "until" a time
+                    # already past (judged at the fact's own moment, so a re-send reads the same).
+                    "hold_lapsed": fact.hold_expires_at is not None
+                    and fact.hold_expires_at <= fact.occurred_at,
                 },
             )
         case ReservationExpiredV1():

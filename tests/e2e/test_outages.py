@@ -118,8 +118,9 @@ async def _outage(
         await _until(started, OUTAGE_S)
     finally:
         await end()
-    await stream.stop()
-    await runner
+        # Also when the scenario failed: a stream left running would pay on into the next test.
+        await stream.stop()
+        await runner
     assert not stream.errors, stream.errors
     return prepared + stream.payments
 

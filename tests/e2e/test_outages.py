@@ -1,13 +1,19 @@
 """Outages of the parts themselves, each 30 s, while payments flow: waited out, never dead-lettered.
 
 PostgreSQL stopped then started, PostgreSQL hung (SIGSTOP, then SIGCONT), the SMTP server
-answering 451 to every message, the broker hung (SIGSTOP) for 30 s: each far longer than the
-bounded retry budget of a message (about 3 s). Payments go on throughout: sessions opened just
-before the outage are paid during it (their webhooks reach the broker, the worker must wait for
-PostgreSQL), and a patient stream keeps booking and paying (customers try again on a 5xx).
+answering 451 to every message, the broker hung (SIGSTOP), Stripe's whole API answering 503, and
+Stripe's whole API hanging past every client's timeout (each call still carried out, as a
+timed-out call at Stripe may be), each for 30 s: far longer than the bounded retry budget of a
+message (about 3 s). Payments go on throughout: sessions opened just before the outage are paid
+during it (their webhooks reach the broker, the worker must wait for PostgreSQL), and a patient
+stream keeps booking and paying (customers try again on a 5xx, also when checkout cannot reach
+Stripe). During the Stripe outages late payments arrive too (a hold that ran out, its slot taken
+by another customer, then paid on the old page): the worker decides their refunds and the refund
+executor must wait Stripe out, then refund each exactly once (`late_payments`).
 
 After each outage: every payment confirmed exactly once, no fact twice, every paid slot held by
 the reservation that paid for it, one e-mail per fact (resends within the documented bound), and
+each late payment refunded once with Stripe's refund id recorded, and
 the dead-letter topics hold nothing but the one poison event sent during the first outage, which
 fails deterministically (a database trigger standing for a bug) and so can only reach the DLQ
 once PostgreSQL is back.
@@ -36,6 +42,7 @@ from devstack.running import RunningStack
 from devstack.testing import eventually, read_topic, resume, suspend
 
 from .harness import Harness, fact_id
+from .late_payments import assert_refunded_once, late_payers, refund_requests
 from .stream import Payment, Stream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -43,8 +50,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 OUTAGE_S = 30.0
 PAID_DURING = 3  # sessions opened before each outage and paid while it lasts
 SETTLE_EVERY = 10  # NOTIFIER_SETTLE_EVERY: accepted e-mails a failed settle may send again
+STRIPE_TIMEOUT_S = 5  # STRIPE_REQUEST_TIMEOUT_S of checkout and the worker on this stack
+LATE_DURING = 2  # late payments (refunds to make) paid while Stripe is out
 # Outages are retried every 2 s at most, so recovery shows within seconds of the part's return.
-ENV_ALL = {"CONSUMER_TRANSIENT_BACKOFF_MAX_S": "2", "NOTIFIER_SETTLE_EVERY": str(SETTLE_EVERY)}
+ENV_ALL = {
+    "CONSUMER_TRANSIENT_BACKOFF_MAX_S": "2",
+    "RESERVATION_REFUND_BACKOFF_MAX_S": "2",
+    "STRIPE_REQUEST_TIMEOUT_S": str(STRIPE_TIMEOUT_S),
+    "NOTIFIER_SETTLE_EVERY": str(SETTLE_EVERY),
+}
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +118,9 @@ async def _outage(
         await _until(started, OUTAGE_S)
     finally:
         await end()
-    await stream.stop()
-    await runner
+        # Also when the scenario failed: a stream left running would pay on into the next test.
+        await stream.stop()
+        await runner
     assert not stream.errors, stream.errors
     return prepared + stream.payments
 
@@ -268,3 +283,53 @@ async def test_broker_hung_for_30s_is_waited_out(outage_stack: Harness) -> None:
     payments = await _outage(h, hang, wake)
     await _accounted(h, payments)
     assert len(await _dead_letters(h)) == before
+
+
+async def _stripe_outage(h: Harness, fault: dict[str, object], *, unanswered: bool) -> None:
+    """`fault` on every call of Stripe's API (all of /v1: checkout's sessions fail too, the
+    refunds, every look-up) for OUTAGE_S while payments flow and late payments arrive; then
+    everything accounted for, each late payment refunded exactly once, nothing dead-lettered.
+    `unanswered`: no call reaches Stripe, so each refund is still to be made, tried again.
+    The hosted page and the emulator's own control calls are not /v1: webhooks keep coming."""
+    before = len(await _dead_letters(h))
+    late = await late_payers(h, LATE_DURING)
+    faults = h.url("stripe-emulator", "/_emulator/faults")
+
+    async def fail() -> None:
+        answer = await h.http.post(faults, json={**fault, "count": None, "path_prefix": "/v1"})
+        assert answer.status_code == 200, answer.text
+        for payer in late:  # paid as the outage begins: their refunds wait all of it out
+            await h.complete(payer.payment.session_id, "paid")
+
+    async def heal() -> None:
+        assert (await h.http.delete(faults)).status_code in (200, 204)
+
+    async def refunds_wait() -> None:
+        async def tried() -> bool:
+            # Each refund decided and tried against Stripe while it is out (and, when Stripe
+            # answers nothing, still waiting and tried again: the executor did not give up).
+            found = await refund_requests(h, late)
+            return len(found) == len(late) and all(
+                attempts >= 2 and status == "requested" if unanswered else attempts >= 1
+                for status, attempts in found.values()
+            )
+
+        await eventually(tried, timeout=OUTAGE_S, interval=0.5, what="refunds tried")
+
+    payments = await _outage(h, fail, heal, during=refunds_wait)
+    await assert_refunded_once(h, late)
+    await _accounted(h, payments)
+    assert len(await _dead_letters(h)) == before
+
+
+async def test_stripe_answering_503_for_30s_is_waited_out(outage_stack: Harness) -> None:
+    await _stripe_outage(outage_stack, {"api_status": 503}, unanswered=True)
+
+
+async def test_stripe_hanging_past_every_timeout_for_30s_is_waited_out(
+    outage_stack: Harness,
+) -> None:
+    # Every call is carried out, then its answer held three timeouts long: clients give up and
+    # try again with the same Idempotency-Key, and Stripe must still hold one refund each.
+    hung = {"api_status": None, "delay_seconds": 3 * STRIPE_TIMEOUT_S}
+    await _stripe_outage(outage_stack, hung, unanswered=False)

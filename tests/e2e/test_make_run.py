@@ -35,7 +35,7 @@ from devstack.running import RunningStack
 from devstack.testing import eventually
 from devstack.watchdog import postmaster_pid
 
-from . import test_faults as faults
+from .stream import Stream, mail_snapshot
 from .harness import Harness, fact_id
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -199,7 +199,7 @@ async def test_each_process_killed_comes_back_by_itself(devstack_up: DevstackUp)
         await eventually(back, timeout=60, interval=0.2, what=f"{name} restarted")
 
     # The consumers, the relay and ingest, while payments flow.
-    stream = faults.Stream(h)
+    stream = Stream(h)
     runner = asyncio.create_task(stream.run())
     try:
         await stream.started_since(0)
@@ -219,13 +219,13 @@ async def test_each_process_killed_comes_back_by_itself(devstack_up: DevstackUp)
         json={"mode": "reject_all", "code": 451, "stage": "data"},
     )
     assert response.status_code == 200, response.text
-    kept_mail += await faults._mail_snapshot(h)
+    kept_mail += await mail_snapshot(h)
     await kill_and_see_it_back("mail-sink")
     assert "gave up" not in up.output()
 
     # Everything answers again: more payments go through, and every one ends confirmed, once.
     await eventually(_ready(up, h), timeout=120, interval=0.5, what="every process answers")
-    again = faults.Stream(h)
+    again = Stream(h)
     runner = asyncio.create_task(again.run())
     try:
         await again.started_since(0)

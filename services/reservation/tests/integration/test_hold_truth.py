@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+import secrets
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -16,6 +17,14 @@ from ..conftest import checkout_fact, checkout_message, stripe_event, stripe_mes
 pytestmark = pytest.mark.integration
 
 
+def _within_the_horizon() -> str:
+    """A slot on the grid, inside the booking horizon (365 days), that no other test books."""
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(
+        days=100, hours=secrets.randbelow(4000)
+    )
+    return start.isoformat()
+
+
 async def test_an_open_stripe_page_extends_the_hold_the_api_shows(
     api_url: str, container: Container, token: Callable[..., str]
 ) -> None:
@@ -23,7 +32,7 @@ async def test_an_open_stripe_page_extends_the_hold_the_api_shows(
     async with httpx.AsyncClient(base_url=api_url, timeout=10) as http:
         made = await http.post(
             "/api/reservations",
-            json={"service_id": "mastering", "starts_at": "2031-02-03T10:00:00+00:00"},
+            json={"service_id": "mastering", "starts_at": _within_the_horizon()},
             headers=me,
         )
         assert made.status_code == 201, made.text

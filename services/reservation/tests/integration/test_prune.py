@@ -34,7 +34,11 @@ async def test_worker_sweep_prunes_old_inbox_rows(settings: Settings, tmp_path: 
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "KAFKA_SESSION_TIMEOUT_MS": "3000",
         "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-        "RESERVATION_ENVIRONMENT": "production",
+        # Migrated by the fixture; development, as the emulator is (a production process
+        # refuses the emulator's URL: backbone.safety).
+        "RESERVATION_ENVIRONMENT": "development",
+        "RESERVATION_MIGRATE_ON_START": "false",
+        "RESERVATION_SEED_CATALOG": "false",
         "RESERVATION_CONSUMER_GROUP": settings.consumer_group,
         "RESERVATION_DATA_DIR": str(settings.data_dir),
         "RESERVATION_SWEEP_INTERVAL_S": "0.5",

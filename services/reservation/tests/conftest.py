@@ -230,6 +230,15 @@ def checkout_fact(
     )
 
 
+async def told_by_checkout(
+    container: Container, session: str | dict[str, Any], reservations: list[ReservationRow]
+) -> None:
+    """Checkout's CheckoutSessionCreatedV1 for `session` (an id, or a Stripe event of it)
+    handled by the worker, as it always is before anyone can pay that session."""
+    session_id = session if isinstance(session, str) else session["data"]["object"]["id"]
+    await container.handler(checkout_message(checkout_fact(session_id, reservations)))
+
+
 def checkout_message(fact: CheckoutSessionCreatedV1, offset: int = 0) -> Message:
     """A record as checkout writes it on checkout.sessions."""
     return Message(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx

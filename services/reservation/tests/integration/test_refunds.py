@@ -35,6 +35,7 @@ from ..conftest import (
     reservation_state,
     stripe_event,
     stripe_message,
+    told_by_checkout,
 )
 
 pytestmark = pytest.mark.integration
@@ -89,7 +90,9 @@ async def _late_payment(
     late = await book(starts_at=start, now=datetime.now(UTC) - timedelta(hours=2))
     await expire_due_holds(lambda: container.uow(None), datetime.now(UTC))
     await book(starts_at=start, user_id="user_2", email="bo@example.com")
-    return late, emulator_paid_event(stripe_client, emulator_url, late)
+    event = emulator_paid_event(stripe_client, emulator_url, late)
+    await told_by_checkout(container, event, [late])
+    return late, event
 
 
 async def test_a_stripe_outage_never_reaches_the_worker_and_the_refund_waits_it_out(
@@ -228,6 +231,8 @@ async def test_a_duplicate_payment_is_refunded_and_the_booking_stands(
     row = await book()
     first = emulator_paid_event(stripe_client, emulator_url, row)
     second = emulator_paid_event(stripe_client, emulator_url, row)
+    await told_by_checkout(container, first, [row])
+    await told_by_checkout(container, second, [row])
     await container.handler(stripe_message(first))
     await container.handler(stripe_message(second))
     assert await container.refunds.run_once() == 1
@@ -248,6 +253,7 @@ async def test_a_refund_is_applied_whichever_of_it_and_the_payment_comes_first(
     row = await book()
     sid = _sid()
     pi = f"pi_{uuid.uuid4().hex[:20]}"
+    await told_by_checkout(container, sid, [row])
     paid = stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent=pi))
     refund = refund_event(s.REFUND_CREATED, pi, row.amount, refund_id=f"re_{sid[-16:]}")
     for message in (refund, paid) if refund_first else (paid, refund):
@@ -275,6 +281,7 @@ async def test_a_charge_refunded_naming_no_refund_is_looked_up_after_the_commit(
 ) -> None:
     row = await book()
     paid = emulator_paid_event(stripe_client, emulator_url, row)
+    await told_by_checkout(container, paid, [row])
     await container.handler(stripe_message(paid))
     pi = paid["data"]["object"]["payment_intent"]
     made = stripe_client.v1.refunds.create(params={"payment_intent": pi})  # by support
@@ -313,7 +320,9 @@ async def test_a_refund_and_its_payment_applied_at_the_same_moment_still_meet(
     pairs = []
     for row in rows:
         pi = f"pi_{uuid.uuid4().hex[:20]}"
-        paid = stripe_event(s.CHECKOUT_SESSION_COMPLETED, _sid(), [row], payment_intent=pi)
+        sid = _sid()
+        await told_by_checkout(container, sid, [row])
+        paid = stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent=pi)
         pairs.append((stripe_message(paid), refund_event(s.REFUND_CREATED, pi, row.amount)))
     await asyncio.gather(*(container.handler(m) for pair in pairs for m in pair))
     assert [reservation_state(reservation_db, r.id)["status"] for r in rows] == ["refunded"] * 6
@@ -324,8 +333,10 @@ async def test_partial_refunds_keep_the_booking_until_the_whole_payment_went_bac
 ) -> None:
     row = await book()
     pi = f"pi_{uuid.uuid4().hex[:20]}"
+    sid = _sid()
+    await told_by_checkout(container, sid, [row])
     await container.handler(
-        stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, _sid(), [row], payment_intent=pi))
+        stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent=pi))
     )
     part = row.amount // 3
     # A pending refund is money on its way back; its later `succeeded` changes nothing more.

@@ -22,7 +22,7 @@ from reservation.bootstrap import Container
 from reservation.service_layer.scheduled_reconcile import ScheduledReconcile
 from reservation.settings import Settings
 
-from ..conftest import emulator_paid_event, reservation_state
+from ..conftest import emulator_paid_event, reservation_state, told_by_checkout
 from .test_orders import BEATS, CART_TOTAL, EMAIL, USER, _fact, _order
 from .test_worker import _env, _process
 
@@ -99,6 +99,7 @@ async def test_a_pass_repairs_paid_sessions_left_unsettled_reservations_and_orde
     consumer = settings.consumer_group
     row = await book()
     paid = emulator_paid_event(stripe_client, emulator_url, row)
+    await told_by_checkout(container, paid, [row])
     _mark_applied(reservation_db, consumer, paid["id"])
     order_sid, order_event = _paid_beats_session(stripe_client, emulator_url)
     await container.handler(_fact(order_sid))  # checkout told what it sold: the order is open
@@ -136,6 +137,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 async def test_the_worker_reconciles_on_its_own_and_exports_when(
+    container: Container,
     settings: Settings,
     book: Book,
     stripe_client: stripe.StripeClient,
@@ -147,7 +149,7 @@ async def test_the_worker_reconciles_on_its_own_and_exports_when(
 
     row = await book()
     # Paid on Stripe; the emulator has no webhook endpoint, so the event never reached us.
-    emulator_paid_event(stripe_client, emulator_url, row)
+    await told_by_checkout(container, emulator_paid_event(stripe_client, emulator_url, row), [row])
     port = _free_port()
     env = {
         **_env(settings, settings.consumer_group),
@@ -182,6 +184,7 @@ async def test_the_worker_reconciles_on_its_own_and_exports_when(
 
 
 async def test_the_operators_cli_repairs_a_paid_session_left_unsettled_too(
+    container: Container,
     settings: Settings,
     book: Book,
     stripe_client: stripe.StripeClient,
@@ -194,6 +197,7 @@ async def test_the_operators_cli_repairs_a_paid_session_left_unsettled_too(
 
     row = await book()
     paid = emulator_paid_event(stripe_client, emulator_url, row)
+    await told_by_checkout(container, paid, [row])
     _mark_applied(reservation_db, settings.consumer_group, paid["id"])
     console = Console(record=True, width=200)
     assert await reconcile(settings, 3600, dry_run=True, wait_s=0, console=console) == 1

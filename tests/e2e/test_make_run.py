@@ -35,8 +35,8 @@ from devstack.running import RunningStack
 from devstack.testing import eventually
 from devstack.watchdog import postmaster_pid
 
-from .stream import Stream, mail_snapshot
 from .harness import Harness, fact_id
+from .stream import Stream, mail_snapshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

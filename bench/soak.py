@@ -4,8 +4,8 @@ A stack of our own (the processes of `make run` on free ports, its own PostgreSQ
 takes a steady stream of real payments (book, Checkout Session, pay on the Stripe emulator,
 webhook, worker, relay, notifier, SMTP) while a fault is injected every few seconds, drawn from:
 PostgreSQL stopped or hung (SIGSTOP), the broker hung, SMTP answering 451/421, Stripe answering
-503, and SIGKILLs of the reservation worker, the notifier, the relay and webhook-ingest. Then it
-lets everything settle and prints the accounting; it exits 1 on any loss, doubling, dead letter
+503 or holding every answer past the clients' timeouts (still carrying each out), and SIGKILLs of
+the reservation worker, the notifier, the relay and webhook-ingest. Then it lets everything settle and prints the accounting; it exits 1 on any loss, doubling, dead letter
 or missing e-mail. Customers try again while the site answers 5xx (a patient stream).
 """
 
@@ -91,6 +91,16 @@ def faults(h: Harness, pg: EmbeddedPostgres) -> list[Fault]:
             "Stripe 503",
             lambda: post(
                 "stripe-emulator", "/_emulator/faults", {"api_status": 503, "count": 100_000}
+            ),
+            lambda: post("stripe-emulator", "/_emulator/faults", {"count": 0}),
+        ),
+        (
+            # Every Stripe call held past the clients' timeouts, and still carried out.
+            "Stripe hung",
+            lambda: post(
+                "stripe-emulator",
+                "/_emulator/faults",
+                {"api_status": None, "count": None, "delay_seconds": 15},
             ),
             lambda: post("stripe-emulator", "/_emulator/faults", {"count": 0}),
         ),

@@ -5,8 +5,9 @@ takes a steady stream of real payments (book, Checkout Session, pay on the Strip
 webhook, worker, relay, notifier, SMTP) while a fault is injected every few seconds, drawn from:
 PostgreSQL stopped or hung (SIGSTOP), the broker hung, SMTP answering 451/421, Stripe answering
 503 or holding every answer past the clients' timeouts (still carrying each out), and SIGKILLs of
-the reservation worker, the notifier, the relay and webhook-ingest. Then it lets everything settle and prints the accounting; it exits 1 on any loss, doubling, dead letter
-or missing e-mail. Customers try again while the site answers 5xx (a patient stream).
+the reservation worker, the notifier, the relay and webhook-ingest. Then it lets everything
+settle and prints the accounting; it exits 1 on any loss, doubling, dead letter or missing
+e-mail. Customers try again while the site answers 5xx (a patient stream).
 """
 
 from __future__ import annotations

@@ -313,39 +313,47 @@ def reservation_state(database_url: str, reservation_id: str) -> dict[str, Any]:
     return dict(row)
 
 
+def emulator_session(
+    client: stripe.StripeClient, row: Any, *, expires_at: int | None = None
+) -> Any:
+    """A real session on the emulator for `row`, with checkout's metadata."""
+    params: dict[str, Any] = {
+        "mode": "payment",
+        "success_url": "https://example.test/ok",
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": "eur",
+                    "unit_amount": row.amount,
+                    "product_data": {"name": row.service_name},
+                },
+            }
+        ],
+        "metadata": {
+            "userId": row.user_id,
+            "userEmail": row.user_email,
+            "type": "reservation_payment",
+            "reservationIds": row.id,
+            "servicesCount": "1",
+            "servicesTotal": str(row.amount),
+            "cartCount": "0",
+            "cartTotal": "0",
+            "orderTotal": str(row.amount),
+        },
+    }
+    if expires_at is not None:
+        params["expires_at"] = expires_at
+    return client.v1.checkout.sessions.create(params=params)
+
+
 def emulator_paid_event(
     stripe_client: stripe.StripeClient, emulator_url: str, row: Any
 ) -> dict[str, Any]:
     """A real session on the emulator paying `row`, completed there; its completed event."""
     import httpx
 
-    session = stripe_client.v1.checkout.sessions.create(
-        params={
-            "mode": "payment",
-            "success_url": "https://example.test/ok",
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": "eur",
-                        "unit_amount": row.amount,
-                        "product_data": {"name": row.service_name},
-                    },
-                }
-            ],
-            "metadata": {
-                "userId": row.user_id,
-                "userEmail": row.user_email,
-                "type": "reservation_payment",
-                "reservationIds": row.id,
-                "servicesCount": "1",
-                "servicesTotal": str(row.amount),
-                "cartCount": "0",
-                "cartTotal": "0",
-                "orderTotal": str(row.amount),
-            },
-        }
-    )
+    session = emulator_session(stripe_client, row)
     httpx.post(
         f"{emulator_url}/_emulator/checkout/sessions/{session.id}/complete",
         json={"outcome": "paid"},

@@ -18,44 +18,18 @@ from reservation.bootstrap import Container, utc_now
 from reservation.service_layer.overdue import OverdueSessions
 from reservation.settings import Settings
 
-from ..conftest import checkout_fact, checkout_message, outbox_facts, reservation_state
+from ..conftest import (
+    checkout_fact,
+    checkout_message,
+    emulator_session,
+    outbox_facts,
+    reservation_state,
+)
 from ..conftest import stripe_message as as_message
 
 pytestmark = pytest.mark.integration
 
 Book = Callable[..., Any]
-
-
-def emulator_session(client: stripe.StripeClient, row: Any, *, expires_at: int) -> Any:
-    """A real session on the emulator for `row`, with checkout's metadata."""
-    return client.v1.checkout.sessions.create(
-        params={
-            "mode": "payment",
-            "success_url": "https://example.test/ok",
-            "expires_at": expires_at,
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": "eur",
-                        "unit_amount": row.amount,
-                        "product_data": {"name": row.service_name},
-                    },
-                }
-            ],
-            "metadata": {
-                "userId": row.user_id,
-                "userEmail": row.user_email,
-                "type": "reservation_payment",
-                "reservationIds": row.id,
-                "servicesCount": "1",
-                "servicesTotal": str(row.amount),
-                "cartCount": "0",
-                "cartTotal": "0",
-                "orderTotal": str(row.amount),
-            },
-        }
-    )
 
 
 async def opened(container: Container, client: stripe.StripeClient, row: Any, ends: int) -> str:

@@ -118,9 +118,9 @@ class Settings(StartupSettings):
     relay_source: str = Field(
         "checkout",
         min_length=1,
-        description="Names this outbox in the outbox-id header. It must change when the database "
-        "is recreated while the topic keeps its records: the relay takes <source>/<row id> found "
-        "on the topic as already published, and ids restart with a new database.",
+        description="Names this outbox in the outbox-id header (<source>/<row id>@<created at>):"
+        " the relay takes an id found on the topic as already published; the creation time"
+        " keeps a recreated database's restarted ids apart.",
     )
     workers: int = Field(1, ge=1, description="uvicorn worker processes of the API.")
     clerk_publishable_key: str | None = Field(

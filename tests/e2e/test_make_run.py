@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from backbone.settings import KafkaSettings
 from contracts.reservation import ReservationConfirmedV1
 from devstack import runstate
 from devstack.devauth import DevAuth
+from devstack.ports import wait_until
 from devstack.readiness import READY
 from devstack.running import RunningStack
 from devstack.testing import eventually
@@ -70,11 +70,15 @@ class DevstackUp:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, as a terminal gives `make run`
             )
-        deadline = time.monotonic() + 240
-        while READY not in self.output():
+
+        def ready() -> bool:
             assert self.proc.poll() is None, f"devstack up exited:\n{self.output()[-4000:]}"
-            assert time.monotonic() < deadline, f"not ready:\n{self.output()[-4000:]}"
-            time.sleep(0.5)
+            return READY in self.output()
+
+        try:
+            wait_until(ready, timeout=240, what="devstack ready", interval=0.5)
+        except TimeoutError as exc:
+            raise AssertionError(f"not ready:\n{self.output()[-4000:]}") from exc
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

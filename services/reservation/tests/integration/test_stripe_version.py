@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from contracts.stripe import STRIPE_API_VERSION
+from devstack.ports import wait_until
 from reservation.adapters.stripe_gateway import StripeGateway
 from reservation.settings import StripeSettings
 from stripe_emulator import EmulatorSettings, create_app
@@ -46,10 +46,7 @@ def noting_emulator() -> Iterator[tuple[str, _Noting]]:
     server = uvicorn.Server(uvicorn.Config(noting, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the emulator did not start"
-        time.sleep(0.01)
+    wait_until(lambda: server.started, timeout=10, what="the emulator")
     yield settings.base_url, noting
     server.should_exit = True
     thread.join(timeout=5)

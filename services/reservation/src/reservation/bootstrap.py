@@ -32,6 +32,7 @@ class Container:
     sessions: async_sessionmaker[AsyncSession]
     payments: PaymentService
     refunds: RefundExecutor
+    stripe: StripeGateway  # one client for refunds, overdue look-ups and reconciliation
     handler: Handler
     batch_handler: BatchHandler
 
@@ -69,14 +70,15 @@ def build(
         return UnitOfWork(sessions, correlation_id)
 
     payments = PaymentService(uow=uow, consumer=settings.consumer_group, clock=clock)
-    stripe = settings.stripe
+    stripe = StripeGateway(settings.stripe)
     refunds = RefundExecutor(
         uow=uow,
-        gateway=gateway or StripeGateway(stripe),
+        gateway=gateway or stripe,
         # stripe-python's own retries sleep up to 2 s between attempts.
-        call_bound_s=(stripe.request_timeout_s + 2) * (stripe.max_network_retries + 1),
+        call_bound_s=(settings.stripe.request_timeout_s + 2)
+        * (settings.stripe.max_network_retries + 1),
         backoff_max_s=settings.refund_backoff_max_s,
         clock=clock,
     )
     handler, batch_handler = make_handlers(payments)
-    return Container(settings, engine, sessions, payments, refunds, handler, batch_handler)
+    return Container(settings, engine, sessions, payments, refunds, stripe, handler, batch_handler)

@@ -13,7 +13,6 @@ import stripe
 
 from contracts import stripe as s
 from contracts.reservation import ReservationConfirmedV1
-from reservation.adapters.stripe_sessions import StripeSessions
 from reservation.bootstrap import Container, utc_now
 from reservation.service_layer.overdue import OverdueSessions
 from reservation.settings import Settings
@@ -48,7 +47,7 @@ async def opened(container: Container, client: stripe.StripeClient, row: Any, en
 def overdue(container: Container, settings: Settings, grace_s: float = 0) -> OverdueSessions:
     return OverdueSessions(
         uow=lambda: container.uow(None),
-        stripe=StripeSessions(settings.stripe),
+        stripe=container.stripe,
         payments=container.payments,
         grace=timedelta(seconds=grace_s),
         clock=utc_now,

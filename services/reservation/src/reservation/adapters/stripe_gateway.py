@@ -1,4 +1,4 @@
-"""The Stripe calls the reservation service makes: refunds, and listings for reconciliation."""
+"""The Stripe calls the reservation service makes: refunds, overdue sessions, reconciliation."""
 
 from __future__ import annotations
 
@@ -103,6 +103,27 @@ class StripeGateway:
             raise RefundRefusedError(message) from exc
         listed = charge.to_dict().get("refunds") or {}
         return [dict(r) for r in listed.get("data", [])]
+
+    async def retrieve_session(self, session_id: str) -> dict[str, Any]:
+        """A Checkout Session as Stripe sees it now (the overdue look-up)."""
+        try:
+            session = await self._client.v1.checkout.sessions.retrieve_async(session_id)
+        except stripe.StripeError as exc:
+            raise PaymentGatewayError(f"retrieving {session_id} failed: {exc}") from exc
+        return session.to_dict()
+
+    async def expire_session(self, session_id: str) -> dict[str, Any]:
+        """End an open session; a session no longer open is read instead (it ended meanwhile)."""
+        try:
+            # No idempotency key: expiring is safe to repeat (a session no longer open is
+            # refused, then read), and Stripe would replay a stored 500 to every retry.
+            session = await self._client.v1.checkout.sessions.expire_async(session_id)
+        except stripe.InvalidRequestError:
+            # Paid or expired in the meantime: Stripe refuses to expire it, its state is final.
+            return await self.retrieve_session(session_id)
+        except stripe.StripeError as exc:
+            raise PaymentGatewayError(f"expiring {session_id} failed: {exc}") from exc
+        return session.to_dict()
 
     async def checkout_sessions(self, created_gte: int) -> list[dict[str, Any]]:
         """Every Checkout Session created since `created_gte` (Unix seconds)."""

@@ -13,8 +13,6 @@ import faust
 
 from backbone.kafka import Producer
 from backbone.logging import get_logger
-from reservation.adapters.stripe_gateway import StripeGateway
-from reservation.adapters.stripe_sessions import StripeSessions
 from reservation.bootstrap import Container, utc_now
 from reservation.service_layer.overdue import OverdueSessions
 from reservation.service_layer.scheduled_reconcile import ScheduledReconcile
@@ -27,7 +25,7 @@ def overdue_sessions(container: Container, settings: Settings) -> OverdueSession
     """The overdue look-up, wired to Stripe and the worker's payment service."""
     return OverdueSessions(
         uow=lambda: container.uow(None),
-        stripe=StripeSessions(settings.stripe),
+        stripe=container.stripe,
         payments=container.payments,
         grace=timedelta(seconds=settings.overdue_grace_s),
         clock=utc_now,
@@ -41,7 +39,7 @@ def scheduled_reconcile(
     return ScheduledReconcile(
         engine=container.engine,
         uow=lambda: container.uow(None),
-        stripe=StripeGateway(settings.stripe),
+        stripe=container.stripe,
         payments=container.payments,
         publish=producer.send_many,
         consumer=settings.consumer_group,

@@ -45,9 +45,9 @@ STRIPE_MAX_SESSION = timedelta(hours=24)
 class SessionLookup(Protocol):
     """What the look-up needs of Stripe."""
 
-    async def retrieve(self, session_id: str) -> dict[str, Any]: ...
+    async def retrieve_session(self, session_id: str) -> dict[str, Any]: ...
 
-    async def expire(self, session_id: str) -> dict[str, Any]: ...
+    async def expire_session(self, session_id: str) -> dict[str, Any]: ...
 
 
 def synthetic_event(session: dict[str, Any], *, prefix: str, now: int) -> StripeEvent | None:
@@ -116,14 +116,14 @@ class OverdueSessions:
     async def resolve(self, session_id: str) -> str:
         """Look one session up at Stripe and apply what it says; the outcome, for metrics."""
         with bound_ids(session_id=session_id, correlation_id=session_id):
-            session = await self.stripe.retrieve(session_id)
+            session = await self.stripe.retrieve_session(session_id)
             now = self.clock()
             if session.get("status") == "open":
                 expires_at = int(session.get("expires_at") or 0)
                 if expires_at > (now - self.grace).timestamp():
                     log.info("overdue.still_open", expires_at=expires_at)
                     return "still_open"
-                session = await self.stripe.expire(session_id)
+                session = await self.stripe.expire_session(session_id)
             event = synthetic_event(session, prefix="overdue", now=int(time.time()))
             signal = session_signal(event, session_id) if event is not None else None
             if signal is None:

@@ -97,6 +97,7 @@ async def book(
                 )
                 uow.repo.add(row)
                 await uow.session.flush()
+                await uow.commit()
                 return row
         except IntegrityError as exc:
             if _sqlstate(exc) == EXCLUSION_VIOLATION:
@@ -137,6 +138,7 @@ async def cancel(
             raise NotCancellable(reservation_id, row.status)
         row.status = Status.CANCELLED
         row.updated_at = now
+        await uow.commit()
         return row
 
 

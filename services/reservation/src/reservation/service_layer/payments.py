@@ -133,6 +133,7 @@ class PaymentService:
                     with uow.facts.correlated(signal.correlation_id) as written:
                         actions = await self._apply_one(uow, signal)
                 applied.append((signal, written, actions))
+            await uow.commit()
         for signal, written, actions in applied:
             with _ids(signal):
                 self._committed(signal, written, actions, started)

@@ -64,6 +64,7 @@ class RefundExecutor:
             # no other executor takes a request this one has not reached yet.
             lease = self.call_bound_s * self.batch_size + 5
             claimed = await uow.refunds.claim_due(self.batch_size, lease)
+            await uow.commit()
         for request in claimed:
             with bound_ids(correlation_id=request.correlation_id):
                 await self._carry_out(request)
@@ -90,6 +91,7 @@ class RefundExecutor:
             async with self.uow(None) as uow:
                 when = self.clock() + timedelta(seconds=delay)
                 await uow.refunds.retry_later(request.key, when, str(exc))
+                await uow.commit()
             REFUNDS.labels("retried").inc()
             log.warning(
                 "refund.stripe_unavailable",
@@ -115,6 +117,7 @@ class RefundExecutor:
                 if row is not None:
                     status = stripe_status(refund.status)
                     outcome = await settle_ours(uow, row, refund.id, status, self.clock())
+            await uow.commit()
         count_facts(written)
         if outcome is not None:
             REFUNDS.labels(outcome).inc()
@@ -131,6 +134,7 @@ class RefundExecutor:
             await uow.refunds.lock_payments([request.payment_intent_id])
             with uow.facts.correlated(request.correlation_id) as written:
                 recorded = await record_lookup(uow, request.key, found, self.clock())
+            await uow.commit()
         count_facts(written)
         if recorded:
             log.info("refund.looked_up", refund_key=request.key, refunds=len(found))
@@ -146,4 +150,5 @@ class RefundExecutor:
                 error[:2000],
                 self.clock(),
             )
+            await uow.commit()
         return True

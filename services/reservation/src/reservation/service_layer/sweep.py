@@ -21,6 +21,7 @@ async def expire_due_holds(
             for row in rows:
                 row.status, row.updated_at = Status.EXPIRED, now
                 work.facts.expired(row)
+            await work.commit()
         OUTCOMES.labels("expired").inc(len(rows))
         total += len(rows)
         if len(rows) < batch_size:

@@ -76,7 +76,7 @@ _KEYS_PER_REQUEST = 3
 
 @dataclass
 class CheckoutService:
-    """The create and read use cases, over injected adapters."""
+    """The create and read use cases, over injected ports (service_layer/ports.py)."""
 
     uow: Callable[[], CheckoutUnitOfWork]
     reservations: ReservationSource

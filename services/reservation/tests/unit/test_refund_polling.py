@@ -159,3 +159,21 @@ async def test_a_batch_that_acted_wakes_the_executor(
     await handle_batch([_stripe_record(), _stripe_record()])
     assert service.applied == [[decoded, decoded]]
     assert woken == ([True] if wakes else [])
+
+
+async def test_a_failed_round_is_tried_again_at_the_next_tick(clock: Clock) -> None:
+    refunds = FakeRefunds()
+    executor = _executor(refunds)
+    await executor.run_due()
+    executor.wake()
+
+    async def database_away(limit: int, lease_s: float) -> list[Claimed]:
+        raise ConnectionError("PostgreSQL is away")
+
+    refunds.claim_due = database_away  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await executor.run_due()
+    del refunds.claim_due
+    clock.now += 1.0
+    refunds.due.append(_request("k1"))
+    assert await executor.run_due() == 1

@@ -76,8 +76,12 @@ class RefundExecutor:
         self._woken = False  # a wake while the rounds run keeps for the next call
         self._next_retry = None
         tried = 0
-        while claimed := await self.run_once():
-            tried += claimed
+        try:
+            while claimed := await self.run_once():
+                tried += claimed
+        except BaseException:
+            self._woken = True  # a failed round (the database away) is tried at the next tick
+            raise
         idle_until = time.monotonic() + self.idle_poll_s
         retry = self._next_retry
         self._next_look = idle_until if retry is None else min(idle_until, retry)

@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backbone.db.engine import make_engine, session_factory
 from reservation.adapters import migrations
+from reservation.adapters.metrics import PrometheusObserver
 from reservation.adapters.stripe_gateway import StripeGateway
-from reservation.service_layer.messages import BatchHandler, Handler, make_handlers
+from reservation.entrypoints.records import BatchHandler, Handler, make_handlers
+from reservation.service_layer.observers import Observer
 from reservation.service_layer.payments import PaymentService
 from reservation.service_layer.refund_executor import RefundExecutor, RefundGateway
 from reservation.service_layer.unit_of_work import UnitOfWork
@@ -35,6 +37,7 @@ class Container:
     stripe: StripeGateway  # one client for refunds, overdue look-ups and reconciliation
     handler: Handler
     batch_handler: BatchHandler
+    observer: Observer  # what the worker's jobs report goes to Prometheus
 
     def uow(self, correlation_id: str | None = None) -> UnitOfWork:
         """A new unit of work."""
@@ -71,14 +74,19 @@ def build(
 
     payments = PaymentService(uow=uow, consumer=settings.consumer_group, clock=clock)
     stripe = StripeGateway(settings.stripe)
+    observer = PrometheusObserver()
     refunds = RefundExecutor(
         uow=uow,
         gateway=gateway or stripe,
+        observer=observer,
         # stripe-python's own retries sleep up to 2 s between attempts.
         call_bound_s=(settings.stripe.request_timeout_s + 2)
         * (settings.stripe.max_network_retries + 1),
         backoff_max_s=settings.refund_backoff_max_s,
         clock=clock,
     )
-    handler, batch_handler = make_handlers(payments)
-    return Container(settings, engine, sessions, payments, refunds, stripe, handler, batch_handler)
+    # A batch that may have recorded a refund wakes the executor (carried out within a tick).
+    handler, batch_handler = make_handlers(payments, on_applied=refunds.wake)
+    return Container(
+        settings, engine, sessions, payments, refunds, stripe, handler, batch_handler, observer
+    )

@@ -51,6 +51,7 @@ def overdue(container: Container, settings: Settings, grace_s: float = 0) -> Ove
         payments=container.payments,
         grace=timedelta(seconds=grace_s),
         clock=utc_now,
+        observer=container.observer,
     )
 
 

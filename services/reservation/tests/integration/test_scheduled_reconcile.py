@@ -18,6 +18,7 @@ from backbone.kafka import Producer
 from contracts import stripe as s
 from reservation.adapters.money_metrics import RECONCILE_LAST_RUN, RECONCILE_MISMATCHES
 from reservation.adapters.stripe_gateway import StripeGateway
+from reservation.adapters.stripe_replay import republisher
 from reservation.bootstrap import Container
 from reservation.service_layer.scheduled_reconcile import ScheduledReconcile
 from reservation.settings import Settings
@@ -37,9 +38,10 @@ def _reconciler(container: Container, settings: Settings, producer: Producer) ->
         uow=lambda: container.uow(None),
         stripe=StripeGateway(settings.stripe),
         payments=container.payments,
-        publish=producer.send_many,
+        publish=republisher(producer.send_many),
         consumer=settings.consumer_group,
         window_s=3600,
+        observer=container.observer,
     )
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from contracts import headers as h
 from contracts.topics import STRIPE_EVENTS
+from reservation.adapters.stripe_replay import replay_record
 from reservation.entrypoints.reconcile import parse_window
-from reservation.service_layer.reconcile import replay_record
 
 EXAMPLES = Path(__file__).parents[4] / "libs" / "contracts" / "examples" / "stripe.events"
 

@@ -1,14 +1,14 @@
-"""Prometheus metrics of the payment worker: the funnel, outcomes, and how fast we apply Stripe."""
+"""Prometheus metrics of the payment worker: the funnel, outcomes, and how fast we apply Stripe;
+`PrometheusObserver` is the service layer's observer port (service_layer.observers) on them."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from contracts import stripe as s
 from contracts.reservation import (
     REFUND_REASON_CHARGE_REFUNDED,
     REFUND_REASON_LATE_PAYMENT_SLOT_TAKEN,
@@ -21,6 +21,13 @@ from contracts.reservation import (
     ReservationPaymentFailedV1,
     ReservationRefundedV1,
 )
+from reservation.adapters.money_metrics import (
+    OVERDUE_RESOLVED,
+    RECONCILE_LAST_RUN,
+    RECONCILE_MISMATCHES,
+    RECONCILE_RUNS,
+)
+from reservation.service_layer.observers import MISMATCH_KINDS, SESSION_CREATED, STEP_OF_EVENT
 
 FUNNEL = Counter(
     "reservation_payment_funnel_total",
@@ -48,13 +55,6 @@ EVENT_TO_COMMIT_SECONDS = Histogram(
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600),
 )
 
-STEP_OF_EVENT = {
-    s.CHECKOUT_SESSION_COMPLETED: "completed",
-    s.CHECKOUT_SESSION_ASYNC_PAYMENT_SUCCEEDED: "async_succeeded",
-    s.CHECKOUT_SESSION_ASYNC_PAYMENT_FAILED: "async_failed",
-    s.CHECKOUT_SESSION_EXPIRED: "expired",
-}
-SESSION_CREATED = "session_created"
 # The processing-time label of a session without reservations (beats only): not a funnel step.
 BEATS_ONLY = "beats_only"
 CHARGE_REFUNDED = "charge_refunded"
@@ -134,3 +134,41 @@ REFUND_OLDEST_WAITING_SECONDS = Gauge(
 )
 for _outcome in ("succeeded", "pending", "refused", "failed", "canceled", "retried", "observed"):
     REFUNDS.labels(_outcome)
+
+
+class PrometheusObserver:
+    """The observer port (service_layer.observers.Observer) on this module's series."""
+
+    def facts_committed(self, facts: Sequence[FactBase]) -> None:
+        """Count committed facts by outcome (and the refund steps of the funnel)."""
+        count_facts(facts)
+
+    def holds_expired(self, count: int) -> None:
+        """Holds the sweep expired (their facts committed)."""
+        OUTCOMES.labels("expired").inc(count)
+
+    def overdue_resolved(self, outcome: str) -> None:
+        """What Stripe said of an overdue session looked up."""
+        OVERDUE_RESOLVED.labels(outcome).inc()
+
+    def reconcile_run(self, result: str) -> None:
+        """One scheduled reconciliation tick, by result."""
+        RECONCILE_RUNS.labels(result).inc()
+
+    def reconcile_found(self, found: Mapping[str, int]) -> None:
+        """What a pass found (every kind set, zeros included)."""
+        for kind in MISMATCH_KINDS:
+            RECONCILE_MISMATCHES.labels(kind).set(found.get(kind, 0))
+
+    def reconcile_completed(self) -> None:
+        """When a pass last completed."""
+        RECONCILE_LAST_RUN.set(time.time())
+
+    def refund_outcome(self, outcome: str) -> None:
+        """One refund outcome."""
+        REFUNDS.labels(outcome).inc()
+
+    def refunds_waiting(self, count: int, oldest_s: float) -> None:
+        """The refunds still waiting for Stripe after a round, and the age of the oldest."""
+        REFUNDS_WAITING.set(count)
+        REFUND_OLDEST_WAITING_SECONDS.set(oldest_s)

@@ -7,6 +7,8 @@ import re
 
 from prometheus_client import Counter, Gauge
 
+from reservation.service_layer.observers import MISMATCH_KINDS
+
 OVERDUE_RESOLVED = Counter(
     "reservation_overdue_sessions_total",
     "Processing reservations whose session should have ended, looked up at Stripe, by what"
@@ -42,7 +44,6 @@ DECLINES = Counter(
     ["decline_code"],
 )
 
-MISMATCH_KINDS = ("event_not_applied", "paid_not_settled", "order_not_settled")
 _CODE = re.compile(r"[a-z0-9_]{1,40}")
 
 # Every series exists from the start, so rates and alerts see zeros rather than gaps.

@@ -20,8 +20,9 @@ from rich.table import Table
 from backbone.kafka import BrokerUnavailable, Producer
 from backbone.logging import configure_logging, get_logger
 from reservation.adapters.stripe_gateway import StripeGateway
+from reservation.adapters.stripe_replay import replay_record
 from reservation.bootstrap import build
-from reservation.service_layer.reconcile import Mismatch, compare, new_run_id, replay_record
+from reservation.service_layer.reconcile import Mismatch, compare, new_run_id
 from reservation.service_layer.scheduled_reconcile import settle_from_stripe
 from reservation.settings import Settings, get_settings
 

@@ -13,6 +13,7 @@ import faust
 
 from backbone.kafka import Producer
 from backbone.logging import get_logger
+from reservation.adapters.stripe_replay import republisher
 from reservation.bootstrap import Container, utc_now
 from reservation.service_layer.overdue import OverdueSessions
 from reservation.service_layer.scheduled_reconcile import ScheduledReconcile
@@ -29,6 +30,7 @@ def overdue_sessions(container: Container, settings: Settings) -> OverdueSession
         payments=container.payments,
         grace=timedelta(seconds=settings.overdue_grace_s),
         clock=utc_now,
+        observer=container.observer,
     )
 
 
@@ -41,9 +43,10 @@ def scheduled_reconcile(
         uow=lambda: container.uow(None),
         stripe=container.stripe,
         payments=container.payments,
-        publish=producer.send_many,
+        publish=republisher(producer.send_many),
         consumer=settings.consumer_group,
         window_s=settings.reconcile_window_s,
+        observer=container.observer,
     )
 
 

@@ -64,7 +64,9 @@ def build_app(settings: Settings) -> faust.App:
     async def sweep() -> None:
         await pruner.maybe_run()  # never raises
         try:
-            expired = await expire_due_holds(lambda: container.uow(None), utc_now())
+            expired = await expire_due_holds(
+                lambda: container.uow(None), utc_now(), observer=container.observer
+            )
         except Exception:
             log.exception("sweep.failed")  # the next tick tries again
             return
@@ -86,9 +88,9 @@ def build_app(settings: Settings) -> faust.App:
     async def refunds() -> None:
         # Every worker runs it: requests are claimed with a lease (SKIP LOCKED), so two never
         # carry out the same one at once, and Stripe's idempotency key covers a lapsed lease.
+        # Idle, it queries nothing until woken by a batch or its idle wait is over.
         try:
-            while await container.refunds.run_once():
-                pass
+            await container.refunds.run_due()
         except Exception:
             log.exception("refunds.round_failed")  # the next tick tries again
 

@@ -96,8 +96,7 @@ async def book(
                     updated_at=now,
                 )
                 uow.repo.add(row)
-                await uow.session.flush()
-                await uow.commit()
+                await uow.commit()  # the insert meets the constraint here
                 return row
         except IntegrityError as exc:
             if _sqlstate(exc) == EXCLUSION_VIOLATION:

@@ -1,41 +1,30 @@
-"""The worker's message handlers: decode what arrived on stripe.events or checkout.sessions."""
+"""What Stripe's events and checkout's facts mean here: the signal (command) each one becomes.
+
+No Kafka in here: entrypoints.records reads the records (topics, headers, bytes) and hands over
+the parsed contract models; the overdue look-up and the scheduled reconciliation hand over the
+events they rebuild from Stripe's answers. A malformed Stripe object raises pydantic's
+ValidationError (the caller decides what that means: a dead letter for a record).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from backbone.kafka import Message
-from backbone.kafka.retry import PermanentError
 from backbone.logging import get_logger
-from contracts import headers as h
 from contracts import stripe as s
-from contracts.checkout import (
-    CHECKOUT_SESSION_CREATED_V1,
-    CheckoutSessionCreatedV1,
-    ReservationCheckoutMetadata,
-)
-from contracts.stripe import StripeEvent, parse_stripe_event
+from contracts.checkout import CheckoutSessionCreatedV1, ReservationCheckoutMetadata
+from contracts.stripe import StripeEvent
 from contracts.stripe_objects import CheckoutSessionObject, DisputeObject, PaymentIntentObject
-from contracts.topics import CHECKOUT_SESSIONS, STRIPE_EVENTS
-from reservation.adapters.metrics import SESSION_CREATED, STEP_OF_EVENT
 from reservation.domain.orders import OrderDraft, OrderLine
 from reservation.domain.payments import Stage
 from reservation.service_layer.disputes import DisputeSignal, PaymentDeclined
-from reservation.service_layer.payments import (
-    PaymentService,
-    SessionSignal,
-    Signal,
-    Unhandled,
-)
+from reservation.service_layer.observers import SESSION_CREATED, STEP_OF_EVENT
+from reservation.service_layer.payments import SessionSignal, Signal, Unhandled
 from reservation.service_layer.refund_events import refund_signal
 
 log = get_logger(__name__)
-
-Handler = Callable[[Message], Awaitable[None]]
-BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
 
 
 def _utc(seconds: int | None, fallback: int) -> datetime:
@@ -138,59 +127,19 @@ def checkout_signal(fact: CheckoutSessionCreatedV1) -> SessionSignal:
     )
 
 
-def make_handlers(service: PaymentService) -> tuple[Handler, BatchHandler]:
-    """`handle(message)` and `handle_batch(messages)` for backbone's resilient agent: raise to
-    retry (a batch is then split), PermanentError to dead-letter. A batch is one transaction."""
-
-    async def handle_batch(messages: Sequence[Message]) -> None:
-        await service.apply([decode(message) for message in messages])
-
-    async def handle(message: Message) -> None:
-        await handle_batch([message])
-
-    return handle, handle_batch
-
-
-def decode(message: Message) -> Signal:
-    """What a record says, or PermanentError for one that no retry can make sense of."""
-    if message.value is None:
-        raise PermanentError("a message without a value")
-    # A replay from <group>.retry arrives on the retry topic without the dead-letter
-    # headers; its original headers (event type, Stripe event id) still say what it is.
-    origin = message.header(h.DLQ_ORIGINAL_TOPIC) or message.topic
-    if origin == CHECKOUT_SESSIONS or message.header(h.EVENT_TYPE) == (CHECKOUT_SESSION_CREATED_V1):
-        return _checkout(message.value)
-    if origin == STRIPE_EVENTS or message.header(h.STRIPE_EVENT_ID):
-        return _stripe(message.value, message.header(h.CORRELATION_ID))
-    raise PermanentError(f"no handler for a record from {origin}")
-
-
-def _checkout(value: bytes) -> SessionSignal:
-    try:
-        fact = CheckoutSessionCreatedV1.model_validate_json(value)
-    except ValidationError as exc:
-        raise PermanentError(f"malformed CheckoutSessionCreatedV1: {exc}") from exc
-    return checkout_signal(fact)
-
-
-def _stripe(value: bytes, correlation_id: str | None) -> Signal:
-    try:
-        event = parse_stripe_event(value)
-    except ValidationError as exc:
-        raise PermanentError(f"malformed Stripe event: {exc}") from exc
-    try:
-        if event.type.startswith(s.CHECKOUT_SESSION_PREFIX):
-            signal = session_signal(event, correlation_id)
-            if signal is not None:
-                return signal
-        elif event.type == s.CHARGE_REFUNDED or event.type in s.REFUND_EVENT_TYPES:
-            return refund_signal(event, correlation_id)
-        elif event.type in (s.CHARGE_DISPUTE_CREATED, s.CHARGE_DISPUTE_CLOSED):
-            return _dispute(event, correlation_id)
-        elif event.type == s.PAYMENT_INTENT_PAYMENT_FAILED:
-            return _declined(event, correlation_id)
-    except ValidationError as exc:
-        raise PermanentError(f"malformed {event.type} object: {exc}") from exc
+def stripe_signal(event: StripeEvent, correlation_id: str | None = None) -> Signal:
+    """The signal of a Stripe event; Unhandled for a type we do not act on (or a session that
+    is not ours). ValidationError when the event's object is malformed."""
+    if event.type.startswith(s.CHECKOUT_SESSION_PREFIX):
+        signal = session_signal(event, correlation_id)
+        if signal is not None:
+            return signal
+    elif event.type == s.CHARGE_REFUNDED or event.type in s.REFUND_EVENT_TYPES:
+        return refund_signal(event, correlation_id)
+    elif event.type in (s.CHARGE_DISPUTE_CREATED, s.CHARGE_DISPUTE_CLOSED):
+        return _dispute(event, correlation_id)
+    elif event.type == s.PAYMENT_INTENT_PAYMENT_FAILED:
+        return _declined(event, correlation_id)
     # Unknown or irrelevant types are acknowledged and ignored.
     return Unhandled(event.id, correlation_id)
 

@@ -22,24 +22,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, select
-from sqlmodel import col
-
 from backbone.logging import bound_ids, get_logger
 from contracts import stripe as s
 from contracts.stripe import StripeEvent
-from reservation.adapters.money_metrics import OVERDUE_RESOLVED
-from reservation.adapters.tables import PaymentAttemptRow, ReservationRow
-from reservation.domain.model import Status
-from reservation.domain.payments import Stage
+from reservation.adapters.money_reads import MoneyReads
 from reservation.service_layer.messages import session_signal
+from reservation.service_layer.observers import OverdueObserver
 from reservation.service_layer.payments import PaymentService
 from reservation.service_layer.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
-
-# Stripe's longest Checkout Session: the deadline of a session whose expires_at we never learnt.
-STRIPE_MAX_SESSION = timedelta(hours=24)
 
 
 class SessionLookup(Protocol):
@@ -83,35 +75,15 @@ class OverdueSessions:
     payments: PaymentService
     grace: timedelta
     clock: Callable[[], datetime]
+    observer: OverdueObserver
     batch_size: int = 50
 
     async def overdue_session_ids(self) -> list[str]:
         """Sessions whose page should have closed a grace ago, their reservation still waiting."""
-        now = self.clock()
-        deadline = func.coalesce(
-            col(ReservationRow.session_expires_at),
-            col(PaymentAttemptRow.session_created) + STRIPE_MAX_SESSION,
-        )
-        statement = (
-            select(col(ReservationRow.current_session_id))
-            .join(
-                PaymentAttemptRow,
-                and_(
-                    col(PaymentAttemptRow.reservation_id) == col(ReservationRow.id),
-                    col(PaymentAttemptRow.session_id) == col(ReservationRow.current_session_id),
-                ),
-            )
-            .where(col(ReservationRow.status) == Status.PROCESSING.value)
-            # Only a page still open: a completed delayed payment (awaiting) has no deadline.
-            .where(col(PaymentAttemptRow.stage) == Stage.OPEN.value)
-            .where(deadline <= now - self.grace)
-            .group_by(col(ReservationRow.current_session_id))
-            .order_by(func.min(deadline))
-            .limit(self.batch_size)
-        )
         async with self.uow() as uow:
-            found = (await uow.session.scalars(statement)).all()
-        return [str(session_id) for session_id in found if session_id]
+            return await MoneyReads(uow.session).overdue_session_ids(
+                self.clock() - self.grace, self.batch_size
+            )
 
     async def resolve(self, session_id: str) -> str:
         """Look one session up at Stripe and apply what it says; the outcome, for metrics."""
@@ -143,8 +115,8 @@ class OverdueSessions:
             except Exception:
                 # One session Stripe cannot answer for must not stop the others; next tick.
                 log.exception("overdue.failed", session_id=session_id)
-                OVERDUE_RESOLVED.labels("error").inc()
+                self.observer.overdue_resolved("error")
                 continue
-            OVERDUE_RESOLVED.labels(outcome).inc()
+            self.observer.overdue_resolved(outcome)
             resolved += outcome in ("complete", "expired")
         return resolved

@@ -2,8 +2,9 @@
 
 Without them one account could hold the whole calendar, or book and cancel in a loop and have
 hold-expiry e-mails sent to any address it types. Counts come from the reservations table itself
-(no in-process counters), so every API worker applies the same limits; a transaction-scoped
-advisory lock per user makes the count and the insert one step.
+(no in-process counters; the queries are adapters.quota_store's, `uow.quotas`), so every API
+worker applies the same limits; a transaction-scoped advisory lock per user makes the count and
+the insert one step.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from sqlalchemy import text
 
 from reservation.domain.model import BookingError, Status
 from reservation.service_layer.unit_of_work import UnitOfWork
@@ -62,25 +61,11 @@ def check_start(starts_at: datetime, now: datetime, limits: BookingLimits) -> No
 
 async def enforce(uow: UnitOfWork, user_id: str, now: datetime, limits: BookingLimits) -> None:
     """Inside the booking's transaction: QuotaExceeded when a new hold would pass a limit."""
-    session = uow.session
+    quotas = uow.quotas
     # Serialises this user's bookings until commit: two at once cannot both pass the count.
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext('booking-quota'), hashtext(:user_id))"),
-        {"user_id": user_id},
-    )
+    await quotas.lock_user(user_id)
     if limits.max_live_holds is not None:
-        expiries = list(
-            (
-                await session.execute(
-                    text(
-                        "SELECT hold_expires_at FROM reservations WHERE user_id = :user_id"
-                        " AND status = ANY(:holding) AND hold_expires_at > :now"
-                        " ORDER BY hold_expires_at"
-                    ),
-                    {"user_id": user_id, "holding": sorted(HOLDING), "now": now},
-                )
-            ).scalars()
-        )
+        expiries = await quotas.live_hold_expiries(user_id, HOLDING, now)
         if len(expiries) >= limits.max_live_holds:
             first: datetime = expiries[len(expiries) - limits.max_live_holds]
             raise QuotaExceeded(
@@ -90,15 +75,7 @@ async def enforce(uow: UnitOfWork, user_id: str, now: datetime, limits: BookingL
             )
     if limits.max_bookings is not None:
         since = now - timedelta(seconds=limits.window_s)
-        count, oldest = (
-            await session.execute(
-                text(
-                    "SELECT count(*), min(created_at) FROM reservations"
-                    " WHERE user_id = :user_id AND created_at > :since"
-                ),
-                {"user_id": user_id, "since": since},
-            )
-        ).one()
+        count, oldest = await quotas.bookings_since(user_id, since)
         if count >= limits.max_bookings and oldest is not None:
             raise QuotaExceeded(
                 "booking_rate_limited",

@@ -10,24 +10,16 @@ session whose beats order is still open (`order_not_settled`); the scheduled pas
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlmodel import col
 
-from backbone.db.inbox import InboxEntry
-from backbone.kafka import OutgoingRecord
 from backbone.kafka.waiting import retry_transient
-from contracts import headers as h
 from contracts.checkout import ReservationCheckoutMetadata
-from contracts.stripe import HANDLED_EVENT_TYPES, StripeEvent, event_key
-from contracts.topics import STRIPE_EVENTS
-from reservation.adapters.tables import OrderRow, ReservationRow
+from contracts.stripe import HANDLED_EVENT_TYPES
+from reservation.adapters.money_reads import MoneyReads
 from reservation.domain.model import SETTLED_STATUSES
 from reservation.domain.orders import OrderStatus
 from reservation.service_layer.unit_of_work import UnitOfWork
@@ -88,16 +80,8 @@ async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: 
         give_up_after_s=STRIPE_PATIENCE_S,
     )
     async with uow:
-        ids = [e["id"] for e in events]
-        applied = set(
-            (
-                await uow.session.scalars(
-                    select(col(InboxEntry.event_id))
-                    .where(col(InboxEntry.consumer) == consumer)
-                    .where(col(InboxEntry.event_id).in_(ids))
-                )
-            ).all()
-        )
+        reads = MoneyReads(uow.session)
+        applied = await reads.applied(consumer, [e["id"] for e in events])
         wanted = {rid for s in sessions for rid in _reservation_ids(s)}
         wanted |= {rid for e in events for rid in _reservation_ids(e["data"]["object"])}
         intents = {
@@ -105,20 +89,8 @@ async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: 
             for e in events
             if e["data"]["object"].get("object") in _BY_INTENT
         }
-        rows = (
-            await uow.session.scalars(
-                select(ReservationRow).where(
-                    col(ReservationRow.id).in_(sorted(wanted))
-                    | col(ReservationRow.payment_intent_id).in_(sorted(intents))
-                )
-            )
-        ).all()
-        found_orders = await uow.session.execute(
-            select(col(OrderRow.session_id), col(OrderRow.status)).where(
-                col(OrderRow.session_id).in_(sorted(str(s["id"]) for s in sessions))
-            )
-        )
-        order_status = {str(sid): str(st) for sid, st in found_orders}
+        rows = await reads.reservation_states(sorted(wanted), sorted(intents))
+        order_status = await reads.order_statuses([str(s["id"]) for s in sessions])
     status = {r.id: r.status for r in rows}
     by_intent: dict[str, list[str]] = {}
     for row in rows:
@@ -197,31 +169,6 @@ def _has_cart(obj: dict[str, Any]) -> bool:
     except ValidationError:
         return False
     return bool(metadata.cart_item_ids)
-
-
-def replay_record(event: dict[str, Any], run_id: str) -> OutgoingRecord:
-    """The record webhook-ingest would have written for `event` (same key and headers)."""
-    parsed = StripeEvent.model_validate(event)
-    key = event_key(parsed)
-    headers = [
-        (h.STRIPE_EVENT_ID, parsed.id),
-        (h.STRIPE_EVENT_TYPE, parsed.type),
-        (h.STRIPE_LIVEMODE, "true" if parsed.livemode else "false"),
-        (h.RECEIVED_AT, datetime.now(UTC).isoformat()),
-        (h.REQUEST_ID, run_id),
-        (h.EVENT_ID, parsed.id),
-        (h.EVENT_TYPE, parsed.type),
-        (h.CORRELATION_ID, key),
-        (h.CONTENT_TYPE, "application/json"),
-    ]
-    if parsed.api_version:
-        headers.append((h.STRIPE_API_VERSION, parsed.api_version))
-    return OutgoingRecord(
-        STRIPE_EVENTS,
-        json.dumps(event, separators=(",", ":")).encode(),
-        key.encode(),
-        [(k, v.encode()) for k, v in headers],
-    )
 
 
 def new_run_id() -> str:

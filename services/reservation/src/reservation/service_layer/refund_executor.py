@@ -9,25 +9,27 @@ turns into the e-mail. Stripe unavailable (5xx, 429, timeout, connection): the r
 capped, jittered backoff and is tried again, for as long as the outage lasts. Stripe refusing for
 good (4xx: already refunded, disputed, invalid): recorded `refused`, counted and logged as an
 error for an operator; never dropped, never retried blindly.
+
+Every worker's timer calls `run_due` each second, and an idle one costs nothing: a round (two
+indexed queries) runs only when the worker woke the executor (`wake`, after a batch that may have
+recorded a refund: carried out within a tick of its commit), when a retry this executor
+scheduled is due, or when `idle_poll_s` has passed since the last round (a request recorded by
+another process, a lapsed lease of a worker that died).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from backbone.logging import bound_ids, get_logger
-from reservation.adapters.metrics import (
-    REFUND_OLDEST_WAITING_SECONDS,
-    REFUNDS,
-    REFUNDS_WAITING,
-    count_facts,
-)
 from reservation.adapters.refund_store import Claimed
 from reservation.adapters.stripe_gateway import Refund, RefundRefusedError, RefundRetryableError
 from reservation.domain.refunds import RefundStatus, retry_delay, stripe_status
+from reservation.service_layer.observers import RefundObserver
 from reservation.service_layer.refund_lookup import record_lookup
 from reservation.service_layer.refunds import settle_ours
 from reservation.service_layer.unit_of_work import UnitOfWork
@@ -51,11 +53,39 @@ class RefundExecutor:
 
     uow: Callable[[str | None], UnitOfWork]
     gateway: RefundGateway
+    observer: RefundObserver
     batch_size: int = 10
     call_bound_s: float = 30.0  # the longest one Stripe call can last, its own retries included
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    idle_poll_s: float = 15.0  # the longest an idle executor goes without looking
+    _woken: bool = field(default=True, init=False)  # the first tick looks
+    _next_look: float = field(default=0.0, init=False)  # time.monotonic()
+    _next_retry: float | None = field(default=None, init=False)
+
+    def wake(self) -> None:
+        """A commit may have recorded a refund: look at the next `run_due`."""
+        self._woken = True
+
+    async def run_due(self) -> int:
+        """Rounds until nothing is due, if woken or a look is due; else nothing (no query).
+        How many requests were tried."""
+        if not self._woken and time.monotonic() < self._next_look:
+            return 0
+        self._woken = False  # a wake while the rounds run keeps for the next call
+        self._next_retry = None
+        tried = 0
+        try:
+            while claimed := await self.run_once():
+                tried += claimed
+        except BaseException:
+            self._woken = True  # a failed round (the database away) is tried at the next tick
+            raise
+        idle_until = time.monotonic() + self.idle_poll_s
+        retry = self._next_retry
+        self._next_look = idle_until if retry is None else min(idle_until, retry)
+        return tried
 
     async def run_once(self) -> int:
         """Carry out the requests that are due; how many were tried."""
@@ -70,8 +100,7 @@ class RefundExecutor:
                 await self._carry_out(request)
         async with self.uow(None) as uow:
             waiting, oldest = await uow.refunds.waiting()
-        REFUNDS_WAITING.set(waiting)
-        REFUND_OLDEST_WAITING_SECONDS.set(oldest)
+        self.observer.refunds_waiting(waiting, oldest)
         return len(claimed)
 
     async def _carry_out(self, request: Claimed) -> None:
@@ -92,7 +121,9 @@ class RefundExecutor:
                 when = self.clock() + timedelta(seconds=delay)
                 await uow.refunds.retry_later(request.key, when, str(exc))
                 await uow.commit()
-            REFUNDS.labels("retried").inc()
+            soon = time.monotonic() + delay
+            self._next_retry = soon if self._next_retry is None else min(self._next_retry, soon)
+            self.observer.refund_outcome("retried")
             log.warning(
                 "refund.stripe_unavailable",
                 **ids,
@@ -103,7 +134,7 @@ class RefundExecutor:
             return
         except RefundRefusedError as exc:
             if await self._refused(request, str(exc)):
-                REFUNDS.labels(RefundStatus.REFUSED.value).inc()
+                self.observer.refund_outcome(RefundStatus.REFUSED.value)
                 log.error("refund.refused", **ids, amount=request.amount, error=str(exc))
             return
         if request.origin == "lookup":
@@ -118,9 +149,9 @@ class RefundExecutor:
                     status = stripe_status(refund.status)
                     outcome = await settle_ours(uow, row, refund.id, status, self.clock())
             await uow.commit()
-        count_facts(written)
+        self.observer.facts_committed(written)
         if outcome is not None:
-            REFUNDS.labels(outcome).inc()
+            self.observer.refund_outcome(outcome)
         log.warning(
             "refund.done",
             **ids,
@@ -135,7 +166,7 @@ class RefundExecutor:
             with uow.facts.correlated(request.correlation_id) as written:
                 recorded = await record_lookup(uow, request.key, found, self.clock())
             await uow.commit()
-        count_facts(written)
+        self.observer.facts_committed(written)
         if recorded:
             log.info("refund.looked_up", refund_key=request.key, refunds=len(found))
 

@@ -22,19 +22,14 @@ import zlib
 from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from backbone.kafka import OutgoingRecord
 from backbone.logging import get_logger
-from reservation.adapters.money_metrics import (
-    MISMATCH_KINDS,
-    RECONCILE_LAST_RUN,
-    RECONCILE_MISMATCHES,
-    RECONCILE_RUNS,
-)
 from reservation.service_layer.messages import session_signal
+from reservation.service_layer.observers import ReconcileObserver
 from reservation.service_layer.overdue import synthetic_event
 from reservation.service_layer.payments import PaymentService
 from reservation.service_layer.reconcile import (
@@ -42,13 +37,13 @@ from reservation.service_layer.reconcile import (
     StripeListing,
     compare,
     new_run_id,
-    replay_record,
 )
 from reservation.service_layer.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 
-Publish = Callable[[Sequence[OutgoingRecord]], Awaitable[object]]
+# Republish Stripe's events (as webhook-ingest wrote them) under a run id: adapters.stripe_replay.
+Republish = Callable[[Sequence[dict[str, Any]], str], Awaitable[object]]
 
 
 @dataclass
@@ -59,9 +54,10 @@ class ScheduledReconcile:
     uow: Callable[[], UnitOfWork]
     stripe: StripeListing
     payments: PaymentService
-    publish: Publish
+    publish: Republish
     consumer: str
     window_s: int
+    observer: ReconcileObserver
     _lock: AsyncConnection | None = field(default=None, init=False)
 
     @property
@@ -109,13 +105,13 @@ class ScheduledReconcile:
         """One scheduled pass if this worker is the active one: clean, repaired, skipped, failed."""
         try:
             if not await self._hold_lock():
-                RECONCILE_RUNS.labels("skipped").inc()
+                self.observer.reconcile_run("skipped")
                 return "skipped"
             result = await self.run_pass()
         except Exception:
             log.exception("reconcile.pass_failed")
             result = "failed"
-        RECONCILE_RUNS.labels(result).inc()
+        self.observer.reconcile_run(result)
         return result
 
     async def run_pass(self) -> str:
@@ -123,18 +119,17 @@ class ScheduledReconcile:
         since = int(time.time()) - self.window_s
         report = await compare(self.uow(), self.stripe, self.consumer, since)
         found = Tally(m.kind for m in report.mismatches)
-        for kind in MISMATCH_KINDS:
-            RECONCILE_MISMATCHES.labels(kind).set(found.get(kind, 0))
+        self.observer.reconcile_found(found)
         if report.mismatches:
             await self._repair(report)
-        RECONCILE_LAST_RUN.set(time.time())
+        self.observer.reconcile_completed()
         log.info("reconcile.pass", mismatches=dict(found), since=since)
         return "repaired" if report.mismatches else "clean"
 
     async def _repair(self, report: Report) -> None:
         run_id = new_run_id()
         if report.replayable:
-            await self.publish([replay_record(e, run_id) for e in report.replayable])
+            await self.publish(report.replayable, run_id)
             log.info("reconcile.republished", count=len(report.replayable), run_id=run_id)
         await settle_from_stripe(self.payments, report)
 

@@ -5,15 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from reservation.adapters.metrics import OUTCOMES
 from reservation.domain.model import Status
+from reservation.service_layer.observers import NullObserver, SweepObserver
 from reservation.service_layer.unit_of_work import UnitOfWork
+
+_UNOBSERVED = NullObserver()
 
 
 async def expire_due_holds(
-    uow: Callable[[], UnitOfWork], now: datetime, *, batch_size: int = 200
+    uow: Callable[[], UnitOfWork],
+    now: datetime,
+    *,
+    batch_size: int = 200,
+    observer: SweepObserver = _UNOBSERVED,
 ) -> int:
-    """Expire every due hold in batches (rows another worker holds are skipped); how many."""
+    """Expire every due hold in batches (rows another worker holds are skipped); how many.
+
+    Each committed batch is reported to `observer` (the worker's counts expired outcomes).
+    """
     total = 0
     while True:
         async with uow() as work:
@@ -22,7 +31,7 @@ async def expire_due_holds(
                 row.status, row.updated_at = Status.EXPIRED, now
                 work.facts.expired(row)
             await work.commit()
-        OUTCOMES.labels("expired").inc(len(rows))
+        observer.holds_expired(len(rows))
         total += len(rows)
         if len(rows) < batch_size:
             return total

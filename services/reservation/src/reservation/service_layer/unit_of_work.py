@@ -14,6 +14,7 @@ from backbone.db.inbox import claim_many
 from backbone.db.unit_of_work import SqlUnitOfWork
 from reservation.adapters.facts import FactWriter
 from reservation.adapters.orders import OrderRepository
+from reservation.adapters.quota_store import QuotaStore
 from reservation.adapters.refund_store import RefundStore
 from reservation.adapters.repository import Repository
 
@@ -28,6 +29,7 @@ class UnitOfWork(SqlUnitOfWork):
     orders: OrderRepository
     refunds: RefundStore
     facts: FactWriter
+    quotas: QuotaStore
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], correlation_id: str | None = None
@@ -40,6 +42,7 @@ class UnitOfWork(SqlUnitOfWork):
         self.orders = OrderRepository(session)
         self.refunds = RefundStore(session)
         self.facts = FactWriter(session, self._correlation_id)
+        self.quotas = QuotaStore(session)
 
     async def _stage(self) -> None:
         await self.repo.flush()

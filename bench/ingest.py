@@ -243,10 +243,18 @@ def fmt(name: str, r: dict[str, Any]) -> str:
 def start_server(
     cmd: list[str], env: dict[str, str], log: Path, health: str
 ) -> subprocess.Popen[bytes]:
-    """A server process, once `health` answers."""
+    """A server process, once `health` answers (stopped again when it does not)."""
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=out, cwd=ROOT)
-    wait_http(health)
+    try:
+        wait_http(health)
+    except BaseException:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
     return proc
 
 

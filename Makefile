@@ -91,8 +91,8 @@ soak: setup ## Payments for SOAK_MINUTES (10) while random faults hit; exits 1 o
 	$(RUN) python -m bench.soak --minutes $(or $(SOAK_MINUTES),10) $(SOAK_ARGS)
 
 .PHONY: bench-ingest
-bench-ingest: setup ## Benchmark webhook-ingest (signed, acknowledged) against a no-op FastAPI endpoint
-	$(RUN) python services/webhook-ingest/bench/ingest_bench.py $(BENCH_ARGS)
+bench-ingest: setup ## Benchmark webhook-ingest (closed-loop max, fixed rate, 2x overload) against a no-op FastAPI endpoint
+	$(RUN) python -m bench.ingest $(BENCH_ARGS)
 
 .PHONY: lint
 lint: setup ## ruff check and ruff format --check

@@ -1,7 +1,7 @@
 """`python -m bench [--quick] [--target --reservation-db URL] [--parts ...]`: issue 11's figures.
 
-1. ingest: webhook-ingest's own benchmark (services/webhook-ingest/bench/ingest_bench.py, its own
-   broker and processes), beside a no-op FastAPI endpoint;
+1. ingest: webhook-ingest's own benchmark (`bench.ingest`, its own broker and processes), beside
+   a no-op FastAPI endpoint;
 2. end to end at a steady rate (200 payments/s for 60 s): 2xx -> reservation committed and
    2xx -> e-mail accepted by SMTP, and every payment accounted for;
 3. catch-up: the reservation worker stopped, a backlog queued, 1 then 2 worker processes;
@@ -27,7 +27,7 @@ from typing import Any
 
 from bench import catchup, e2e, report
 from bench.stack import System, own, target
-from bench.stats import INGEST_BENCH, load_text
+from bench.stats import load_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("ingest", "e2e", "curve", "catchup")
@@ -46,7 +46,7 @@ def run_ingest(quick: bool) -> dict[str, Any]:
     """webhook-ingest's benchmark, as `make bench-ingest` runs it; its JSON summary."""
     args = ["--duration", "4", "--warmup", "1"] if quick else []
     out = subprocess.run(
-        [sys.executable, str(INGEST_BENCH / "ingest_bench.py"), *args],
+        [sys.executable, "-m", "bench.ingest", *args],
         check=True,
         capture_output=True,
         text=True,

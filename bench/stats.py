@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 from typing import Any
-
-INGEST_BENCH = Path(__file__).resolve().parents[1] / "services" / "webhook-ingest" / "bench"
 
 
 def pct(values: list[float], p: float) -> float:
@@ -28,11 +24,10 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def cpu_watch(pids: dict[str, int]) -> Any:
-    """webhook-ingest's benchmark CpuWatch (CPU % of one core per process, and the machine)."""
-    sys.path.insert(0, str(INGEST_BENCH))
-    import ingest_bench
+    """The load generator's CpuWatch (CPU % of one core per process, and the machine)."""
+    from bench.loadgen import CpuWatch
 
-    return ingest_bench.CpuWatch(pids)
+    return CpuWatch(pids)
 
 
 def load_text() -> str:

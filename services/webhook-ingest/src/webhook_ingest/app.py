@@ -4,6 +4,12 @@ The webhook path is a plain ASGI handler in front of the FastAPI app: it reads t
 streams in (refusing an oversized one before reading it all), verifies the signature over exactly
 those bytes, parses the JSON once, and answers 200 only after the broker acknowledged the write.
 Everything else (/healthz, /readyz, /metrics) is ordinary FastAPI.
+
+Overload: publishes awaiting the broker are bounded (WEBHOOK_INGEST_MAX_IN_FLIGHT). A request that
+arrives while the bound is reached is answered 503 with `Retry-After` at once, before its body is
+read or verified and without touching the broker (counted in webhook_ingest_shed_total): Stripe
+retries it, so shedding loses nothing, while what is accepted keeps its latency instead of every
+request queueing behind an unbounded backlog.
 """
 
 from __future__ import annotations
@@ -11,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -30,6 +36,7 @@ from contracts.stripe import CHECKOUT_SESSION_PREFIX
 from webhook_ingest import metrics
 from webhook_ingest.api_version import check_api_version
 from webhook_ingest.event import EventFacts, InvalidEvent, read_event
+from webhook_ingest.publisher import Publisher
 from webhook_ingest.settings import IngestSettings
 from webhook_ingest.signature import SignatureError, SignatureVerifier
 
@@ -53,12 +60,18 @@ METHOD_NOT_ALLOWED = "method_not_allowed"
 
 _JSON = (b"content-type", b"application/json")
 _OK_BODY = b'{"status":"published"}'
+_OK_HEAD = [_JSON, (b"content-length", b"%d" % len(_OK_BODY))]
+_RETRY_AFTER = b"retry-after"
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def _error_body(reason: str, message: str, *, retryable: bool = False) -> bytes:
     """The repository's one error shape (backbone.web), with the reason as its code."""
     return json.dumps(error_body(reason, message, retryable=retryable)).encode()
+
+
+OVERLOADED = "overloaded"
+_SHED_BODY = _error_body(OVERLOADED, "too many webhooks at once; retry later", retryable=True)
 
 
 class Rejection(Exception):
@@ -73,21 +86,28 @@ class Rejection(Exception):
 
 
 class Ingest:
-    """The webhook handler and what it needs: settings, verifier, producer."""
+    """The webhook handler and what it needs: settings, verifier, publisher."""
 
     def __init__(self, settings: IngestSettings, producer: Producer) -> None:
         self.settings = settings
         self.producer = producer
         self.verifier = SignatureVerifier(settings.secrets(), settings.tolerance_s)
-        self._topic = settings.topic
         self._limit = settings.max_body_bytes
         self._livemode = settings.livemode
-        self._publish_timeout = settings.publish_timeout_s
         self._retry_after = str(settings.retry_after_s).encode()
         self._mode_name = "live" if settings.livemode else "test"
+        self.publisher = Publisher(producer, settings.topic, settings.publish_timeout_s)
         self._max_in_flight = settings.max_in_flight
-        self._in_flight = 0
+        self._shed_head = [
+            _JSON,
+            (b"content-length", b"%d" % len(_SHED_BODY)),
+            (_RETRY_AFTER, str(settings.shed_retry_after_s).encode()),
+        ]
+        self._shed_logged_at = 0.0
+        self._shed_unlogged = 0
         self._api_versions = frozenset(settings.api_versions)
+        # Counter children by event type, looked up once (labels() takes a lock each call).
+        self._published_by_type: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -101,6 +121,9 @@ class Ingest:
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         received_at = time.time()
         metrics.RECEIVED.inc()
+        if self.publisher.in_flight >= self._max_in_flight:
+            await self._shed(send, _request_id(_header(scope, b"x-request-id")), received_at)
+            return
         content_type = content_length = signature = request_id = None
         for name, value in scope["headers"]:
             if name == b"content-type":
@@ -111,11 +134,7 @@ class Ingest:
                 signature = value
             elif name == b"x-request-id":
                 request_id = value
-        rid = (
-            request_id.decode("ascii")
-            if request_id is not None and _SAFE_REQUEST_ID.match(request_id)
-            else uuid.uuid4().hex
-        )
+        rid = _request_id(request_id)
         rid_header = (b"x-request-id", rid.encode("ascii"))
         try:
             if scope["method"] != "POST":
@@ -142,29 +161,17 @@ class Ingest:
                     f"{got}-mode event sent to a {self._mode_name}-mode endpoint",
                 )
         except Rejection as rejection:
-            metrics.REJECTED.labels(rejection.reason).inc()
-            log.warning(
-                "webhook.rejected",
-                reason=rejection.reason,
-                status=rejection.status,
-                detail=rejection.message,
-                request_id=rid,
-            )
-            extra = [rid_header]
-            if rejection.close:
-                extra.append((b"connection", b"close"))
-            if rejection.status == 405:
-                extra.append((b"allow", b"POST"))
-            await _respond(
-                send, rejection.status, _error_body(rejection.reason, rejection.message), extra
-            )
+            await _reject(send, rejection, rid, rid_header)
             return
 
+        if self.publisher.in_flight >= self._max_in_flight:  # filled up while the body came in
+            await self._shed(send, rid, received_at)
+            return
         check_api_version(facts.api_version, self._api_versions, event_id=facts.id)
         headers = _record_headers(facts, rid, received_at)
         failure = await self._publish(body, facts.key.encode(), headers, rid, facts.id)
 
-        _record_outcome(facts, rid, failure)
+        self._record_outcome(facts, rid, failure)
         if failure is not None:
             await _respond(
                 send,
@@ -173,30 +180,77 @@ class Ingest:
                 [rid_header, (b"retry-after", self._retry_after)],
             )
             return
-        await _respond(send, 200, _OK_BODY, [rid_header])
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [*_OK_HEAD, rid_header]}
+        )
+        await send({"type": "http.response.body", "body": _OK_BODY})
+
+    async def _shed(self, send: Send, rid: str, now: float) -> None:
+        """503 + Retry-After at once: the body is neither read nor verified, nothing published.
+
+        One log line a second at most says how many were shed since the last one (a line per
+        shed request would add to the load being shed).
+        """
+        metrics.SHED.inc()
+        self._shed_unlogged += 1
+        if now - self._shed_logged_at >= 1.0:
+            log.warning(
+                "webhook.shed",
+                shed=self._shed_unlogged,
+                in_flight=self.publisher.in_flight,
+                max_in_flight=self._max_in_flight,
+            )
+            self._shed_logged_at, self._shed_unlogged = now, 0
+        rid_header = (b"x-request-id", rid.encode("ascii"))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [*self._shed_head, rid_header],
+            }
+        )
+        await send({"type": "http.response.body", "body": _SHED_BODY})
+
+    def _record_outcome(self, facts: EventFacts, rid: str, failure: str | None) -> None:
+        """Count and log a verified event's publication; the ids let an operator follow a
+        payment."""
+        ids = {
+            "request_id": rid,
+            "event_id": facts.id,
+            "event_type": facts.type,
+            # The event key: the session id for checkout.session.*, the payment's correlation id.
+            "correlation_id": facts.key,
+        }
+        if facts.type.startswith(CHECKOUT_SESSION_PREFIX):
+            ids["session_id"] = facts.key
+        if failure is not None:
+            metrics.UNAVAILABLE.labels(failure).inc()
+            metrics.EVENTS.labels(facts.type, "publish_failed").inc()
+            log.warning("webhook.publish_failed", reason=failure, **ids)
+            return
+        metrics.PUBLISHED.inc()
+        counter = self._published_by_type.get(facts.type)
+        if counter is None:
+            counter = self._published_by_type[facts.type] = metrics.EVENTS.labels(
+                facts.type, "published"
+            )
+        counter.inc()
+        log.info("webhook.published", **ids)
 
     async def _publish(
         self, body: bytes, key: bytes, headers: list[tuple[str, bytes]], rid: str, event_id: str
     ) -> str | None:
         """Produce and wait for the ack within the bound; None when acknowledged, else why not.
 
-        The produce runs in its own task and is waited for through a shield: when the bound
-        passes, the answer (503) goes out at once while the producer finishes or fails in the
-        background (its own timeout discards a stuck client). In-flight publishes are capped, so a
-        hung broker cannot pile up unbounded work; past the cap the answer is 503 straight away.
+        At the bound (the publisher's timer, WEBHOOK_INGEST_PUBLISH_TIMEOUT_S) the answer (503)
+        goes out at once while the publisher finishes or fails in the background (the producer's
+        own timeout discards a stuck client); the record keeps its in-flight slot until then, so
+        a hung broker cannot pile up unbounded work.
         """
-        if self._in_flight >= self._max_in_flight:
-            return "overloaded"
         started = time.perf_counter()
-        task = asyncio.ensure_future(
-            self.producer.send(self._topic, body, key=key, headers=headers)
-        )
-        self._in_flight += 1
-        task.add_done_callback(self._publish_done)
         failure: str | None = None
         try:
-            async with asyncio.timeout(self._publish_timeout):
-                await asyncio.shield(task)
+            await self.publisher.publish(body, key, headers)
         except BrokerUnavailable:
             failure = "broker_unavailable"
         except TimeoutError:
@@ -206,11 +260,6 @@ class Ingest:
             log.exception("webhook.produce_failed", request_id=rid, event_id=event_id)
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
         return failure
-
-    def _publish_done(self, task: asyncio.Future[Any]) -> None:
-        self._in_flight -= 1
-        if not task.cancelled():
-            task.exception()  # retrieved, also when nobody waits for it any more
 
     @staticmethod
     def _check_content_type(value: bytes | None) -> None:
@@ -253,25 +302,24 @@ class Ingest:
             size += len(chunk)
 
 
-def _record_outcome(facts: EventFacts, rid: str, failure: str | None) -> None:
-    """Count and log a verified event's publication; the ids let an operator follow a payment."""
-    ids = {
-        "request_id": rid,
-        "event_id": facts.id,
-        "event_type": facts.type,
-        # The event key: the session id for checkout.session.*, the payment's correlation id.
-        "correlation_id": facts.key,
-    }
-    if facts.type.startswith(CHECKOUT_SESSION_PREFIX):
-        ids["session_id"] = facts.key
-    if failure is not None:
-        metrics.UNAVAILABLE.labels(failure).inc()
-        metrics.EVENTS.labels(facts.type, "publish_failed").inc()
-        log.warning("webhook.publish_failed", reason=failure, **ids)
-        return
-    metrics.PUBLISHED.inc()
-    metrics.EVENTS.labels(facts.type, "published").inc()
-    log.info("webhook.published", **ids)
+async def _reject(
+    send: Send, rejection: Rejection, rid: str, rid_header: tuple[bytes, bytes]
+) -> None:
+    """Count, log and answer a 4xx."""
+    metrics.REJECTED.labels(rejection.reason).inc()
+    log.warning(
+        "webhook.rejected",
+        reason=rejection.reason,
+        status=rejection.status,
+        detail=rejection.message,
+        request_id=rid,
+    )
+    extra = [rid_header]
+    if rejection.close:
+        extra.append((b"connection", b"close"))
+    if rejection.status == 405:
+        extra.append((b"allow", b"POST"))
+    await _respond(send, rejection.status, _error_body(rejection.reason, rejection.message), extra)
 
 
 def _record_headers(facts: EventFacts, rid: str, received_at: float) -> list[tuple[str, bytes]]:
@@ -293,6 +341,20 @@ def _record_headers(facts: EventFacts, rid: str, received_at: float) -> list[tup
     if facts.api_version is not None:
         headers.append((h.STRIPE_API_VERSION, facts.api_version.encode()))
     return headers
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def _request_id(given: bytes | None) -> str:
+    """The caller's X-Request-ID when it is safe to echo and log, else a new random one."""
+    if given is not None and _SAFE_REQUEST_ID.match(given):
+        return given.decode("ascii")
+    return os.urandom(16).hex()
 
 
 def _iso(ts: float) -> bytes:

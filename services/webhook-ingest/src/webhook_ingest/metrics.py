@@ -21,6 +21,12 @@ UNAVAILABLE = Counter(
     "Verified events answered 503 because the broker did not acknowledge in time, by reason.",
     ["reason"],
 )
+SHED = Counter(
+    "webhook_ingest_shed_total",
+    "Requests answered 503 with Retry-After at once because WEBHOOK_INGEST_MAX_IN_FLIGHT"
+    " publishes already awaited the broker (overload); not read, verified or published: Stripe"
+    " retries them.",
+)
 PUBLISH_SECONDS = Histogram(
     "webhook_ingest_publish_seconds",
     "Time from produce to the broker's acknowledgement (acks=all), failures included.",

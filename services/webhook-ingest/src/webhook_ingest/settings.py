@@ -82,10 +82,20 @@ class IngestSettings(BaseSettings):
         description="Bound on one publish, acknowledgement included; past it the answer is 503.",
     )
     max_in_flight: int = Field(
-        default=4096,
+        default=512,
         ge=1,
         validation_alias="WEBHOOK_INGEST_MAX_IN_FLIGHT",
-        description="Publishes awaiting the broker at once; beyond it the answer is 503 at once.",
+        description=(
+            "Publishes awaiting the broker at once. A request arriving while they are this many"
+            " is shed: answered 503 with Retry-After at once, unread and unpublished (Stripe"
+            " retries it)."
+        ),
+    )
+    shed_retry_after_s: int = Field(
+        default=1,
+        ge=0,
+        validation_alias="WEBHOOK_INGEST_SHED_RETRY_AFTER_S",
+        description="Retry-After sent with a 503 of a shed request (overload).",
     )
     producer_batch_bytes: int = Field(
         default=256 * 1024,

@@ -1,8 +1,9 @@
 """The benchmark's yardstick: a no-op FastAPI endpoint served with the service's uvicorn settings.
 
-`python noop_app.py` (port from WEBHOOK_INGEST_PORT): POST /webhooks/stripe answers 200 at once,
-without verifying, parsing or publishing anything, so the benchmark can show what verification
-plus a durable publish cost relative to the bare framework and server.
+`python -m bench.ingest_noop` (port and workers from WEBHOOK_INGEST_PORT and _WORKERS):
+POST /webhooks/stripe answers 200 at once, without verifying, parsing or publishing anything, so
+the benchmark can show what verification plus a durable publish cost relative to the bare
+framework and server.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def main() -> None:
     os.environ.setdefault("STRIPE_WEBHOOK_SECRET", "unused")
     options = server_options(IngestSettings())
     if options["workers"] > 1:
-        uvicorn.run("noop_app:app", **options)
+        uvicorn.run("bench.ingest_noop:app", **options)
     else:
         uvicorn.run(app, **options)
 

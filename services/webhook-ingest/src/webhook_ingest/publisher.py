@@ -1,0 +1,89 @@
+"""Publishing verified events: one produce call per event-loop turn, one answer per event.
+
+Under load, hundreds of webhooks are verified in one turn of the event loop. Each gets a future;
+the first schedules a flush for the end of the turn, which hands every record of the turn to the
+shared producer in one `send_many` (one task, one bound) and settles each future with its
+outcome. That costs one task per turn instead of several tasks and futures per webhook (the
+profile's largest item after HTTP itself), while each webhook is still answered 200 only once
+the broker acknowledged its record (acks=all): a batch succeeds only when every record in it was
+acknowledged, and a batch that fails or passes the bound fails every record in it (503, Stripe
+retries; a record may then be on the topic twice, consumers deduplicate by event id). The bound
+is one timer per batch too: at `timeout_s` every record still waiting fails with TimeoutError,
+while the producer finishes or fails in the background (its own timeout discards a stuck client).
+
+`in_flight` counts the records handed over and not yet settled, including those whose webhook
+was already answered 503 at the bound while the producer finishes or fails in the background:
+the ingest sheds new webhooks while it is at its maximum.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+from backbone.kafka import BrokerUnavailable, OutgoingRecord, Producer
+
+
+class Publisher:
+    """Records of one event-loop turn produced together; a future per record."""
+
+    def __init__(self, producer: Producer, topic: str, timeout_s: float) -> None:
+        self.producer = producer
+        self.topic = topic
+        self.timeout_s = timeout_s
+        self.in_flight = 0
+        self._records: list[OutgoingRecord] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._batches: set[asyncio.Task[object]] = set()
+
+    def publish(
+        self, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> asyncio.Future[None]:
+        """A future that resolves once the broker acknowledged the record, or raises why not
+        (TimeoutError past the bound, BrokerUnavailable, or what the producer raised).
+
+        Cancelling it (the caller stopped waiting) does not withdraw the record.
+        """
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        if not self._records:
+            loop.call_soon(self._flush)
+        self._records.append(OutgoingRecord(self.topic, value, key, headers))
+        self._waiters.append(waiter)
+        self.in_flight += 1
+        return waiter
+
+    def _flush(self) -> None:
+        records, waiters = self._records, self._waiters
+        self._records, self._waiters = [], []
+        batch = asyncio.ensure_future(self.producer.send_many(records))
+        self._batches.add(batch)
+        bound = asyncio.get_running_loop().call_later(self.timeout_s, _expire, waiters)
+        batch.add_done_callback(partial(self._settle, waiters, bound))
+
+    def _settle(
+        self,
+        waiters: list[asyncio.Future[None]],
+        bound: asyncio.TimerHandle,
+        batch: asyncio.Future[object],
+    ) -> None:
+        bound.cancel()
+        self._batches.discard(batch)
+        self.in_flight -= len(waiters)
+        error: BaseException | None = (
+            BrokerUnavailable("publishing stopped") if batch.cancelled() else batch.exception()
+        )
+        for waiter in waiters:
+            if waiter.done():  # its webhook was answered at the bound already
+                continue
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(error)
+
+
+def _expire(waiters: list[asyncio.Future[None]]) -> None:
+    """The bound passed: whoever still waits is told so (the batch goes on in the background)."""
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_exception(TimeoutError("not acknowledged within the bound"))

@@ -142,7 +142,7 @@ class OutboxRelay:
     async def _hold_lock_and_publish(self) -> None:
         lock_key = zlib.crc32(f"outbox-relay:{self.source}".encode())
         lock_conn = await self._engine.connect()
-        locked = False
+        locked = standby = False
         try:
             while not self._stopping.is_set():
                 locked = bool(
@@ -151,6 +151,9 @@ class OutboxRelay:
                 await lock_conn.commit()
                 if locked:
                     break
+                if not standby:  # once per wait: another relay holds the lock
+                    log.info("relay.standby", source=self.source)
+                    standby = True
                 await self._pause(1.0)
             else:
                 return

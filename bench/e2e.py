@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from bench import cost, loadgen
-from bench.payments import event_body, new_batch, outcomes, seed, settled_count
+from bench.payments import (
+    database_activity,
+    event_body,
+    new_batch,
+    outcomes,
+    seed,
+    settled_count,
+)
 from bench.stack import System, keys_on, mail_received, mail_total
 from bench.stats import CpuSeconds, cpu_watch, load_text, summary
 from contracts.topics import RESERVATION_GROUP, dlq_topic
@@ -33,6 +40,7 @@ def run(
     load_before = load_text()
     cpu = cpu_watch(system.pids())
     seconds = CpuSeconds(system.pids())
+    db_before = database_activity(system.reservation_db)
     reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
     answers = loadgen.run(system.ingest_url, system.secret, bodies, rate, work_dir)
     # The load process is the only child reaped meanwhile: its own CPU, exactly.
@@ -51,9 +59,15 @@ def run(
     usage = cpu.report()
     usage["load"] = answers["load_cpu_percent"]
     used = seconds.stop()
+    db_after = database_activity(system.reservation_db)
     used["seconds"]["load generator"] = round(load_s, 3)
     figures = _figures(system, batch, answers, rate, duration, seed_s, usage, load_before)
     figures["cost"] = cost.per_payment(used, figures["confirmed"]) if system.controllable else None
+    if figures["confirmed"]:
+        # Statistics reach pg_stat_database when each backend reports (within a second or so).
+        figures["postgres_per_payment"] = {
+            k: round((db_after[k] - db_before[k]) / figures["confirmed"], 2) for k in db_after
+        }
     return figures
 
 

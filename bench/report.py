@@ -104,6 +104,18 @@ def _cost_lines(results: dict[str, Any], before: dict[str, float]) -> list[str]:
         ' committed; "previous run" is the last section with this table.',
         "",
         *cost.table(c, before),
+        *_postgres_line(figures.get("postgres_per_payment")),
+    ]
+
+
+def _postgres_line(pg: dict[str, float] | None) -> list[str]:
+    if not pg:
+        return []
+    return [
+        "",
+        f"PostgreSQL per payment (every database, the benchmark's own polls included):"
+        f" {pg['rows_written']} rows written, {pg['commits']} commits,"
+        f" {pg['wal_bytes'] / 1024:.1f} KiB of WAL.",
     ]
 
 

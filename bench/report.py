@@ -104,7 +104,22 @@ def _cost_lines(results: dict[str, Any], before: dict[str, float]) -> list[str]:
         ' committed; "previous run" is the last section with this table.',
         "",
         *cost.table(c, before),
+        *_idle_share(c, results.get("idle")),
         *_postgres_line(figures.get("postgres_per_payment")),
+    ]
+
+
+def _idle_share(c: dict[str, Any], idle_run: dict[str, Any] | None) -> list[str]:
+    """How much of the product's figure the stack would have used anyway, idle (part 0)."""
+    if not idle_run or not c["payments"]:
+        return []
+    idle_pct = sum(v for n, v in idle_run["percent_of_a_core"].items() if n in cost.PRODUCT)
+    idle_ms = idle_pct / 100 * c["window_s"] * 1000 / c["payments"]
+    return [
+        "",
+        f"Of the product's {c['product_ms']:.2f} ms, {idle_ms:.2f} ms is what the idle stack"
+        f" ({idle_pct:.1f}% of a core, part 0) uses over the same window anyway; per payment on"
+        f" top of idle: {c['product_ms'] - idle_ms:.2f} ms.",
     ]
 
 
@@ -144,16 +159,16 @@ def section(results: dict[str, Any], quick: bool, before: dict[str, float] | Non
         )
     if results.get("catchup"):
         lines += _catchup_rows(results["catchup"])
-    lines += _cost_lines(results, before or {})
     if results.get("idle"):
         r = results["idle"]
         lines += [
             "",
-            f"0. Idle: the whole stack with no traffic, {r['window_s']:.0f} s after start-up"
+            f"0. Idle: the whole stack with no traffic for {r['window_s']:.0f} s, once started"
             f" (load {r['load_before'].split()[0]}):",
             "",
             *idle.rows(r),
         ]
+    lines += _cost_lines(results, before or {})
     if results.get("curve"):
         lines += [
             "",
@@ -169,7 +184,7 @@ def section(results: dict[str, Any], quick: bool, before: dict[str, float] | Non
         ]
         for step, r in results["curve"]:
             cpu = r["cpu_percent"]
-            product = r["cost"]["product_ms"] if r.get("cost") else ""
+            product = f"{r['cost']['product_ms']:.2f}" if r.get("cost") else ""
             lines.append(
                 f"| {step} | {r['rate']:.0f}/s x {r['duration_s']:.0f} s |"
                 f" {r['http_from_schedule']['p99_ms']:.0f} ms |"

@@ -10,7 +10,9 @@ and issue 20's figures.
    process spent per payment (`bench.cost`);
 3. catch-up: the reservation worker stopped, a backlog queued, 1 then 2 worker processes;
 4. the end-to-end figures at 1x, 2x, 4x and 8x the rate, 60 s each (`--steps`,
-   `--step-duration`), so the knee shows.
+   `--step-duration`), so the knee shows;
+5. relay catch-up: outbox rows one relay process publishes per second, and its CPU per row
+   (`bench.relay`; `--relay-rows`).
 Parts 2-4 run against a RunningStack of our own (the processes of `make run`, free ports, an
 embedded broker and a durable embedded PostgreSQL), or with --target against `make run`'s stack
 (catch-up is skipped there: it stops and starts workers). Results: BENCHMARKS.md (a dated section
@@ -30,12 +32,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import catchup, e2e, idle, report
+from bench import catchup, e2e, idle, relay, report
 from bench.stack import System, own, target
 from bench.stats import INGEST_BENCH, load_text
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("idle", "ingest", "e2e", "curve", "catchup")
+PARTS = ("idle", "ingest", "e2e", "curve", "catchup", "relay")
 
 
 def log(text: str) -> None:
@@ -77,6 +79,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     parser.add_argument("--duration", type=float, help="steady seconds (60; quick 5)")
     parser.add_argument("--backlog", type=int, help="catch-up events (50,000; quick 2,000)")
     parser.add_argument("--workers", default="1,2", help="catch-up worker process counts")
+    parser.add_argument("--relay-rows", type=int, help="relay catch-up rows (50,000; quick 5,000)")
     parser.add_argument("--profile", action="store_true", help="py-spy the worker in catch-up")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     args = parser.parse_args()
@@ -101,7 +104,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         save()
     system: System | None = None
     try:
-        if set(parts) & {"idle", "e2e", "curve", "catchup"}:
+        if set(parts) & {"idle", "e2e", "curve", "catchup", "relay"}:
             if args.target:
                 if not args.reservation_db:
                     parser.error("--target needs --reservation-db (printed by `make run`)")
@@ -154,6 +157,15 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                     results["catchup"].append(r)
                     log(json.dumps(r))
                     save()
+        if system is not None and "relay" in parts:
+            if not system.controllable:
+                log("5. relay catch-up skipped: it needs a stack of its own (not --target)")
+            else:
+                rows = args.relay_rows or (5_000 if args.quick else 50_000)
+                log(f"5. relay catch-up: {rows} outbox rows, one relay process")
+                results["relay"] = relay.run(system, rows, timeout_s=60 if args.quick else 300)
+                log(json.dumps(results["relay"]))
+                save()
     finally:
         if system is not None:
             system.stop()

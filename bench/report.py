@@ -159,6 +159,13 @@ def section(results: dict[str, Any], quick: bool, before: dict[str, float] | Non
         )
     if results.get("catchup"):
         lines += _catchup_rows(results["catchup"])
+    if results.get("relay"):
+        r = results["relay"]
+        lines.append(
+            f"| 5. relay catch-up, one relay process: {r['sent']}/{r['rows']} rows published |"
+            f" | {r['rows_per_s']:.0f} rows/s | {r['cpu_ms_per_row']} ms of relay CPU per row,"
+            f" {r['relay_cpu_percent']}% of a core, load {r['load_before'].split()[0]} | |"
+        )
     if results.get("idle"):
         r = results["idle"]
         lines += [

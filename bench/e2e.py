@@ -3,19 +3,28 @@
 For every payment: the 2xx of its webhook (load process), the commit of its reservation
 (`updated_at`, written by the worker in the transaction that confirms it) and the moment the SMTP
 server accepted its e-mail (the mail sink's receive time). Every payment must be accounted for:
-published (2xx) = confirmed + dead-lettered.
+published (2xx) = confirmed + dead-lettered. In a stack of our own, the CPU every process used
+from the first request until the run settled, per payment committed (`bench.cost`).
 """
 
 from __future__ import annotations
 
+import resource
 import time
 from pathlib import Path
 from typing import Any
 
-from bench import loadgen
-from bench.payments import event_body, new_batch, outcomes, seed, settled_count
+from bench import cost, loadgen
+from bench.payments import (
+    database_activity,
+    event_body,
+    new_batch,
+    outcomes,
+    seed,
+    settled_count,
+)
 from bench.stack import System, keys_on, mail_received, mail_total
-from bench.stats import cpu_watch, load_text, summary
+from bench.stats import CpuSeconds, cpu_watch, load_text, summary
 from contracts.topics import RESERVATION_GROUP, dlq_topic
 
 
@@ -30,7 +39,13 @@ def run(
     mails_before = mail_total(system.mail_url)
     load_before = load_text()
     cpu = cpu_watch(system.pids())
+    seconds = CpuSeconds(system.pids())
+    db_before = database_activity(system.reservation_db)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
     answers = loadgen.run(system.ingest_url, system.secret, bodies, rate, work_dir)
+    # The load process is the only child reaped meanwhile: its own CPU, exactly.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_s = after.ru_utime + after.ru_stime - reaped.ru_utime - reaped.ru_stime
     # The pipeline finishes after the last 2xx: wait for it (bounded), CPU still counted.
     deadline = time.monotonic() + settle_s
     while time.monotonic() < deadline and settled_count(system.reservation_db, batch) < count:
@@ -43,7 +58,17 @@ def run(
         time.sleep(0.5)
     usage = cpu.report()
     usage["load"] = answers["load_cpu_percent"]
-    return _figures(system, batch, answers, rate, duration, seed_s, usage, load_before)
+    used = seconds.stop()
+    db_after = database_activity(system.reservation_db)
+    used["seconds"]["load generator"] = round(load_s, 3)
+    figures = _figures(system, batch, answers, rate, duration, seed_s, usage, load_before)
+    figures["cost"] = cost.per_payment(used, figures["confirmed"]) if system.controllable else None
+    if figures["confirmed"]:
+        # Statistics reach pg_stat_database when each backend reports (within a second or so).
+        figures["postgres_per_payment"] = {
+            k: round((db_after[k] - db_before[k]) / figures["confirmed"], 2) for k in db_after
+        }
+    return figures
 
 
 def _figures(  # noqa: PLR0917 - private, one caller

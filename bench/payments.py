@@ -216,3 +216,23 @@ def transactions(database_url: str, batch: Batch) -> int:
         )
         row = cur.fetchone()
     return int(row[0]) if row else 0
+
+
+def database_activity(database_url: str) -> dict[str, int]:
+    """The server's cumulative write counters (every database): rows inserted, updated and
+    deleted, transactions committed, WAL bytes. Differences over a run size PostgreSQL."""
+    with psycopg.connect(database_url, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT sum(tup_inserted), sum(tup_updated), sum(tup_deleted), sum(xact_commit)"
+            " FROM pg_stat_database"
+        )
+        row = cur.fetchone()
+        cur.execute("SELECT wal_bytes FROM pg_stat_wal")
+        wal = cur.fetchone()
+    assert row is not None
+    inserted, updated, deleted, commits = (int(v or 0) for v in row)
+    return {
+        "rows_written": inserted + updated + deleted,
+        "commits": commits,
+        "wal_bytes": int(wal[0]) if wal else 0,
+    }

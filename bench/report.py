@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import cost, idle
+
 HEADER = """# Benchmarks
 
 Written by `make bench` (`python -m bench`, see bench/__main__.py for what each part does). Each
-run adds a dated section at the top. Targets are issue 11's; "load" is the machine's 1-minute load
-average before a part (other work on the machine competes for the same cores).
+run adds a dated section at the top. Targets are issues 11's and 20's; "load" is the machine's
+1-minute load average before a part (other work on the machine competes for the same cores).
 """
 
 
@@ -86,8 +88,59 @@ def _catchup_rows(runs: list[dict[str, Any]]) -> list[str]:
     return rows
 
 
-def section(results: dict[str, Any], quick: bool) -> str:
-    """The markdown of one run."""
+def _cost_lines(results: dict[str, Any], before: dict[str, float]) -> list[str]:
+    """The cost-per-payment table at 1x: the steady run's, else the curve's 1x step."""
+    source, figures = "2. steady run", results.get("e2e")
+    if not (figures and figures.get("cost")):
+        steps = dict(results.get("curve") or [])
+        source, figures = "the curve's 1x step", steps.get("1x")
+    if not (figures and figures.get("cost")):
+        return []
+    c = figures["cost"]
+    return [
+        "",
+        f"Cost per payment at {figures['rate']:.0f}/s ({source}): CPU from the first request"
+        f" until the run settled ({c['window_s']:.0f} s), over {c['payments']} payments"
+        ' committed; "previous run" is the last section with this table.',
+        "",
+        *cost.table(c, before),
+        *_idle_share(c, results.get("idle")),
+        *_postgres_line(figures.get("postgres_per_payment")),
+    ]
+
+
+def _idle_share(c: dict[str, Any], idle_run: dict[str, Any] | None) -> list[str]:
+    """How much of the product's figure the stack would have used anyway, idle (part 0)."""
+    if not idle_run or not c["payments"]:
+        return []
+    idle_pct = sum(v for n, v in idle_run["percent_of_a_core"].items() if n in cost.PRODUCT)
+    idle_ms = idle_pct / 100 * c["window_s"] * 1000 / c["payments"]
+    return [
+        "",
+        f"Of the product's {c['product_ms']:.2f} ms, {idle_ms:.2f} ms is what the idle stack"
+        f" ({idle_pct:.1f}% of a core, part 0) uses over the same window anyway; per payment on"
+        f" top of idle: {c['product_ms'] - idle_ms:.2f} ms.",
+    ]
+
+
+def _postgres_line(pg: dict[str, float] | None) -> list[str]:
+    if not pg:
+        return []
+    return [
+        "",
+        f"PostgreSQL per payment (every database, the benchmark's own polls included):"
+        f" {pg['rows_written']} rows written, {pg['commits']} commits,"
+        f" {pg['wal_bytes'] / 1024:.1f} KiB of WAL.",
+    ]
+
+
+def previous_cost(path: Path) -> dict[str, float]:
+    """The per-process cost figures of the newest section that has them (none: {})."""
+    return cost.previous(path.read_text()) if path.exists() else {}
+
+
+def section(results: dict[str, Any], quick: bool, before: dict[str, float] | None = None) -> str:
+    """The markdown of one run; `before`: the previous run's cost per payment, for ratios."""
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"## {when}{' (quick smoke run: short, not comparable)' if quick else ''}",
@@ -106,25 +159,46 @@ def section(results: dict[str, Any], quick: bool) -> str:
         )
     if results.get("catchup"):
         lines += _catchup_rows(results["catchup"])
+    if results.get("relay"):
+        r = results["relay"]
+        lines.append(
+            f"| 5. relay catch-up, one relay process: {r['sent']}/{r['rows']} rows published |"
+            f" | {r['rows_per_s']:.0f} rows/s | {r['cpu_ms_per_row']} ms of relay CPU per row,"
+            f" {r['relay_cpu_percent']}% of a core, load {r['load_before'].split()[0]} | |"
+        )
+    if results.get("idle"):
+        r = results["idle"]
+        lines += [
+            "",
+            f"0. Idle: the whole stack with no traffic for {r['window_s']:.0f} s, once started"
+            f" (load {r['load_before'].split()[0]}):",
+            "",
+            *idle.rows(r),
+        ]
+    lines += _cost_lines(results, before or {})
     if results.get("curve"):
         lines += [
             "",
-            "4. Load curve (each step its own batch; latency from the webhook's 2xx):",
+            "4. Load curve (each step its own batch; latency from the webhook's 2xx; targets at"
+            " 4x: commit p99 < 250 ms, e-mail p99 < 1 s, all accounted for):",
             "",
         ]
         lines += [
             "| load | offered | HTTP p99 from schedule | commit p50 / p99 | e-mail p50 / p99 |"
-            " accounted | CPU % of a core: machine / worker / notifier / postgres / others |",
-            "|---|---|---|---|---|---|---|",
+            " accounted | product CPU ms per payment |"
+            " CPU % of a core: machine / worker / notifier / postgres / others |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for step, r in results["curve"]:
             cpu = r["cpu_percent"]
+            product = f"{r['cost']['product_ms']:.2f}" if r.get("cost") else ""
             lines.append(
                 f"| {step} | {r['rate']:.0f}/s x {r['duration_s']:.0f} s |"
                 f" {r['http_from_schedule']['p99_ms']:.0f} ms |"
                 f" {r['commit_from_2xx']['p50_ms']:.0f} / {r['commit_from_2xx']['p99_ms']:.0f} ms |"
                 f" {r['mail_from_2xx']['p50_ms']:.0f} / {r['mail_from_2xx']['p99_ms']:.0f} ms |"
-                f" {_accounting(r)} ({r['emails']} e-mails) | {cpu.get('machine', '')} /"
+                f" {_accounting(r)} ({r['emails']} e-mails) | {product} |"
+                f" {cpu.get('machine', '')} /"
                 f" {cpu.get('reservation-worker', '')} / {cpu.get('notifier', '')} /"
                 f" {cpu.get('postgres', '')} / {cpu.get('others', '')} |"
             )
@@ -136,5 +210,5 @@ def write(path: Path, results: dict[str, Any], quick: bool) -> None:
     """Insert this run's section at the top of BENCHMARKS.md."""
     old = path.read_text() if path.exists() else HEADER
     head, sep, rest = old.partition("\n## ")
-    body = section(results, quick)
+    body = section(results, quick, cost.previous(old))
     path.write_text(head.rstrip() + "\n\n" + body + ("\n## " + rest if sep else ""))

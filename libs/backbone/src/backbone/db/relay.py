@@ -6,6 +6,13 @@ start and after any failed send) the relay reads the tail of each target partiti
 sent the rows it finds there already. So a relay killed between the broker's acknowledgement and
 its own commit does not publish those rows a second time.
 
+Idle, it backs off: after a short batch it pauses `idle_interval_s` (50 ms) while rows keep
+coming, and once none came for `idle_after_s` (2 s) the pause doubles with every empty poll up
+to `idle_max_interval_s` (0.5 s); the first row found brings it back to 50 ms. Under load
+nothing changes; at rest each relay polls twice a second instead of twenty times (issue 20's
+idle cost), and the first fact after a quiet spell waits at most `idle_max_interval_s`. A writer
+in the same process may call `wake()` after its commit to cut the pause short.
+
 Outages are waited out: a PostgreSQL or broker failure (backbone.kafka.failures) drops the lock
 and its connection, backs off (capped, with jitter, logged per step) and starts over, lock and
 reconciliation included. Rows are read and marked on the connection that holds the lock, so a
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -50,6 +58,8 @@ class OutboxRelay:
         source: str,
         batch_size: int = 200,
         idle_interval_s: float = 0.05,
+        idle_max_interval_s: float = 0.5,
+        idle_after_s: float = 2.0,
         failure_backoff_s: float = 1.0,
         prune: PruneSettings | None = None,
         retry: RetrySettings | None = None,
@@ -62,6 +72,9 @@ class OutboxRelay:
         self.source = source
         self._batch_size = batch_size
         self._idle_interval_s = idle_interval_s
+        self._idle_max_interval_s = max(idle_max_interval_s, idle_interval_s)
+        self._idle_after_s = idle_after_s
+        self._wakeup = asyncio.Event()
         self._failure_backoff_s = failure_backoff_s
         self._retry = retry or RetrySettings(transient_backoff_initial_s=failure_backoff_s)
         # A relay beside an API may wait for the broker without taking the API out of service.
@@ -77,6 +90,12 @@ class OutboxRelay:
     def stop(self) -> None:
         """Finish the batch in hand and return from `run`."""
         self._stopping.set()
+        self._wakeup.set()
+
+    def wake(self) -> None:
+        """Look for rows now instead of at the end of the idle pause (after a commit that added
+        some, in the same process); harmless at any time."""
+        self._wakeup.set()
 
     def outbox_id(self, row_id: int, created_at: datetime) -> str:
         """The header value naming one row of this outbox on the topic.
@@ -123,7 +142,7 @@ class OutboxRelay:
     async def _hold_lock_and_publish(self) -> None:
         lock_key = zlib.crc32(f"outbox-relay:{self.source}".encode())
         lock_conn = await self._engine.connect()
-        locked = False
+        locked = standby = False
         try:
             while not self._stopping.is_set():
                 locked = bool(
@@ -132,6 +151,9 @@ class OutboxRelay:
                 await lock_conn.commit()
                 if locked:
                     break
+                if not standby:  # once per wait: another relay holds the lock
+                    log.info("relay.standby", source=self.source)
+                    standby = True
                 await self._pause(1.0)
             else:
                 return
@@ -160,11 +182,22 @@ class OutboxRelay:
 
     async def _publish_loop(self) -> None:
         await self.reconcile()
+        pause, last_row = self._idle_interval_s, time.monotonic()
         while not self._stopping.is_set():
+            self._wakeup.clear()  # a wake() from here on ends the next pause early
             count = await self.publish_batch()
+            if count:
+                pause, last_row = self._idle_interval_s, time.monotonic()
             if count < self._batch_size:
                 await self.pruner.maybe_run()
-                await self._pause(self._idle_interval_s)
+                await self._idle(pause)
+                if time.monotonic() - last_row >= self._idle_after_s:
+                    pause = min(pause * 2, self._idle_max_interval_s)
+
+    async def _idle(self, seconds: float) -> None:
+        """Pause between polls; `wake()` or `stop()` ends it early."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
 
     def _session(self) -> AsyncSession:
         """A session on the lock's connection while active, else on the pool (tests, requeue)."""

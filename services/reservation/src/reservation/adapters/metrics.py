@@ -21,6 +21,7 @@ from contracts.reservation import (
     ReservationPaymentFailedV1,
     ReservationRefundedV1,
 )
+from reservation.adapters.money_metrics import DECLINES, DISPUTES, OVERDUE_RESOLVED, decline_label
 
 FUNNEL = Counter(
     "reservation_payment_funnel_total",
@@ -134,3 +135,58 @@ REFUND_OLDEST_WAITING_SECONDS = Gauge(
 )
 for _outcome in ("succeeded", "pending", "refused", "failed", "canceled", "retried", "observed"):
     REFUNDS.labels(_outcome)
+
+
+class MetricsObserver:
+    """The Prometheus implementation of service_layer.ports.Observer (bootstrap wires it)."""
+
+    def committed(
+        self,
+        step: str | None,
+        facts: Sequence[FactBase],
+        *,
+        started: float,
+        event_created: datetime | None = None,
+    ) -> float | None:
+        """Count a committed signal and its facts (record_committed)."""
+        return record_committed(step, facts, started=started, event_created=event_created)
+
+    def facts_committed(self, facts: Sequence[FactBase]) -> None:
+        """Count committed facts by outcome."""
+        count_facts(facts)
+
+    def funnel(self, step: str) -> None:
+        """One step of the payment funnel."""
+        FUNNEL.labels(step).inc()
+
+    def outcome(self, outcome: str) -> None:
+        """One outcome without a fact of its own."""
+        OUTCOMES.labels(outcome).inc()
+
+    def order_flagged(self, reason: str) -> None:
+        """A paid beats order differs from what was sold."""
+        ORDERS_FLAGGED.labels(reason).inc()
+
+    def refund(self, outcome: str) -> None:
+        """A refund moved."""
+        REFUNDS.labels(outcome).inc()
+
+    def refunds_waiting(self, count: int, oldest_s: float) -> None:
+        """Refunds waiting for Stripe."""
+        REFUNDS_WAITING.set(count)
+        REFUND_OLDEST_WAITING_SECONDS.set(oldest_s)
+
+    def dispute(self, stage: str) -> None:
+        """A dispute opened, won or lost."""
+        DISPUTES.labels(stage).inc()
+
+    def declined(self, decline_code: str | None) -> str:
+        """A card declined: the funnel's `declined` step and the code's bounded label."""
+        code = decline_label(decline_code)
+        FUNNEL.labels("declined").inc()
+        DECLINES.labels(code).inc()
+        return code
+
+    def overdue(self, outcome: str) -> None:
+        """An overdue session looked up at Stripe."""
+        OVERDUE_RESOLVED.labels(outcome).inc()

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backbone.db.engine import make_engine, session_factory
 from reservation.adapters import migrations
+from reservation.adapters.metrics import MetricsObserver
 from reservation.adapters.stripe_gateway import StripeGateway
 from reservation.service_layer.messages import BatchHandler, Handler, make_handlers
 from reservation.service_layer.payments import PaymentService
@@ -65,9 +66,10 @@ def build(
     until first use)."""
     engine = make_engine(settings.database, application_name=application_name)
     sessions = session_factory(engine)
+    observer = MetricsObserver()
 
     def uow(correlation_id: str | None = None) -> UnitOfWork:
-        return UnitOfWork(sessions, correlation_id)
+        return UnitOfWork(sessions, correlation_id, observer)
 
     payments = PaymentService(uow=uow, consumer=settings.consumer_group, clock=clock)
     stripe = StripeGateway(settings.stripe)

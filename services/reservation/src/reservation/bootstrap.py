@@ -12,10 +12,10 @@ from backbone.db.engine import make_engine, session_factory
 from reservation.adapters import migrations
 from reservation.adapters.metrics import MetricsObserver
 from reservation.adapters.stripe_gateway import StripeGateway
+from reservation.adapters.unit_of_work import UnitOfWork
 from reservation.service_layer.messages import BatchHandler, Handler, make_handlers
 from reservation.service_layer.payments import PaymentService
 from reservation.service_layer.refund_executor import RefundExecutor, RefundGateway
-from reservation.service_layer.unit_of_work import UnitOfWork
 from reservation.settings import Settings
 
 

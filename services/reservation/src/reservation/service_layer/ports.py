@@ -1,7 +1,7 @@
 """Ports the service layer needs from outside it: the unit of work with its repositories, and
 what it tells the metrics (an observer).
 
-Use cases are written against `ReservationUnitOfWork`: service_layer.unit_of_work is the
+Use cases are written against `ReservationUnitOfWork`: adapters.unit_of_work is the
 PostgreSQL implementation, tests/unit/fakes.py the in-memory one. They count what they did
 through `Observer`: `adapters.metrics.MetricsObserver` is the Prometheus implementation that
 `bootstrap` wires in, `NullObserver` counts nothing. No use case imports a metric or a table.

@@ -1,66 +1,11 @@
-"""The unit of work on PostgreSQL: one transaction holding the state change, the inbox row and the
-outbox rows (the use cases see it as service_layer.ports.ReservationUnitOfWork).
+"""Where the PostgreSQL unit of work was: it lives in adapters.unit_of_work now.
 
-The shared convention (backbone.db.unit_of_work): `async with uow:` opens the transaction, `await
-uow.commit()` keeps it, leaving the block without it rolls everything back.
+Use cases are written against service_layer.ports.ReservationUnitOfWork; this name stays only
+for modules that still import it from here (bootstrap builds the real one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from reservation.adapters.unit_of_work import UnitOfWork
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from backbone.db.inbox import claim_many
-from backbone.db.unit_of_work import SqlUnitOfWork
-from reservation.adapters.disputes import DisputeRepository
-from reservation.adapters.facts import FactWriter
-from reservation.adapters.metrics import MetricsObserver
-from reservation.adapters.orders import OrderRepository
-from reservation.adapters.provenance import CheckoutRecords
-from reservation.adapters.refund_store import RefundStore
-from reservation.adapters.repository import Repository
-from reservation.service_layer.ports import Observer, ReservationUnitOfWork
-
-
-class UnitOfWork(SqlUnitOfWork, ReservationUnitOfWork):
-    """Reservations, orders, refunds, disputes and facts bound to one transaction.
-
-    What the aggregates changed (reservations, orders, payment attempts) and the outbox facts are
-    written just before the commit, a few statements for any number of them.
-    """
-
-    repo: Repository
-    orders: OrderRepository
-    refunds: RefundStore
-    disputes: DisputeRepository
-    checkout: CheckoutRecords
-    facts: FactWriter
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        correlation_id: str | None = None,
-        observer: Observer | None = None,
-    ) -> None:
-        super().__init__(sessions)
-        self._correlation_id = correlation_id
-        self.observer = observer if observer is not None else MetricsObserver()
-
-    def _bind(self, session: AsyncSession) -> None:
-        self.repo = Repository(session)
-        self.orders = OrderRepository(session)
-        self.refunds = RefundStore(session)
-        self.disputes = DisputeRepository(session)
-        self.checkout = CheckoutRecords(session)
-        self.facts = FactWriter(session, self._correlation_id)
-
-    async def _stage(self) -> None:
-        await self.publish()
-        await self.repo.flush()
-        await self.orders.flush()
-        await self.facts.flush()
-
-    async def claim_many(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
-        """The inbox claims of several events, in this transaction: the ids not processed before."""
-        return await claim_many(self.session, consumer, event_ids)
+__all__ = ["UnitOfWork"]

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backbone.db.engine import make_engine, session_factory
 from reservation.adapters import migrations
-from reservation.adapters.metrics import MetricsObserver
+from reservation.adapters.metrics import PaymentMetrics
 from reservation.adapters.stripe_gateway import StripeGateway
 from reservation.adapters.unit_of_work import UnitOfWork
 from reservation.service_layer.messages import BatchHandler, Handler, make_handlers
@@ -66,7 +66,7 @@ def build(
     until first use)."""
     engine = make_engine(settings.database, application_name=application_name)
     sessions = session_factory(engine)
-    observer = MetricsObserver()
+    observer = PaymentMetrics()
 
     def uow(correlation_id: str | None = None) -> UnitOfWork:
         return UnitOfWork(sessions, correlation_id, observer)

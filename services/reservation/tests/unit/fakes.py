@@ -22,7 +22,7 @@ from reservation.domain.model import LIVE_STATUSES
 from reservation.domain.orders import Order, OrderDraft
 from reservation.domain.refunds import RefundStatus
 from reservation.domain.reservation import Reservation
-from reservation.service_layer.ports import NullObserver, ReservationUnitOfWork
+from reservation.service_layer.ports import NullPaymentObserver, ReservationUnitOfWork
 
 
 @dataclass
@@ -223,7 +223,7 @@ class FakeCheckoutRecords:
         return [p[1] for p in self._db.parked.values() if p[2] < cutoff][:limit]
 
 
-class RecordingObserver(NullObserver):
+class RecordingObserver(NullPaymentObserver):
     """Remembers what it was told."""
 
     def __init__(self) -> None:
@@ -232,7 +232,7 @@ class RecordingObserver(NullObserver):
     def order_flagged(self, reason: str) -> None:
         self.calls.append(("order_flagged", reason))
 
-    def refund(self, outcome: str) -> None:
+    def refund_outcome(self, outcome: str) -> None:
         self.calls.append(("refund", outcome))
 
     def dispute(self, stage: str) -> None:

@@ -21,7 +21,7 @@ from contracts.reservation import (
     ReservationPaymentFailedV1,
     ReservationRefundedV1,
 )
-from reservation.adapters.money_metrics import DECLINES, DISPUTES, OVERDUE_RESOLVED, decline_label
+from reservation.adapters.money_metrics import DECLINES, DISPUTES, decline_label
 
 FUNNEL = Counter(
     "reservation_payment_funnel_total",
@@ -137,8 +137,8 @@ for _outcome in ("succeeded", "pending", "refused", "failed", "canceled", "retri
     REFUNDS.labels(_outcome)
 
 
-class MetricsObserver:
-    """The Prometheus implementation of service_layer.ports.Observer (bootstrap wires it)."""
+class PaymentMetrics:
+    """The Prometheus implementation of service_layer.ports.PaymentObserver (bootstrap wires it)."""
 
     def committed(
         self,
@@ -155,26 +155,13 @@ class MetricsObserver:
         """Count committed facts by outcome."""
         count_facts(facts)
 
-    def funnel(self, step: str) -> None:
-        """One step of the payment funnel."""
-        FUNNEL.labels(step).inc()
-
-    def outcome(self, outcome: str) -> None:
-        """One outcome without a fact of its own."""
-        OUTCOMES.labels(outcome).inc()
-
     def order_flagged(self, reason: str) -> None:
         """A paid beats order differs from what was sold."""
         ORDERS_FLAGGED.labels(reason).inc()
 
-    def refund(self, outcome: str) -> None:
+    def refund_outcome(self, outcome: str) -> None:
         """A refund moved."""
         REFUNDS.labels(outcome).inc()
-
-    def refunds_waiting(self, count: int, oldest_s: float) -> None:
-        """Refunds waiting for Stripe."""
-        REFUNDS_WAITING.set(count)
-        REFUND_OLDEST_WAITING_SECONDS.set(oldest_s)
 
     def dispute(self, stage: str) -> None:
         """A dispute opened, won or lost."""
@@ -186,7 +173,3 @@ class MetricsObserver:
         FUNNEL.labels("declined").inc()
         DECLINES.labels(code).inc()
         return code
-
-    def overdue(self, outcome: str) -> None:
-        """An overdue session looked up at Stripe."""
-        OVERDUE_RESOLVED.labels(outcome).inc()

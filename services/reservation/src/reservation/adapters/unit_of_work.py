@@ -16,12 +16,12 @@ from backbone.db.inbox import claim_many
 from backbone.db.unit_of_work import SqlUnitOfWork
 from reservation.adapters.disputes import DisputeRepository
 from reservation.adapters.facts import FactWriter
-from reservation.adapters.metrics import MetricsObserver
+from reservation.adapters.metrics import PaymentMetrics
 from reservation.adapters.orders import OrderRepository
 from reservation.adapters.provenance import CheckoutRecords
 from reservation.adapters.refund_store import RefundStore
 from reservation.adapters.repository import Repository
-from reservation.service_layer.ports import Observer, ReservationUnitOfWork
+from reservation.service_layer.ports import PaymentObserver, ReservationUnitOfWork
 
 
 class UnitOfWork(SqlUnitOfWork, ReservationUnitOfWork):
@@ -42,11 +42,11 @@ class UnitOfWork(SqlUnitOfWork, ReservationUnitOfWork):
         self,
         sessions: async_sessionmaker[AsyncSession],
         correlation_id: str | None = None,
-        observer: Observer | None = None,
+        observer: PaymentObserver | None = None,
     ) -> None:
         super().__init__(sessions)
         self._correlation_id = correlation_id
-        self.observer = observer if observer is not None else MetricsObserver()
+        self.observer = observer if observer is not None else PaymentMetrics()
 
     def _bind(self, session: AsyncSession) -> None:
         self.repo = Repository(session)

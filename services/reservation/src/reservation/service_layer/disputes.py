@@ -19,7 +19,7 @@ from reservation.domain.disputes import DisputeStage, dispute_advances, dispute_
 from reservation.domain.events import DisputeMoved
 from reservation.domain.orders import Order
 from reservation.domain.reservation import Reservation
-from reservation.service_layer.ports import Observer, ReservationUnitOfWork
+from reservation.service_layer.ports import PaymentObserver, ReservationUnitOfWork
 
 log = get_logger(__name__)
 
@@ -125,7 +125,7 @@ def _label(stage: DisputeStage) -> str:
 
 
 def committed(
-    observer: Observer, signal: DisputeSignal | PaymentDeclined, actions: dict[str, str]
+    observer: PaymentObserver, signal: DisputeSignal | PaymentDeclined, actions: dict[str, str]
 ) -> None:
     """Metrics and the audit line of a dispute or decline whose transaction committed."""
     if isinstance(signal, PaymentDeclined):

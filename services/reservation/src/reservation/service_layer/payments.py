@@ -29,7 +29,7 @@ from reservation.service_layer.disputes import (
     committed,
 )
 from reservation.service_layer.orders import apply_order
-from reservation.service_layer.ports import Observer, ReservationUnitOfWork
+from reservation.service_layer.ports import PaymentObserver, ReservationUnitOfWork
 from reservation.service_layer.refund_apply import apply_waiting
 from reservation.service_layer.refund_lookup import request_lookup
 from reservation.service_layer.refunds import RefundSignal, record_stripe_refund
@@ -131,7 +131,7 @@ class PaymentService:
 
     def _committed(
         self,
-        observer: Observer,
+        observer: PaymentObserver,
         signal: Signal,
         written: list[FactBase],
         actions: dict[str, str],

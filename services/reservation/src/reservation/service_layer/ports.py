@@ -3,8 +3,8 @@ what it tells the metrics (an observer).
 
 Use cases are written against `ReservationUnitOfWork`: adapters.unit_of_work is the
 PostgreSQL implementation, tests/unit/fakes.py the in-memory one. They count what they did
-through `Observer`: `adapters.metrics.MetricsObserver` is the Prometheus implementation that
-`bootstrap` wires in, `NullObserver` counts nothing. No use case imports a metric or a table.
+through `PaymentObserver`: `adapters.metrics.PaymentMetrics` is the Prometheus implementation that
+`bootstrap` wires in, `NullPaymentObserver` counts nothing. No use case imports a metric or a table.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from reservation.domain.reservation import Reservation
 log = get_logger(__name__)
 
 
-class Observer(Protocol):
+class PaymentObserver(Protocol):
     """What the use cases count and time; every method is called after the fact it names."""
 
     def committed(
@@ -44,20 +44,11 @@ class Observer(Protocol):
     def facts_committed(self, facts: Sequence[FactBase]) -> None:
         """Facts committed outside a signal (the refund executor, the sweep)."""
 
-    def funnel(self, step: str) -> None:
-        """One step of the payment funnel."""
-
-    def outcome(self, outcome: str) -> None:
-        """One outcome of a reservation that produced no fact of its own."""
-
     def order_flagged(self, reason: str) -> None:
         """A paid beats order differs from what was sold."""
 
-    def refund(self, outcome: str) -> None:
+    def refund_outcome(self, outcome: str) -> None:
         """A refund moved: succeeded, pending, refused, failed, canceled, retried, observed."""
-
-    def refunds_waiting(self, count: int, oldest_s: float) -> None:
-        """How many of our refunds wait for Stripe, and the age of the oldest."""
 
     def dispute(self, stage: str) -> None:
         """A dispute opened, won or lost."""
@@ -65,11 +56,8 @@ class Observer(Protocol):
     def declined(self, decline_code: str | None) -> str:
         """A card declined; the bounded label it was counted under."""
 
-    def overdue(self, outcome: str) -> None:
-        """An overdue session looked up at Stripe, by what Stripe said."""
 
-
-class NullObserver:
+class NullPaymentObserver:
     """Counts nothing (a use case built without metrics)."""
 
     def committed(
@@ -86,19 +74,10 @@ class NullObserver:
     def facts_committed(self, facts: Sequence[FactBase]) -> None:
         """Nothing counted."""
 
-    def funnel(self, step: str) -> None:
-        """Nothing counted."""
-
-    def outcome(self, outcome: str) -> None:
-        """Nothing counted."""
-
     def order_flagged(self, reason: str) -> None:
         """Nothing counted."""
 
-    def refund(self, outcome: str) -> None:
-        """Nothing counted."""
-
-    def refunds_waiting(self, count: int, oldest_s: float) -> None:
+    def refund_outcome(self, outcome: str) -> None:
         """Nothing counted."""
 
     def dispute(self, stage: str) -> None:
@@ -107,9 +86,6 @@ class NullObserver:
     def declined(self, decline_code: str | None) -> str:
         """The code as given."""
         return decline_code or "unknown"
-
-    def overdue(self, outcome: str) -> None:
-        """Nothing counted."""
 
 
 class Reservations(Protocol):
@@ -288,7 +264,7 @@ class ReservationUnitOfWork(AbstractUnitOfWork):
     disputes: Disputes
     checkout: CheckoutRecords
     facts: Facts
-    observer: Observer
+    observer: PaymentObserver
 
     @abc.abstractmethod
     async def claim_many(self, consumer: str, event_ids: Sequence[str]) -> set[str]:

@@ -113,7 +113,7 @@ async def record_stripe_refund(
         if row is not None and row.origin == "ours":
             outcome = await settle_ours(uow, row, refund.stripe_refund_id, refund.status, now)
             if outcome in {s.value for s in UNDONE}:
-                uow.observer.refund(str(outcome))
+                uow.observer.refund_outcome(str(outcome))
             return
         if refund.payment_intent_id is None:
             log.info("refund.without_payment_intent")
@@ -128,11 +128,11 @@ async def record_stripe_refund(
                 status=refund.status,
                 reason=REFUND_REASON_CHARGE_REFUNDED,
             )
-            uow.observer.refund("observed")
+            uow.observer.refund_outcome("observed")
         elif moves(RefundStatus(row.status), refund.status):
             row.status, row.updated_at = refund.status.value, now
         if refund.status in UNDONE:
             log.error("refund.failed", payment_intent_id=refund.payment_intent_id)
-            uow.observer.refund(refund.status.value)
+            uow.observer.refund_outcome(refund.status.value)
         await apply_waiting(uow, refund.payment_intent_id, now)
         await uow.publish()

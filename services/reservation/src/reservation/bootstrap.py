@@ -66,10 +66,10 @@ def build(
     until first use)."""
     engine = make_engine(settings.database, application_name=application_name)
     sessions = session_factory(engine)
-    observer = PaymentMetrics()
+    payment_metrics = PaymentMetrics()
 
     def uow(correlation_id: str | None = None) -> UnitOfWork:
-        return UnitOfWork(sessions, correlation_id, observer)
+        return UnitOfWork(sessions, correlation_id, payment_metrics)
 
     payments = PaymentService(uow=uow, consumer=settings.consumer_group, clock=clock)
     stripe = StripeGateway(settings.stripe)

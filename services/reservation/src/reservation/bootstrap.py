@@ -12,11 +12,10 @@ from backbone.db.engine import make_engine, session_factory
 from reservation.adapters import migrations
 from reservation.adapters.metrics import PrometheusObserver
 from reservation.adapters.stripe_gateway import StripeGateway
+from reservation.adapters.unit_of_work import UnitOfWork
 from reservation.entrypoints.records import BatchHandler, Handler, make_handlers
-from reservation.service_layer.observers import Observer
 from reservation.service_layer.payments import PaymentService
 from reservation.service_layer.refund_executor import RefundExecutor, RefundGateway
-from reservation.service_layer.unit_of_work import UnitOfWork
 from reservation.settings import Settings
 
 
@@ -37,11 +36,11 @@ class Container:
     stripe: StripeGateway  # one client for refunds, overdue look-ups and reconciliation
     handler: Handler
     batch_handler: BatchHandler
-    observer: Observer  # what the worker's jobs report goes to Prometheus
+    observer: PrometheusObserver  # what every use case reports goes to Prometheus
 
     def uow(self, correlation_id: str | None = None) -> UnitOfWork:
         """A new unit of work."""
-        return UnitOfWork(self.sessions, correlation_id)
+        return UnitOfWork(self.sessions, correlation_id, self.observer)
 
     async def close(self) -> None:
         """Release the database pool."""
@@ -68,13 +67,13 @@ def build(
     until first use)."""
     engine = make_engine(settings.database, application_name=application_name)
     sessions = session_factory(engine)
+    observer = PrometheusObserver()
 
     def uow(correlation_id: str | None = None) -> UnitOfWork:
-        return UnitOfWork(sessions, correlation_id)
+        return UnitOfWork(sessions, correlation_id, observer)
 
     payments = PaymentService(uow=uow, consumer=settings.consumer_group, clock=clock)
     stripe = StripeGateway(settings.stripe)
-    observer = PrometheusObserver()
     refunds = RefundExecutor(
         uow=uow,
         gateway=gateway or stripe,

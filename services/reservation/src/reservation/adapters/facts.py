@@ -1,4 +1,8 @@
-"""Reservation and order facts (contracts.reservation) built from a row, written to the outbox."""
+"""Reservation and order facts (contracts.reservation) built from domain events, for the outbox.
+
+The public contract stays what it was on the wire: each domain event (domain.events) maps to
+one contract fact here, at the moment the unit of work takes the events of a use case.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +21,8 @@ from contracts.reservation import (
     OrderConfirmedV1,
     OrderItemV1,
     OrderRefundedV1,
+    PaymentDisputeClosedV1,
+    PaymentDisputedV1,
     ReservationConfirmedV1,
     ReservationExpiredV1,
     ReservationFlaggedForReviewV1,
@@ -24,8 +30,29 @@ from contracts.reservation import (
     ReservationRefundedV1,
 )
 from contracts.topics import RESERVATION_EVENTS
-from reservation.adapters.orders import lines_of
-from reservation.adapters.tables import OrderRow, ReservationRow
+from reservation.domain import events as e
+
+
+class _Booked(Protocol):
+    """What every reservation fact names: a booking (domain.events.Booking, or a row)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def user_email(self) -> str: ...
+    @property
+    def service_name(self) -> str: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def ends_at(self) -> datetime: ...
+
+
+class _Expiring(_Booked, Protocol):
+    @property
+    def current_session_id(self) -> str | None: ...
 
 
 class FactWriter:
@@ -58,7 +85,12 @@ class FactWriter:
         pending, self._pending = self._pending, []
         await add_all(self._session, pending)
 
-    def _common(self, row: ReservationRow) -> dict[str, Any]:
+    @property
+    def correlation_id(self) -> str | None:
+        """The correlation id facts written now carry."""
+        return self._correlation_id
+
+    def _common(self, row: _Booked) -> dict[str, Any]:
         return {
             "event_id": uuid.uuid4(),
             "occurred_at": datetime.now(UTC),
@@ -89,129 +121,118 @@ class FactWriter:
         self.written.append(fact)
 
     def write(self, fact: FactBase) -> None:
-        """Any fact built elsewhere (service_layer.disputes builds its own)."""
+        """Any fact built elsewhere."""
         self._write(fact)
 
-    def confirmed(self, row: ReservationRow) -> None:
-        """The reservation is paid and the slot is the user's."""
-        assert row.paid_session_id is not None
-        self._write(
-            ReservationConfirmedV1(
-                **self._common(row),
-                amount_paid=row.paid_amount if row.paid_amount is not None else row.amount,
-                currency=row.paid_currency or row.currency,
-                reference=row.reference,
-                session_id=row.paid_session_id,
-                payment_intent_id=row.payment_intent_id,
-                paid_at=row.paid_at,
-            )
-        )
-
-    def payment_failed(self, row: ReservationRow, reason: str, session_id: str | None) -> None:
-        """An attempt failed; the hold stays for a retry."""
-        self._write(
-            ReservationPaymentFailedV1(
-                **self._common(row),
-                reason=reason,
-                session_id=session_id,
-                hold_expires_at=row.hold_expires_at,
-            )
-        )
-
-    def expired(self, row: ReservationRow) -> None:
-        """The hold ran out unpaid; the slot is free."""
+    def expired(self, row: _Expiring) -> None:
+        """The hold ran out unpaid; the slot is free (the sweep and the booking API)."""
         self._write(ReservationExpiredV1(**self._common(row), session_id=row.current_session_id))
 
-    def refunded(
-        self,
-        row: ReservationRow,
-        *,
-        amount: int,
-        currency: str,
-        refund_id: str,
-        reason: str,
-        session_id: str | None,
-        payment_intent_id: str | None,
-        partial: bool = False,
-        refunded_total: int | None = None,
-    ) -> None:
-        """Money went back to the user (`partial`: part of it, the booking stands)."""
-        self._write(
-            ReservationRefundedV1(
-                **self._common(row),
-                amount_refunded=amount,
-                currency=currency,
-                refund_id=refund_id,
-                reason=reason,
-                session_id=session_id,
-                payment_intent_id=payment_intent_id,
-                partial=partial,
-                refunded_total=refunded_total,
-            )
-        )
+    def record(self, event: e.Event) -> None:
+        """The contract fact of a domain event (RefundRequested and OrderFlagged have none)."""
+        fact = self._fact(event)
+        if fact is not None:
+            self._write(fact)
 
-    def order_refunded(
-        self, row: OrderRow, *, amount: int, refund_id: str, reason: str, partial: bool
-    ) -> None:
-        """Money for a beats order went back to the user."""
-        self._write(
-            OrderRefundedV1(
-                event_id=uuid.uuid4(),
-                occurred_at=datetime.now(UTC),
-                correlation_id=self._correlation_id,
-                user_id=row.user_id,
-                user_email=row.user_email,
-                order_id=row.session_id,
-                session_id=row.session_id,
-                payment_intent_id=row.payment_intent_id,
-                amount_refunded=amount,
-                currency=row.paid_currency or row.currency,
-                refund_id=refund_id,
-                reason=reason,
-                partial=partial,
+    def _fact(self, event: e.Event) -> FactBase | None:
+        if isinstance(event, e.Confirmed):
+            return ReservationConfirmedV1(
+                **self._common(event.booking),
+                amount_paid=event.amount_paid,
+                currency=event.currency,
+                reference=event.booking.reference,
+                session_id=event.session_id,
+                payment_intent_id=event.payment_intent_id,
+                paid_at=event.paid_at,
             )
-        )
+        if isinstance(event, e.PaymentFailed):
+            return ReservationPaymentFailedV1(
+                **self._common(event.booking),
+                reason=event.reason,
+                session_id=event.session_id,
+                hold_expires_at=event.booking.hold_expires_at,
+            )
+        if isinstance(event, e.Expired):
+            return ReservationExpiredV1(**self._common(event.booking), session_id=event.session_id)
+        if isinstance(event, e.FlaggedForReview):
+            return ReservationFlaggedForReviewV1(
+                **self._common(event.booking),
+                reason=event.reason,
+                expected_amount=event.booking.amount,
+                expected_currency=event.booking.currency,
+                paid_amount=event.paid_amount,
+                paid_currency=event.paid_currency,
+                session_id=event.session_id,
+                payment_intent_id=event.payment_intent_id,
+            )
+        if isinstance(event, e.Refunded):
+            return ReservationRefundedV1(
+                **self._common(event.booking),
+                amount_refunded=event.amount,
+                currency=event.currency,
+                refund_id=event.refund_id,
+                reason=event.reason,
+                session_id=event.session_id,
+                payment_intent_id=event.payment_intent_id,
+                partial=event.partial,
+                refunded_total=event.refunded_total,
+            )
+        if isinstance(event, e.OrderConfirmed):
+            return OrderConfirmedV1(
+                **self._order(event.order_id, event.user_id, event.user_email),
+                payment_intent_id=event.payment_intent_id,
+                items=[
+                    OrderItemV1(item_id=i.item_id, title=i.title, price=i.price)
+                    for i in event.lines
+                ],
+                total=sum(i.price for i in event.lines),
+                currency=event.currency,
+            )
+        if isinstance(event, e.OrderRefunded):
+            return OrderRefundedV1(
+                **self._order(event.order_id, event.user_id, event.user_email),
+                payment_intent_id=event.payment_intent_id,
+                amount_refunded=event.amount,
+                currency=event.currency,
+                refund_id=event.refund_id,
+                reason=event.reason,
+                partial=event.partial,
+            )
+        if isinstance(event, e.DisputeMoved):
+            return self._dispute(event)
+        return None
 
-    def flagged(
-        self,
-        row: ReservationRow,
-        *,
-        reason: str,
-        expected_amount: int,
-        paid_amount: int,
-        paid_currency: str,
-        session_id: str,
-    ) -> None:
-        """The payment does not match our price: an operator must look."""
-        self._write(
-            ReservationFlaggedForReviewV1(
-                **self._common(row),
-                reason=reason,
-                expected_amount=expected_amount,
-                expected_currency=row.currency,
-                paid_amount=paid_amount,
-                paid_currency=paid_currency,
-                session_id=session_id,
-                payment_intent_id=row.payment_intent_id,
-            )
-        )
+    def _order(self, order_id: str, user_id: str, user_email: str) -> dict[str, Any]:
+        # An order's id is its Checkout Session id (orders have no other).
+        return {
+            "event_id": uuid.uuid4(),
+            "occurred_at": datetime.now(UTC),
+            "correlation_id": self._correlation_id,
+            "user_id": user_id,
+            "user_email": user_email,
+            "order_id": order_id,
+            "session_id": order_id,
+        }
 
-    def order_confirmed(self, row: OrderRow) -> None:
-        """A beats order is paid: its id is the Checkout Session id (orders have no other)."""
-        lines = lines_of(row)
-        assert lines, "an order is confirmed only once its items are known"
-        self._write(
-            OrderConfirmedV1(
-                event_id=uuid.uuid4(),
-                occurred_at=datetime.now(UTC),
-                correlation_id=self._correlation_id,
-                user_id=row.user_id,
-                user_email=row.user_email,
-                order_id=row.session_id,
-                session_id=row.session_id,
-                payment_intent_id=row.payment_intent_id,
-                items=[OrderItemV1(item_id=i.item_id, title=i.title, price=i.price) for i in lines],
-                total=sum(i.price for i in lines),
-                currency=row.currency,
+    def _dispute(self, event: e.DisputeMoved) -> FactBase:
+        common: dict[str, object] = {
+            "event_id": uuid.uuid4(),
+            "occurred_at": datetime.now(UTC),
+            "correlation_id": self._correlation_id,
+            "user_id": event.user_id,
+            "user_email": event.user_email,
+            "dispute_id": event.dispute_id,
+            "payment_intent_id": event.payment_intent_id,
+            "charge_id": event.charge_id,
+            "amount": event.amount,
+            "currency": event.currency,
+            "reason": event.reason,
+            "stripe_status": event.stripe_status,
+            "reservation_ids": list(event.reservation_ids),
+            "order_id": event.order_id,
+        }
+        if event.stage == "open":
+            return PaymentDisputedV1.model_validate(
+                {**common, "evidence_due_by": event.evidence_due_by}
             )
-        )
+        return PaymentDisputeClosedV1.model_validate({**common, "outcome": event.stage})

@@ -22,10 +22,13 @@ from contracts.reservation import (
     ReservationRefundedV1,
 )
 from reservation.adapters.money_metrics import (
+    DECLINES,
+    DISPUTES,
     OVERDUE_RESOLVED,
     RECONCILE_LAST_RUN,
     RECONCILE_MISMATCHES,
     RECONCILE_RUNS,
+    decline_label,
 )
 from reservation.service_layer.observers import MISMATCH_KINDS, SESSION_CREATED, STEP_OF_EVENT
 
@@ -137,7 +140,8 @@ for _outcome in ("succeeded", "pending", "refused", "failed", "canceled", "retri
 
 
 class PrometheusObserver:
-    """The observer port (service_layer.observers.Observer) on this module's series."""
+    """The observer ports (service_layer.observers.Observer, service_layer.ports.PaymentObserver)
+    on this module's series: bootstrap wires one for every use case."""
 
     def facts_committed(self, facts: Sequence[FactBase]) -> None:
         """Count committed facts by outcome (and the refund steps of the funnel)."""
@@ -172,3 +176,29 @@ class PrometheusObserver:
         """The refunds still waiting for Stripe after a round, and the age of the oldest."""
         REFUNDS_WAITING.set(count)
         REFUND_OLDEST_WAITING_SECONDS.set(oldest_s)
+
+    def committed(
+        self,
+        step: str | None,
+        facts: Sequence[FactBase],
+        *,
+        started: float,
+        event_created: datetime | None = None,
+    ) -> float | None:
+        """Count a committed signal and its facts (record_committed)."""
+        return record_committed(step, facts, started=started, event_created=event_created)
+
+    def order_flagged(self, reason: str) -> None:
+        """A paid beats order differs from what was sold."""
+        ORDERS_FLAGGED.labels(reason).inc()
+
+    def dispute(self, stage: str) -> None:
+        """A dispute opened, won or lost."""
+        DISPUTES.labels(stage).inc()
+
+    def declined(self, decline_code: str | None) -> str:
+        """A card declined: the funnel's `declined` step and the code's bounded label."""
+        code = decline_label(decline_code)
+        FUNNEL.labels("declined").inc()
+        DECLINES.labels(code).inc()
+        return code

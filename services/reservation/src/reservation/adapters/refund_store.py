@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from reservation.adapters.tables import OrderRow, RefundRow
+from reservation.adapters.tables import RefundRow
 from reservation.domain.refunds import RefundStatus
 
 # One statement for any number of payments, locked in the order of their lock keys (the hashes
@@ -87,8 +87,35 @@ class RefundStore:
             await self.session.execute(_LOCK_PAYMENTS, {"keys": wanted})
             self._locked.update(wanted)
 
-    async def request(self, row: RefundRow) -> None:
-        """Record a refund we decided (once per key: a replayed decision changes nothing)."""
+    async def request(
+        self,
+        *,
+        key: str,
+        origin: str,
+        payment_intent_id: str,
+        amount: int,
+        currency: str,
+        reason: str,
+        reservation_id: str | None = None,
+        session_id: str | None = None,
+        charge_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        """Record a refund we decided, or a look-up (once per key: a replayed decision changes
+        nothing); the refund executor carries it out after the commit."""
+        row = RefundRow(
+            key=key,
+            origin=origin,
+            payment_intent_id=payment_intent_id,
+            amount=amount,
+            currency=currency.lower(),
+            status=RefundStatus.REQUESTED.value,
+            reason=reason,
+            reservation_id=reservation_id,
+            session_id=session_id,
+            charge_id=charge_id,
+            correlation_id=correlation_id,
+        )
         values = {c.name: getattr(row, c.name) for c in RefundRow.__table__.columns}  # type: ignore[attr-defined]
         await self.session.execute(
             insert(RefundRow).values(values).on_conflict_do_nothing(index_elements=["key"])
@@ -115,9 +142,29 @@ class RefundStore:
             )
         ).first()
 
-    def add(self, row: RefundRow) -> None:
-        """Stage a refund Stripe told us of."""
+    def observe(
+        self,
+        *,
+        stripe_refund_id: str,
+        payment_intent_id: str,
+        amount: int,
+        currency: str,
+        status: RefundStatus,
+        reason: str,
+    ) -> RefundRow:
+        """Stage a refund made in Stripe that its events told us of."""
+        row = RefundRow(
+            key=f"stripe:{stripe_refund_id}",
+            origin="stripe",
+            stripe_refund_id=stripe_refund_id,
+            payment_intent_id=payment_intent_id,
+            amount=amount,
+            currency=currency.lower(),
+            status=status.value,
+            reason=reason,
+        )
         self.session.add(row)
+        return row
 
     async def of_payment(
         self, payment_intent_id: str, origins: tuple[str, ...] = ("stripe",)
@@ -175,13 +222,3 @@ class RefundStore:
             )
         ).one()
         return int(count), float(oldest)
-
-    async def orders_paid_by(self, payment_intent_id: str) -> list[OrderRow]:
-        """Row-locked orders paid by a PaymentIntent."""
-        rows = await self.session.scalars(
-            select(OrderRow)
-            .where(col(OrderRow.payment_intent_id) == payment_intent_id)
-            .order_by(col(OrderRow.session_id))
-            .with_for_update()
-        )
-        return list(rows)

@@ -1,17 +1,27 @@
-"""Queries of the reservation database; callers own the transaction (no commit in here)."""
+"""Reservations of the database as domain aggregates (and the catalog); no commit in here.
+
+Reservations the payment use cases change are loaded as `domain.reservation.Reservation`
+aggregates, row-locked in id order with their payment attempts, and kept for the transaction
+(one object per reservation). `flush` writes back what changed with Core statements: one
+UPDATE executed for every changed reservation at once and one INSERT for every recorded
+attempt, no ORM unit of work in between. The booking API and the sweep still read rows
+(`get`, `for_user`, `due_holds`, ...).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from reservation.adapters.tables import PaymentAttemptRow, ReservationRow, StudioServiceRow
-from reservation.domain.model import LIVE_STATUSES, SWEEPABLE_STATUSES, Slot, StudioService
+from reservation.domain.model import LIVE_STATUSES, SWEEPABLE_STATUSES, Slot, Status, StudioService
 from reservation.domain.payments import Attempt, Stage
+from reservation.domain.reservation import Reservation
 
 
 def to_service(row: StudioServiceRow) -> StudioService:
@@ -22,6 +32,30 @@ def to_service(row: StudioServiceRow) -> StudioService:
 
 
 _ATTEMPTS = PaymentAttemptRow.__table__  # type: ignore[attr-defined]
+_RESERVATIONS = ReservationRow.__table__  # type: ignore[attr-defined]
+_COLUMNS: tuple[str, ...] = tuple(c.name for c in _RESERVATIONS.columns)
+# What a payment, a refund or a dispute may change: written back whole when anything changed.
+_MUTABLE: tuple[str, ...] = tuple(c for c in _COLUMNS if c not in ("id", "created_at"))
+_SAVE = (
+    update(_RESERVATIONS)
+    .where(_RESERVATIONS.c.id == bindparam("k_id"))
+    .values({c: bindparam(f"v_{c}") for c in _MUTABLE})
+)
+
+
+def to_reservation(row: Any) -> Reservation:
+    """The aggregate of a `reservations` row (a Core row mapping)."""
+    values = {c: row[c] for c in _COLUMNS}
+    values["status"] = Status(values["status"])
+    return Reservation(**values)
+
+
+def _values(reservation: Reservation) -> dict[str, Any]:
+    values = {c: getattr(reservation, c) for c in _MUTABLE}
+    values["status"] = reservation.status.value
+    return values
+
+
 # Insert the attempts, or move their stage: one statement (an array per column) for any number.
 _RECORD_ATTEMPTS = text(
     "INSERT INTO payment_attempts (reservation_id, session_id, session_created, stage)"
@@ -35,16 +69,16 @@ _RECORD_ATTEMPTS = text(
 class Repository:
     """Reservations, their payment attempts and the catalog, within one session.
 
-    Within a transaction, reservations locked once and attempts read once are kept in memory, and
-    recorded attempts are written by `flush` in one statement: a batch of payments locks and reads
-    everything it needs up front (in id order), then decides in memory.
+    Within a transaction, a reservation is loaded once (locked, with its attempts) and kept in
+    memory: a batch of payments locks and reads everything it needs up front (in id order),
+    decides in memory, and `flush` writes the changes in a few statements.
     """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self._locked: dict[str, ReservationRow] = {}
+        self.seen: dict[str, Reservation] = {}
+        self._saved: dict[str, dict[str, Any]] = {}
         self._attempts: dict[str, dict[str, Attempt]] = {}
-        self._staged: dict[tuple[str, str], Attempt] = {}
 
     async def services(self) -> list[StudioService]:
         """The active catalog."""
@@ -65,28 +99,58 @@ class Repository:
         self.session.add(row)
 
     async def get(self, reservation_id: str, *, for_update: bool = False) -> ReservationRow | None:
-        """One reservation, row-locked when asked."""
+        """One reservation row, row-locked when asked."""
         statement = select(ReservationRow).where(col(ReservationRow.id) == reservation_id)
         if for_update:
             statement = statement.with_for_update()
         return (await self.session.scalars(statement)).first()
 
-    async def lock_many(self, reservation_ids: Sequence[str]) -> list[ReservationRow]:
-        """Row-lock reservations in id order (one order everywhere, so no deadlocks).
-
-        Rows this transaction locked before come from memory; unknown ids are left out.
-        """
+    async def lock_many(self, reservation_ids: Sequence[str]) -> list[Reservation]:
+        """Row-lock reservations in id order (one order everywhere, so no deadlocks) and load
+        them with their attempts. Those this transaction loaded before come from memory;
+        unknown ids are left out."""
         wanted = sorted(set(reservation_ids))
-        missing = [i for i in wanted if i not in self._locked]
+        missing = [i for i in wanted if i not in self.seen]
         if missing:
-            rows = await self.session.scalars(
-                select(ReservationRow)
-                .where(col(ReservationRow.id).in_(missing))
-                .order_by(col(ReservationRow.id))
+            rows = await self.session.execute(
+                select(_RESERVATIONS)
+                .where(_RESERVATIONS.c.id.in_(missing))
+                .order_by(_RESERVATIONS.c.id)
                 .with_for_update()
             )
-            self._locked.update((row.id, row) for row in rows)
-        return [self._locked[i] for i in wanted if i in self._locked]
+            await self._track([to_reservation(r) for r in rows.mappings()])
+        return [self.seen[i] for i in wanted if i in self.seen]
+
+    async def by_payment_intent(self, payment_intent_id: str) -> list[Reservation]:
+        """Row-locked reservations paid by a PaymentIntent (this transaction's changes
+        included)."""
+        await self.flush()
+        rows = await self.session.execute(
+            select(_RESERVATIONS)
+            .where(_RESERVATIONS.c.payment_intent_id == payment_intent_id)
+            .order_by(_RESERVATIONS.c.id)
+            .with_for_update()
+        )
+        found = [to_reservation(r) for r in rows.mappings()]
+        await self._track([r for r in found if r.id not in self.seen])
+        return [self.seen[r.id] for r in found]
+
+    async def _track(self, loaded: list[Reservation]) -> None:
+        """Keep freshly loaded aggregates (with their attempts) for the transaction."""
+        if not loaded:
+            return
+        await self.load_attempts([r.id for r in loaded])
+        for reservation in loaded:
+            reservation.attempts = dict(self._attempts[reservation.id])
+            self.seen[reservation.id] = reservation
+            self._saved[reservation.id] = _values(reservation)
+
+    async def slot_free(self, reservation: Reservation) -> bool:
+        """Whether no live reservation holds any of its slot now (this transaction's changes
+        included; the exclusion constraint has the last word at commit)."""
+        await self.flush()
+        slot = Slot(reservation.resource, reservation.starts_at, reservation.ends_at)
+        return await self.live_overlapping(slot) == 0
 
     async def for_user(self, user_id: str, status: str | None = None) -> list[ReservationRow]:
         """A user's reservations, soonest slot first."""
@@ -94,16 +158,6 @@ class Repository:
         if status:
             statement = statement.where(col(ReservationRow.status) == status)
         rows = await self.session.scalars(statement.order_by(col(ReservationRow.starts_at)))
-        return list(rows)
-
-    async def by_payment_intent(self, payment_intent_id: str) -> list[ReservationRow]:
-        """Row-locked reservations paid by a PaymentIntent."""
-        rows = await self.session.scalars(
-            select(ReservationRow)
-            .where(col(ReservationRow.payment_intent_id) == payment_intent_id)
-            .order_by(col(ReservationRow.id))
-            .with_for_update()
-        )
         return list(rows)
 
     async def stale_holds_on(self, slot: Slot, now: datetime) -> list[ReservationRow]:
@@ -155,37 +209,40 @@ class Repository:
             self._attempts[reservation_id][session_id] = Attempt(session_id, created, Stage(stage))
 
     async def attempts(self, reservation_id: str) -> list[Attempt]:
-        """Every payment attempt of a reservation, those recorded in this transaction included."""
+        """Every payment attempt of a reservation recorded so far."""
+        if reservation_id in self.seen:
+            return list(self.seen[reservation_id].attempts.values())
         await self.load_attempts([reservation_id])
         return list(self._attempts[reservation_id].values())
 
-    async def record_attempt(self, reservation_id: str, attempt: Attempt) -> None:
-        """Insert the attempt, or move its stage (the caller checked that it advances).
-
-        Staged: `flush` writes it. A known attempt keeps the creation time first recorded.
-        """
-        await self.load_attempts([reservation_id])
-        known = self._attempts[reservation_id].get(attempt.session_id)
-        if known is not None:
-            attempt = Attempt(attempt.session_id, known.created, attempt.stage)
-        self._attempts[reservation_id][attempt.session_id] = attempt
-        self._staged[(reservation_id, attempt.session_id)] = attempt
-
     async def flush(self) -> None:
-        """Write the staged attempts in one statement (the unit of work calls it on commit)."""
-        if not self._staged:
-            return
-        staged, self._staged = self._staged, {}
-        keys = sorted(staged)
-        await self.session.execute(
-            _RECORD_ATTEMPTS,
-            {
-                "reservation_ids": [reservation_id for reservation_id, _ in keys],
-                "session_ids": [session_id for _, session_id in keys],
-                "created": [staged[key].created for key in keys],
-                "stages": [staged[key].stage.value for key in keys],
-            },
-        )
+        """Write what changed in the aggregates: the reservations in one executemany UPDATE,
+        their recorded attempts in one INSERT (the unit of work calls it before committing)."""
+        changed: list[dict[str, Any]] = []
+        attempts: list[tuple[str, Attempt]] = []
+        for reservation_id in sorted(self.seen):
+            reservation = self.seen[reservation_id]
+            values = _values(reservation)
+            if values != self._saved[reservation_id]:
+                changed.append({"k_id": reservation_id, **{f"v_{k}": v for k, v in values.items()}})
+                self._saved[reservation_id] = values
+            if reservation.recorded_attempts:
+                attempts += [
+                    (reservation_id, a) for _, a in sorted(reservation.recorded_attempts.items())
+                ]
+                reservation.recorded_attempts = {}
+        if changed:
+            await self.session.execute(_SAVE, changed)
+        if attempts:
+            await self.session.execute(
+                _RECORD_ATTEMPTS,
+                {
+                    "reservation_ids": [reservation_id for reservation_id, _ in attempts],
+                    "session_ids": [a.session_id for _, a in attempts],
+                    "created": [a.created for _, a in attempts],
+                    "stages": [a.stage.value for _, a in attempts],
+                },
+            )
 
     async def live_overlapping(self, slot: Slot) -> int:
         """How many live reservations overlap `slot` (for reports; the constraint decides)."""

@@ -18,17 +18,15 @@ is accounted for, an operator decides), never confirmed.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
-from sqlalchemy import text
 
 from backbone.logging import get_logger
 from reservation.domain.payments import Stage
-from reservation.service_layer.payments import SessionSignal
-from reservation.service_layer.unit_of_work import UnitOfWork
+from reservation.service_layer.ports import ReservationUnitOfWork
+from reservation.service_layer.signals import SessionSignal
 
 log = get_logger(__name__)
 
@@ -36,7 +34,9 @@ UNKNOWN_SESSION = "unknown_session"
 _SIGNAL = TypeAdapter(SessionSignal)
 
 
-async def vet(uow: UnitOfWork, signal: SessionSignal, now: datetime) -> list[SessionSignal]:
+async def vet(
+    uow: ReservationUnitOfWork, signal: SessionSignal, now: datetime
+) -> list[SessionSignal]:
     """The signals to apply in place of `signal`, inside its transaction (see the module)."""
     if signal.stage is Stage.OPEN:  # checkout's fact: remember it, release what waited for it
         await _remember(uow, signal)
@@ -72,72 +72,40 @@ def _checked(paid: SessionSignal, fact: SessionSignal) -> SessionSignal:
     return dataclasses.replace(paid, provenance_problem=problem)
 
 
-async def _remember(uow: UnitOfWork, fact: SessionSignal) -> None:
-    await uow.session.execute(
-        text(
-            "INSERT INTO checkout_session_facts (session_id, amount_total, currency,"
-            " reservation_ids) VALUES (:s, :a, :c, CAST(:r AS jsonb))"
-            " ON CONFLICT (session_id) DO NOTHING"
-        ),
-        {
-            "s": fact.session_id,
-            "a": fact.amount_total,
-            "c": fact.currency,
-            "r": json.dumps(fact.reservation_ids),
-        },
+async def _remember(uow: ReservationUnitOfWork, fact: SessionSignal) -> None:
+    await uow.checkout.remember(
+        fact.session_id, fact.amount_total, fact.currency, list(fact.reservation_ids)
     )
 
 
-async def _fact(uow: UnitOfWork, session_id: str) -> SessionSignal | None:
-    row = (
-        await uow.session.execute(
-            text(
-                "SELECT amount_total, currency, reservation_ids FROM checkout_session_facts"
-                " WHERE session_id = :s"
-            ),
-            {"s": session_id},
-        )
-    ).first()
-    if row is None:
+async def _fact(uow: ReservationUnitOfWork, session_id: str) -> SessionSignal | None:
+    created = await uow.checkout.created(session_id)
+    if created is None:
         return None
+    amount_total, currency, reservation_ids = created
     return SessionSignal(
         event_id="",
         session_id=session_id,
         session_created=datetime.min,
         stage=Stage.OPEN,
-        reservation_ids=list(row.reservation_ids),
-        amount_total=row.amount_total,
-        currency=row.currency,
+        reservation_ids=reservation_ids,
+        amount_total=amount_total,
+        currency=currency,
     )
 
 
-async def _park(uow: UnitOfWork, signal: SessionSignal, now: datetime) -> None:
-    await uow.session.execute(
-        text(
-            "INSERT INTO unverified_payments (event_id, session_id, signal, parked_at)"
-            " VALUES (:e, :s, CAST(:p AS jsonb), :t) ON CONFLICT (event_id) DO NOTHING"
-        ),
-        {
-            "e": signal.event_id,
-            "s": signal.session_id,
-            "p": _SIGNAL.dump_json(signal).decode(),
-            "t": now,
-        },
-    )
+async def _park(uow: ReservationUnitOfWork, signal: SessionSignal, now: datetime) -> None:
+    payload = _SIGNAL.dump_json(signal).decode()
+    await uow.checkout.park(signal.event_id, signal.session_id, payload, now)
 
 
-async def _unpark(uow: UnitOfWork, column: str, value: str) -> list[SessionSignal]:
+async def _unpark(uow: ReservationUnitOfWork, column: str, value: str) -> list[SessionSignal]:
     """Take parked payments out (one transaction wins: the fact's or the sweep's)."""
-    assert column in ("event_id", "session_id")
-    rows = await uow.session.execute(
-        text(f"DELETE FROM unverified_payments WHERE {column} = :v RETURNING signal"),  # noqa: S608
-        {"v": value},
-    )
-    return [_SIGNAL.validate_python(row.signal) for row in rows]
+    return [_SIGNAL.validate_python(p) for p in await uow.checkout.unpark(column, value)]
 
 
 async def flag_overdue(
-    uow: Callable[[], UnitOfWork],
+    uow: Callable[[], ReservationUnitOfWork],
     apply: Callable[[list[SessionSignal]], Awaitable[None]],
     now: datetime,
     grace_s: float,
@@ -146,14 +114,8 @@ async def flag_overdue(
     """Payments parked longer than `grace_s` with no fact from checkout: applied flagged
     (`unknown_session`). Each under its own inbox id, so a second sweep of one is a no-op."""
     async with uow() as reading:
-        rows = await reading.session.execute(
-            text(
-                "SELECT signal FROM unverified_payments WHERE parked_at < :cutoff"
-                " ORDER BY parked_at LIMIT :n"
-            ),
-            {"cutoff": now - timedelta(seconds=grace_s), "n": limit},
-        )
-        overdue = [_SIGNAL.validate_python(row.signal) for row in rows]
+        parked = await reading.checkout.parked_before(now - timedelta(seconds=grace_s), limit)
+        overdue = [_SIGNAL.validate_python(p) for p in parked]
     flagged = [
         dataclasses.replace(
             s, event_id=f"{s.event_id}:unverified", provenance_problem=UNKNOWN_SESSION

@@ -8,16 +8,15 @@ from typing import Any
 
 from backbone.logging import get_logger
 from contracts.reservation import REFUND_REASON_CHARGE_REFUNDED
-from reservation.adapters.tables import RefundRow
 from reservation.domain.refunds import COUNTED, RefundStatus
+from reservation.service_layer.ports import ReservationUnitOfWork
 from reservation.service_layer.refund_events import stripe_refund
 from reservation.service_layer.refunds import ChargeRefunded, record_stripe_refund
-from reservation.service_layer.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 
 
-async def request_lookup(uow: UnitOfWork, charge: ChargeRefunded) -> None:
+async def request_lookup(uow: ReservationUnitOfWork, charge: ChargeRefunded) -> None:
     """Ask the executor to read the charge's refunds when we know of less than it says went
     back (the caller holds the payment's lock)."""
     known = await uow.refunds.of_payment(charge.payment_intent_id, ("stripe", "ours"))
@@ -26,22 +25,19 @@ async def request_lookup(uow: UnitOfWork, charge: ChargeRefunded) -> None:
         return
     key = f"lookup:{charge.charge_id}:{charge.amount_refunded}"
     await uow.refunds.request(
-        RefundRow(
-            key=key,
-            origin="lookup",
-            payment_intent_id=charge.payment_intent_id,
-            amount=charge.amount_refunded,
-            currency=charge.currency.lower(),
-            status=RefundStatus.REQUESTED.value,
-            reason=REFUND_REASON_CHARGE_REFUNDED,
-            charge_id=charge.charge_id,
-        )
+        key=key,
+        origin="lookup",
+        payment_intent_id=charge.payment_intent_id,
+        amount=charge.amount_refunded,
+        currency=charge.currency,
+        reason=REFUND_REASON_CHARGE_REFUNDED,
+        charge_id=charge.charge_id,
     )
     log.info("refund.lookup_requested", refund_key=key, known=counted)
 
 
 async def record_lookup(
-    uow: UnitOfWork, key: str, found: list[dict[str, Any]], now: datetime
+    uow: ReservationUnitOfWork, key: str, found: list[dict[str, Any]], now: datetime
 ) -> bool:
     """Record the refunds the charge listed, as if their events had come; the look-up is done.
     False if another round recorded it meanwhile."""

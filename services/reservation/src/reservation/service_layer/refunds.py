@@ -1,5 +1,6 @@
-"""Refunds inside the caller's transaction: decide one (Stripe is called after the commit, by the
-refund executor), record what Stripe says of one, and settle our own; Stripe's are applied by
+"""Refunds inside the caller's transaction: what Stripe says of one, and our own settled (a
+reservation decides a refund itself, domain.reservation's RefundRequested, and the refund
+executor calls Stripe after the commit); Stripe's are applied by
 refund_apply once their payment is settled, whichever of the two arrives first.
 
 Every transaction that touches a payment's refunds or settles the payment first takes the
@@ -13,19 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from backbone.logging import bound_ids, get_logger
-from contracts.reservation import REFUND_REASON_CHARGE_REFUNDED, REFUND_REASON_DUPLICATE_PAYMENT
-from reservation.adapters.metrics import REFUNDS
-from reservation.adapters.tables import RefundRow, ReservationRow
-from reservation.domain.model import Status
-from reservation.domain.refunds import UNDONE, RefundStatus, moves, refund_key
+from contracts.reservation import REFUND_REASON_CHARGE_REFUNDED
+from reservation.domain.refunds import UNDONE, RefundStatus, moves
+from reservation.service_layer.ports import RefundRecord, ReservationUnitOfWork
 from reservation.service_layer.refund_apply import apply_waiting
-from reservation.service_layer.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 
 # The metadata key our refunds carry in Stripe, so their events are recognised as ours.
 REFUND_KEY_METADATA = "refund_key"
-_RELEASED = (Status.EXPIRED.value, Status.CANCELLED.value)
 
 
 @dataclass(frozen=True)
@@ -70,38 +67,12 @@ class RefundSignal:
         return ids + [c.payment_intent_id for c in self.charges]
 
 
-async def request_refund(
-    uow: UnitOfWork,
-    row: ReservationRow,
-    *,
-    payment_intent_id: str,
-    amount: int,
-    currency: str,
-    reason: str,
-    session_id: str,
-    correlation_id: str | None,
-) -> None:
-    """Record the decision to refund `row`'s payment by `session_id` (carried out after commit)."""
-    key = refund_key(row.id, session_id)
-    await uow.refunds.request(
-        RefundRow(
-            key=key,
-            origin="ours",
-            payment_intent_id=payment_intent_id,
-            amount=amount,
-            currency=currency.lower(),
-            status=RefundStatus.REQUESTED.value,
-            reason=reason,
-            reservation_id=row.id,
-            session_id=session_id,
-            correlation_id=correlation_id,
-        )
-    )
-    log.warning("refund.requested", refund_key=key, reason=reason, amount=amount)
-
-
 async def settle_ours(
-    uow: UnitOfWork, row: RefundRow, stripe_refund_id: str, status: RefundStatus, now: datetime
+    uow: ReservationUnitOfWork,
+    row: RefundRecord,
+    stripe_refund_id: str,
+    status: RefundStatus,
+    now: datetime,
 ) -> str | None:
     """Stripe answered our request, or an event told of it first: record it; the first time the
     money is on its way back, change the reservation and publish the fact. The outcome to count,
@@ -117,29 +88,23 @@ async def settle_ours(
         return status.value
     row.applied_at = now
     [reservation] = await uow.repo.lock_many([row.reservation_id])
-    if row.reason != REFUND_REASON_DUPLICATE_PAYMENT:
-        # A duplicate payment's refund leaves the booking (and its own payment) as they were.
-        reservation.refund_id, reservation.refunded_at = stripe_refund_id, now
-        reservation.refunded_amount = (reservation.refunded_amount or 0) + row.amount
-        reservation.updated_at = now
-        if reservation.status in _RELEASED:
-            # A late payment whose slot was taken: refunded now that Stripe has the refund. A
-            # reservation another payment revived meanwhile keeps its booking.
-            reservation.status = Status.REFUNDED
+    reservation.refund_ours(
+        refund_id=stripe_refund_id,
+        amount=row.amount,
+        currency=row.currency,
+        reason=row.reason,
+        session_id=row.session_id,
+        payment_intent_id=row.payment_intent_id,
+        now=now,
+    )
     with uow.facts.correlated(row.correlation_id):
-        uow.facts.refunded(
-            reservation,
-            amount=row.amount,
-            currency=row.currency,
-            refund_id=stripe_refund_id,
-            reason=row.reason,
-            session_id=row.session_id,
-            payment_intent_id=row.payment_intent_id,
-        )
+        await uow.publish()
     return status.value
 
 
-async def record_stripe_refund(uow: UnitOfWork, refund: StripeRefund, now: datetime) -> None:
+async def record_stripe_refund(
+    uow: ReservationUnitOfWork, refund: StripeRefund, now: datetime
+) -> None:
     """Record what Stripe says of one refund (any order, any number of times) and apply it."""
     with bound_ids(stripe_refund_id=refund.stripe_refund_id):
         row = await uow.refunds.by_stripe_id(refund.stripe_refund_id)
@@ -148,28 +113,26 @@ async def record_stripe_refund(uow: UnitOfWork, refund: StripeRefund, now: datet
         if row is not None and row.origin == "ours":
             outcome = await settle_ours(uow, row, refund.stripe_refund_id, refund.status, now)
             if outcome in {s.value for s in UNDONE}:
-                REFUNDS.labels(outcome).inc()
+                uow.observer.refund_outcome(str(outcome))
             return
         if refund.payment_intent_id is None:
             log.info("refund.without_payment_intent")
             return
         uow.refunds.recorded(refund.payment_intent_id)
         if row is None:
-            row = RefundRow(
-                key=f"stripe:{refund.stripe_refund_id}",
-                origin="stripe",
+            uow.refunds.observe(
                 stripe_refund_id=refund.stripe_refund_id,
                 payment_intent_id=refund.payment_intent_id,
                 amount=refund.amount,
-                currency=refund.currency.lower(),
-                status=refund.status.value,
+                currency=refund.currency,
+                status=refund.status,
                 reason=REFUND_REASON_CHARGE_REFUNDED,
             )
-            uow.refunds.add(row)
-            REFUNDS.labels("observed").inc()
+            uow.observer.refund_outcome("observed")
         elif moves(RefundStatus(row.status), refund.status):
             row.status, row.updated_at = refund.status.value, now
         if refund.status in UNDONE:
             log.error("refund.failed", payment_intent_id=refund.payment_intent_id)
-            REFUNDS.labels(refund.status.value).inc()
+            uow.observer.refund_outcome(refund.status.value)
         await apply_waiting(uow, refund.payment_intent_id, now)
+        await uow.publish()

@@ -1,0 +1,79 @@
+"""Checkout's record of each session and the payments parked until it arrives; no commit here."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class CheckoutRecords:
+    """`checkout_session_facts` and `unverified_payments` within one transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def remember(
+        self,
+        session_id: str,
+        amount_total: int | None,
+        currency: str | None,
+        reservation_ids: list[str],
+    ) -> None:
+        """Keep what checkout created for a session (the first word stays)."""
+        await self.session.execute(
+            text(
+                "INSERT INTO checkout_session_facts (session_id, amount_total, currency,"
+                " reservation_ids) VALUES (:s, :a, :c, CAST(:r AS jsonb))"
+                " ON CONFLICT (session_id) DO NOTHING"
+            ),
+            {"s": session_id, "a": amount_total, "c": currency, "r": json.dumps(reservation_ids)},
+        )
+
+    async def created(self, session_id: str) -> tuple[int | None, str | None, list[str]] | None:
+        """Amount, currency and reservations checkout created the session with, if known."""
+        row = (
+            await self.session.execute(
+                text(
+                    "SELECT amount_total, currency, reservation_ids FROM checkout_session_facts"
+                    " WHERE session_id = :s"
+                ),
+                {"s": session_id},
+            )
+        ).first()
+        if row is None:
+            return None
+        return row.amount_total, row.currency, list(row.reservation_ids)
+
+    async def park(self, event_id: str, session_id: str, payload: str, now: datetime) -> None:
+        """Park a payment (its JSON) until checkout's record of its session arrives."""
+        await self.session.execute(
+            text(
+                "INSERT INTO unverified_payments (event_id, session_id, signal, parked_at)"
+                " VALUES (:e, :s, CAST(:p AS jsonb), :t) ON CONFLICT (event_id) DO NOTHING"
+            ),
+            {"e": event_id, "s": session_id, "p": payload, "t": now},
+        )
+
+    async def unpark(self, column: str, value: str) -> list[Any]:
+        """Take parked payments out by event or session id (one transaction wins)."""
+        assert column in ("event_id", "session_id")
+        rows = await self.session.execute(
+            text(f"DELETE FROM unverified_payments WHERE {column} = :v RETURNING signal"),  # noqa: S608
+            {"v": value},
+        )
+        return [row.signal for row in rows]
+
+    async def parked_before(self, cutoff: datetime, limit: int) -> list[Any]:
+        """Payments parked before `cutoff`, oldest first."""
+        rows = await self.session.execute(
+            text(
+                "SELECT signal FROM unverified_payments WHERE parked_at < :cutoff"
+                " ORDER BY parked_at LIMIT :n"
+            ),
+            {"cutoff": cutoff, "n": limit},
+        )
+        return [row.signal for row in rows]

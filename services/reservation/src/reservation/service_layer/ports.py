@@ -1,0 +1,329 @@
+"""Ports the service layer needs from outside it: the unit of work with its repositories, and
+what it tells the metrics (an observer).
+
+Use cases are written against `ReservationUnitOfWork`: adapters.unit_of_work is the
+PostgreSQL implementation, tests/unit/fakes.py the in-memory one. They count what they did
+through `PaymentObserver`: `adapters.metrics.PrometheusObserver` is the Prometheus
+implementation that `bootstrap` wires in, `NullPaymentObserver` counts nothing. No use case
+imports a metric or a table.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol, Self
+
+from backbone.db.unit_of_work import AbstractUnitOfWork
+from backbone.logging import get_logger
+from contracts.reservation import FactBase
+from reservation.domain.disputes import DisputeStage
+from reservation.domain.events import Event, OrderFlagged, RefundRequested
+from reservation.domain.orders import Order, OrderDraft
+from reservation.domain.refunds import RefundStatus
+from reservation.domain.reservation import Reservation
+
+log = get_logger(__name__)
+
+
+class PaymentObserver(Protocol):
+    """What the use cases count and time; every method is called after the fact it names."""
+
+    def committed(
+        self,
+        step: str | None,
+        facts: Sequence[FactBase],
+        *,
+        started: float,
+        event_created: datetime | None = None,
+    ) -> float | None:
+        """A signal committed with `facts`: count and time it; Stripe-to-commit seconds if
+        known."""
+
+    def facts_committed(self, facts: Sequence[FactBase]) -> None:
+        """Facts committed outside a signal (the refund executor, the sweep)."""
+
+    def order_flagged(self, reason: str) -> None:
+        """A paid beats order differs from what was sold."""
+
+    def refund_outcome(self, outcome: str) -> None:
+        """A refund moved: succeeded, pending, refused, failed, canceled, retried, observed."""
+
+    def dispute(self, stage: str) -> None:
+        """A dispute opened, won or lost."""
+
+    def declined(self, decline_code: str | None) -> str:
+        """A card declined; the bounded label it was counted under."""
+
+
+class NullPaymentObserver:
+    """Counts nothing (a use case built without metrics)."""
+
+    def committed(
+        self,
+        step: str | None,
+        facts: Sequence[FactBase],
+        *,
+        started: float,
+        event_created: datetime | None = None,
+    ) -> float | None:
+        """Nothing counted, no delay known."""
+        return None
+
+    def facts_committed(self, facts: Sequence[FactBase]) -> None:
+        """Nothing counted."""
+
+    def order_flagged(self, reason: str) -> None:
+        """Nothing counted."""
+
+    def refund_outcome(self, outcome: str) -> None:
+        """Nothing counted."""
+
+    def dispute(self, stage: str) -> None:
+        """Nothing counted."""
+
+    def declined(self, decline_code: str | None) -> str:
+        """The code as given."""
+        return decline_code or "unknown"
+
+
+class Reservations(Protocol):
+    """Reservation aggregates, locked and kept for the transaction."""
+
+    seen: dict[str, Reservation]
+
+    async def lock_many(self, reservation_ids: Sequence[str]) -> list[Reservation]:
+        """Lock and load these reservations in id order (unknown ids left out)."""
+
+    async def by_payment_intent(self, payment_intent_id: str) -> list[Reservation]:
+        """Lock and load the reservations a payment paid."""
+
+    async def slot_free(self, reservation: Reservation) -> bool:
+        """Whether no live reservation holds any of its slot."""
+
+
+class Orders(Protocol):
+    """Beats order aggregates, locked and kept for the transaction."""
+
+    seen: dict[str, Order]
+
+    async def lock_or_create(self, draft: OrderDraft) -> Order:
+        """The session's order, locked; created from `draft` if new."""
+
+    async def lock_or_create_many(self, drafts: Sequence[OrderDraft]) -> None:
+        """Lock (creating the new ones) the orders of `drafts`, in session id order."""
+
+    async def paid_by(self, payment_intent_id: str) -> list[Order]:
+        """Lock and load the orders a payment paid."""
+
+
+class RefundRecord(Protocol):
+    """One refund as recorded: ours, made in Stripe, or a look-up."""
+
+    key: str
+    origin: str
+    stripe_refund_id: str | None
+    payment_intent_id: str
+    amount: int
+    currency: str
+    status: str
+    reason: str
+    reservation_id: str | None
+    session_id: str | None
+    correlation_id: str | None
+    applied_at: datetime | None
+    updated_at: datetime
+
+
+class Refunds(Protocol):
+    """The refunds of one transaction and the per-payment lock."""
+
+    async def lock_payments(self, payment_intent_ids: Sequence[str]) -> None:
+        """Serialise everything about these payments across transactions."""
+
+    async def prefetch_waiting(self, payment_intent_ids: Sequence[str]) -> None:
+        """Learn which of these payments have refunds waiting to apply."""
+
+    def might_wait(self, payment_intent_id: str) -> bool:
+        """Whether a refund may wait for this payment."""
+
+    def recorded(self, payment_intent_id: str) -> None:
+        """A refund of this payment was recorded in this transaction."""
+
+    async def request(
+        self,
+        *,
+        key: str,
+        origin: str,
+        payment_intent_id: str,
+        amount: int,
+        currency: str,
+        reason: str,
+        reservation_id: str | None = None,
+        session_id: str | None = None,
+        charge_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        """Record a refund we decided or a look-up (once per key)."""
+
+    async def get(self, key: str) -> RefundRecord | None:
+        """One refund, locked."""
+
+    async def by_stripe_id(self, stripe_refund_id: str) -> RefundRecord | None:
+        """The refund Stripe knows by this id, locked."""
+
+    def observe(
+        self,
+        *,
+        stripe_refund_id: str,
+        payment_intent_id: str,
+        amount: int,
+        currency: str,
+        status: RefundStatus,
+        reason: str,
+    ) -> RefundRecord:
+        """Record a refund made in Stripe."""
+
+    async def of_payment(
+        self, payment_intent_id: str, origins: tuple[str, ...] = ("stripe",)
+    ) -> Sequence[RefundRecord]:
+        """A payment's refunds of these origins, oldest first."""
+
+
+class Disputes(Protocol):
+    """Disputes, one per Stripe dispute."""
+
+    async def lock_or_create(
+        self,
+        *,
+        dispute_id: str,
+        charge_id: str | None,
+        payment_intent_id: str | None,
+        amount: int,
+        currency: str,
+        reason: str | None,
+        stage: DisputeStage,
+        stripe_status: str,
+    ) -> DisputeStage | None:
+        """Lock the dispute (created if new): the stage known before, None if new."""
+
+    async def move(
+        self, dispute_id: str, stage: DisputeStage, stripe_status: str, now: datetime
+    ) -> None:
+        """Record the stage the dispute reached."""
+
+
+class CheckoutRecords(Protocol):
+    """Checkout's record of each session, and payments parked until it arrives."""
+
+    async def remember(
+        self,
+        session_id: str,
+        amount_total: int | None,
+        currency: str | None,
+        reservation_ids: list[str],
+    ) -> None:
+        """Keep what checkout created for a session (the first word stays)."""
+
+    async def created(self, session_id: str) -> tuple[int | None, str | None, list[str]] | None:
+        """Amount, currency and reservations checkout created the session with, if known."""
+
+    async def park(self, event_id: str, session_id: str, payload: str, now: datetime) -> None:
+        """Park a payment until checkout's record of its session arrives."""
+
+    async def unpark(self, column: str, value: str) -> list[object]:
+        """Take parked payments out by event or session id."""
+
+    async def parked_before(self, cutoff: datetime, limit: int) -> list[object]:
+        """Payments parked before `cutoff`, oldest first."""
+
+
+class Facts(Protocol):
+    """The outbox of the transaction, fed with the contract facts of domain events."""
+
+    written: list[FactBase]
+
+    @property
+    def correlation_id(self) -> str | None:
+        """The correlation id facts written now carry."""
+
+    def correlated(self, correlation_id: str | None) -> AbstractContextManager[list[FactBase]]:
+        """Facts written inside carry `correlation_id`; the list holds them afterwards."""
+
+    def record(self, event: Event) -> None:
+        """Write the contract fact of a domain event, if it has one."""
+
+
+class ReservationUnitOfWork(AbstractUnitOfWork):
+    """One transaction of the reservation service, and what the use cases reach through it."""
+
+    repo: Reservations
+    orders: Orders
+    refunds: Refunds
+    disputes: Disputes
+    checkout: CheckoutRecords
+    facts: Facts
+    observer: PaymentObserver
+
+    @abc.abstractmethod
+    async def claim_many(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        """The inbox claims of several events: the ids not processed before."""
+
+    _loose: list[Event]
+
+    async def __aenter__(self) -> Self:
+        self._loose = []
+        return await super().__aenter__()
+
+    def record(self, event: Event) -> None:
+        """An event no aggregate holds (a dispute's), published with the others."""
+        self._loose.append(event)
+
+    async def publish(self) -> list[Event]:
+        """Take the events the aggregates recorded and act on them in this transaction: facts
+        into the outbox, refund requests for the executor (it runs after the commit)."""
+        events: list[Event] = []
+        for reservation in self.repo.seen.values():
+            events, reservation.events = [*events, *reservation.events], []
+        for order in self.orders.seen.values():
+            events, order.events = [*events, *order.events], []
+        events, self._loose = [*events, *self._loose], []
+        for event in events:
+            if isinstance(event, RefundRequested):
+                await self.refunds.request(
+                    key=event.key,
+                    origin="ours",
+                    payment_intent_id=event.payment_intent_id,
+                    amount=event.amount,
+                    currency=event.currency,
+                    reason=event.reason,
+                    reservation_id=event.reservation_id,
+                    session_id=event.session_id,
+                    correlation_id=self.facts.correlation_id,
+                )
+                log.warning(
+                    "refund.requested",
+                    reservation_id=event.reservation_id,
+                    refund_key=event.key,
+                    reason=event.reason,
+                    amount=event.amount,
+                )
+            elif isinstance(event, OrderFlagged):
+                self.observer.order_flagged(event.reason)
+                # No fact fits an order (ReservationFlaggedForReviewV1 is about one slot): the
+                # row, this line and the metric are what an operator acts on.
+                log.warning(
+                    "order.flagged_for_review",
+                    order_id=event.order_id,
+                    reason=event.reason,
+                    expected_amount=event.expected_amount,
+                    expected_currency=event.expected_currency,
+                    paid_amount=event.paid_amount,
+                    paid_currency=event.paid_currency,
+                    payment_intent_id=event.payment_intent_id,
+                )
+            else:
+                self.facts.record(event)
+        return events

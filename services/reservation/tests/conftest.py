@@ -33,13 +33,16 @@ from stripe_emulator import EmulatorSettings, create_app
 API_KEY = "sk_test_reservation_tests"
 
 
-@pytest.fixture
-def reservation_db(make_database: Callable[[str], str]) -> str:
-    """A new database with every migration applied and the development catalog seeded."""
-    url = make_database("reservation")
+def migrated_and_seeded(url: str) -> None:
+    """Every migration applied and the development catalog seeded (the template of each test)."""
     migrate(url)
     seed_catalog(url)
-    return url
+
+
+@pytest.fixture
+def reservation_db(migrated_database: Callable[[str, Callable[[str], None]], str]) -> str:
+    """A new database with every migration applied and the development catalog seeded."""
+    return migrated_database("reservation", migrated_and_seeded)
 
 
 @pytest.fixture(scope="session")

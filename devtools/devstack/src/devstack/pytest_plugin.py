@@ -10,8 +10,10 @@ import pytest
 from backbone.kafka.admin import ensure_topics
 from backbone.settings import KafkaSettings
 from devstack.infra import Provided, provide_kafka, provide_postgres
-from devstack.postgres import ensure_database
+from devstack.postgres import copy_database, ensure_database
 from devstack.testing import run_sync
+
+Prepare = Callable[[str], None]
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +51,28 @@ def make_database(postgres_infra: Provided) -> Callable[[str], str]:
 
     def make(prefix: str = "test") -> str:
         return ensure_database(postgres_infra.address, f"{prefix}_{uuid.uuid4().hex[:12]}")
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def migrated_database(postgres_infra: Provided) -> Callable[[str, Prepare], str]:
+    """A factory of new databases already prepared by `prepare` (migrations, seeds), unique names.
+
+    Each `prepare` runs once per session, into a template database; every database asked for
+    afterwards is a copy of that template (CREATE DATABASE ... TEMPLATE), which costs a file copy
+    instead of a migration run per test. `prepare` must be a module-level function (it is the
+    template's key) that leaves the database as every test expects to find it.
+    """
+    templates: dict[tuple[str, Prepare], str] = {}
+
+    def make(prefix: str, prepare: Prepare) -> str:
+        template = templates.get((prefix, prepare))
+        if template is None:
+            template = f"template_{prefix}_{uuid.uuid4().hex[:12]}"
+            prepare(ensure_database(postgres_infra.address, template))
+            templates[(prefix, prepare)] = template
+        return copy_database(postgres_infra.address, template, f"{prefix}_{uuid.uuid4().hex[:12]}")
 
     return make
 

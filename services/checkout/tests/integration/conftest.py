@@ -234,17 +234,27 @@ class Reservations:
             )
 
 
+def _reservation_schema(url: str) -> None:
+    """The reservation service's migrations and development catalog (a test template)."""
+    reservation_migrations.migrate(url)
+    reservation_migrations.seed_catalog(url)
+
+
+def _checkout_schema(url: str) -> None:
+    """Checkout's migrations and development beats (a test template)."""
+    migrate(url)
+    seed_beats(url)
+
+
 @pytest.fixture
 async def reservations(
-    make_database: Callable[[str], str],
+    migrated_database: Callable[[str, Callable[[str], None]], str],
     kafka_settings: KafkaSettings,
     auth_settings: AuthSettings,
     emulator: Emulator,
 ) -> AsyncIterator[Reservations]:
     """The reservation API (its own app factory and database), holds of two hours."""
-    url = make_database("reservation")
-    await asyncio.to_thread(reservation_migrations.migrate, url)
-    await asyncio.to_thread(reservation_migrations.seed_catalog, url)
+    url = await asyncio.to_thread(migrated_database, "reservation", _reservation_schema)
     settings = ReservationSettings(
         environment="production",
         hold_minutes=120,
@@ -333,7 +343,7 @@ def checkout_settings(
 
 @pytest.fixture
 async def checkout(
-    make_database: Callable[[str], str],
+    migrated_database: Callable[[str, Callable[[str], None]], str],
     kafka_settings: KafkaSettings,
     auth_settings: AuthSettings,
     emulator: Emulator,
@@ -341,9 +351,7 @@ async def checkout(
     tmp_path: Path,
 ) -> AsyncIterator[Checkout]:
     """The checkout API on its own migrated, seeded database, with its outbox relay running."""
-    url = make_database("checkout")
-    await asyncio.to_thread(migrate, url)
-    await asyncio.to_thread(seed_beats, url)
+    url = await asyncio.to_thread(migrated_database, "checkout", _checkout_schema)
     settings = checkout_settings(url, kafka_settings, auth_settings, emulator.url, reservations.url)
     container = build(settings, application_name="checkout-test")
     relay, producer = build_relay(settings, container.engine)

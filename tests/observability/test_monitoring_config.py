@@ -32,7 +32,7 @@ METRIC_MODULES = (
     "backbone.metrics",
     "webhook_ingest.metrics",
     "checkout.adapters.stripe_gateway",
-    "checkout.service_layer.checkout",
+    "checkout.adapters.metrics",
     "reservation.adapters.metrics",
     "reservation.adapters.money_metrics",
     "reservation.entrypoints.api",

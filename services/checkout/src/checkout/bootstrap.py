@@ -11,11 +11,12 @@ from backbone.db.engine import make_engine, session_factory
 from backbone.db.relay import OutboxRelay
 from backbone.kafka import Producer
 from checkout.adapters import migrations
+from checkout.adapters.metrics import PrometheusMetrics
 from checkout.adapters.reservations import ReservationClient
 from checkout.adapters.stripe_gateway import StripeGateway
+from checkout.adapters.unit_of_work import SqlCheckoutUnitOfWork
 from checkout.service_layer.checkout import CheckoutPolicy, CheckoutService
 from checkout.service_layer.supersede import Superseder
-from checkout.service_layer.unit_of_work import UnitOfWork
 from checkout.settings import Settings
 
 
@@ -50,7 +51,8 @@ def build(settings: Settings, *, application_name: str = "checkout-api") -> Cont
     sessions = session_factory(engine)
     reservations = ReservationClient(settings.reservation_api_url, settings.reservation_timeout_s)
     stripe = StripeGateway(settings.stripe)
-    uow = lambda: UnitOfWork(sessions)  # noqa: E731 - one factory shared by both use cases
+    uow = lambda: SqlCheckoutUnitOfWork(sessions)  # noqa: E731 - one factory for both use cases
+    metrics = PrometheusMetrics()
     service = CheckoutService(
         uow=uow,
         reservations=reservations,
@@ -59,8 +61,10 @@ def build(settings: Settings, *, application_name: str = "checkout-api") -> Cont
             uow,
             stripe,
             lambda: datetime.now(UTC),
+            metrics=metrics,
             fact_wait_s=settings.supersede_fact_wait_s,
         ),
+        metrics=metrics,
         policy=CheckoutPolicy(
             success_url=settings.stripe_success_url,
             cancel_url=settings.stripe_cancel_url,

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from backbone.db.engine import make_engine, session_factory
 from backbone.settings import DatabaseSettings, KafkaSettings
 from checkout.adapters.migrations import migrate
-from checkout.service_layer.unit_of_work import UnitOfWork
+from checkout.adapters.unit_of_work import SqlCheckoutUnitOfWork
 from contracts import headers as h
 from contracts.topics import CHECKOUT_SESSIONS
 from devstack.testing import ChildProcess, eventually, read_topic
@@ -30,7 +30,7 @@ async def test_relay_command_publishes_committed_rows(
     engine = make_engine(DatabaseSettings(url=SecretStr(url), pool_size=1, max_overflow=0))
     key = f"cs_test_{unique}"
     try:
-        async with UnitOfWork(session_factory(engine)) as uow:
+        async with SqlCheckoutUnitOfWork(session_factory(engine)) as uow:
             uow.publish(CHECKOUT_SESSIONS, b'{"probe": true}', key.encode(), [(h.EVENT_ID, key)])
             await uow.commit()
     finally:

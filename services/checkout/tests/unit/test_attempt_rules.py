@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from checkout.adapters.tables import CheckoutAttemptRow
 from checkout.domain.expiry import Expiry
 from checkout.domain.model import Order, PricedReservation
+from checkout.domain.sessions import CheckoutAttempt
 from checkout.service_layer import attempts
 from checkout.service_layer.status_cache import StatusCache
 
@@ -18,7 +18,7 @@ def _order(amount: int = 15000, email: str = "u1@x.test") -> Order:
     return Order.build("u1", email, [held], [])
 
 
-def _attempt(order: Order, generation: int, state: str) -> CheckoutAttemptRow:
+def _attempt(order: Order, generation: int, state: str) -> CheckoutAttempt:
     row = attempts.new_attempt(order, generation, {"p": 1}, Expiry(NOW, True), NOW)
     row.state = state
     return row

@@ -1,1 +1,1 @@
-"""Adapters: tables, repositories, and clients of Stripe and the reservation API."""
+"""Adapters: tables, the repository and unit of work on them, Stripe, reservations, metrics."""

@@ -1,8 +1,12 @@
-"""Reads and writes of the checkout tables inside a caller's transaction (it never commits)."""
+"""Reads and writes of the checkout tables inside a caller's transaction (it never commits).
+
+Rows map to and from the domain's plain objects here: nothing outside the adapters sees a table.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Text, TextClause, bindparam, func, or_, select, text, update
@@ -12,10 +16,19 @@ from sqlmodel import col
 
 from checkout.adapters.tables import BeatRow, CheckoutAttemptRow, CheckoutSessionRow, OutboxEntry
 from checkout.domain.model import Beat
+from checkout.domain.sessions import CheckoutAttempt, CheckoutSession
+
+
+def _session(row: CheckoutSessionRow) -> CheckoutSession:
+    return CheckoutSession(**row.model_dump())
+
+
+def _attempt(row: CheckoutAttemptRow) -> CheckoutAttempt:
+    return CheckoutAttempt(**row.model_dump())
 
 
 class Repository:
-    """The beats catalog and the recorded sessions."""
+    """The beats catalog, the recorded sessions and the stored attempts (CheckoutRepository)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -36,9 +49,9 @@ class Repository:
         )
         return [Beat(r.id, r.title, r.price, r.currency) for r in rows]
 
-    async def add_session(self, row: CheckoutSessionRow) -> bool:
+    async def add_session(self, session: CheckoutSession) -> bool:
         """Record a session; False when it was recorded already (a replayed create)."""
-        values = row.model_dump()
+        values = CheckoutSessionRow(**asdict(session)).model_dump()
         result = await self.session.execute(
             insert(CheckoutSessionRow)
             .values(values)
@@ -47,11 +60,12 @@ class Repository:
         )
         return result.scalar_one_or_none() is not None
 
-    async def get(self, session_id: str) -> CheckoutSessionRow | None:
+    async def get(self, session_id: str) -> CheckoutSession | None:
         """One recorded session."""
-        return await self.session.get(CheckoutSessionRow, session_id)
+        row = await self.session.get(CheckoutSessionRow, session_id)
+        return None if row is None else _session(row)
 
-    async def for_items(self, user_id: str, fingerprint: str) -> list[CheckoutSessionRow]:
+    async def for_items(self, user_id: str, fingerprint: str) -> list[CheckoutSession]:
         """The user's sessions for exactly these items, newest first."""
         rows = await self.session.scalars(
             select(CheckoutSessionRow)
@@ -59,7 +73,7 @@ class Repository:
             .where(col(CheckoutSessionRow.fingerprint) == fingerprint)
             .order_by(col(CheckoutSessionRow.generation).desc())
         )
-        return list(rows)
+        return [_session(r) for r in rows]
 
     async def set_status(
         self, session_id: str, status: str, payment_status: str, now: datetime
@@ -71,7 +85,7 @@ class Repository:
             .values(status=status, payment_status=payment_status, updated_at=now)
         )
 
-    async def latest_attempt(self, user_id: str, fingerprint: str) -> CheckoutAttemptRow | None:
+    async def latest_attempt(self, user_id: str, fingerprint: str) -> CheckoutAttempt | None:
         """The newest Stripe create request for these items, if any."""
         result = await self.session.scalars(
             select(CheckoutAttemptRow)
@@ -83,20 +97,21 @@ class Repository:
             )
             .limit(1)
         )
-        return result.first()
+        row = result.first()
+        return None if row is None else _attempt(row)
 
-    async def add_attempt(self, row: CheckoutAttemptRow) -> CheckoutAttemptRow:
+    async def add_attempt(self, attempt: CheckoutAttempt) -> CheckoutAttempt:
         """Store an attempt; a concurrent twin's attempt under the same key wins and is returned."""
         await self.session.execute(
             insert(CheckoutAttemptRow)
-            .values(row.model_dump())
+            .values(CheckoutAttemptRow(**asdict(attempt)).model_dump())
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
         )
         stored = await self.session.get(
-            CheckoutAttemptRow, row.idempotency_key, populate_existing=True
+            CheckoutAttemptRow, attempt.idempotency_key, populate_existing=True
         )
         assert stored is not None
-        return stored
+        return _attempt(stored)
 
     async def set_attempt_state(
         self, key: str, state: str, now: datetime, session_id: str | None = None
@@ -111,7 +126,7 @@ class Repository:
             .values(values)
         )
 
-    async def supersede(self, row: CheckoutSessionRow, now: datetime) -> list[str]:
+    async def supersede(self, row: CheckoutSession, now: datetime) -> list[str]:
         """Mark the user's other open sessions for the same reservations (or the same items) as
         to be expired at Stripe; their ids."""
         same: list[ColumnElement[bool] | TextClause] = [

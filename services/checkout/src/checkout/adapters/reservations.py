@@ -11,23 +11,17 @@ import httpx
 
 from backbone.web import REQUEST_ID_HEADER
 from checkout.domain.model import PricedReservation
+from checkout.service_layer.errors import ReservationRefused, ReservationServiceUnavailable
+
+__all__ = [
+    "Forwarded",
+    "ReservationClient",
+    "ReservationRefused",
+    "ReservationServiceUnavailable",
+    "priced",
+]
 
 PAYABLE_PATH = "/api/reservations/payable"
-
-
-class ReservationRefused(RuntimeError):
-    """The reservation service says a reservation cannot be paid by this caller now."""
-
-    def __init__(self, status: int, code: str, message: str, reservation_id: str | None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.reservation_id = reservation_id
-
-
-class ReservationServiceUnavailable(RuntimeError):
-    """The reservation service could not be reached or failed: the caller may retry."""
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,30 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import stripe
 from prometheus_client import Counter, Histogram
 
 from backbone.logging import get_logger
+from checkout.service_layer.errors import (
+    StripeIdempotencyConflict,
+    StripeRefused,
+    StripeUnavailable,
+)
+from checkout.service_layer.ports import StripeSession
 from checkout.settings import StripeSettings
+
+__all__ = [
+    "StripeGateway",
+    "StripeIdempotencyConflict",
+    "StripeRefused",
+    "StripeSession",
+    "StripeUnavailable",
+    "session_of",
+]
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -42,79 +56,24 @@ STRIPE_SECONDS = Histogram(
     "checkout_stripe_call_seconds", "Time of one Stripe call, retries included.", ["op"]
 )
 
-UnavailableKind = Literal["unreachable", "timeout", "server_error", "rate_limited"]
 
-
-class StripeUnavailable(RuntimeError):
-    """Stripe could not be reached or kept failing within our bound: the caller may retry."""
-
-    def __init__(
-        self,
-        kind: UnavailableKind,
-        message: str,
-        retry_after: float | None = None,
-        *,
-        replayed: bool = False,
-    ):
-        super().__init__(message)
-        self.kind: UnavailableKind = kind
-        self.message = message
-        self.retry_after = retry_after
-        # A 5xx Stripe stored under the idempotency key and replayed: the key is spent.
-        self.replayed = replayed
-
-
-class StripeRefused(RuntimeError):
-    """Stripe refused the request (card or validation error): retrying it unchanged won't help."""
-
-    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.param = param
-
-
-class StripeIdempotencyConflict(RuntimeError):
-    """The idempotency key was used with other parameters, or is in use by a concurrent request."""
-
-    def __init__(self, message: str, *, in_use: bool) -> None:
-        super().__init__(message)
-        # True: a concurrent request holds the key (409); False: other parameters (400).
-        self.in_use = in_use
-
-
-@dataclass(frozen=True)
-class StripeSession:
-    """What checkout keeps of a Checkout Session."""
-
-    id: str
-    url: str | None
-    status: str
-    payment_status: str
-    amount_total: int
-    currency: str
-    expires_at: datetime
-    created: datetime
-
-    @classmethod
-    def from_stripe(cls, session: Any) -> StripeSession:
-        """From the stripe package's object."""
-        obj: dict[str, Any] = session.to_dict()
-        return cls(
-            id=str(obj["id"]),
-            url=obj.get("url"),
-            status=str(obj.get("status") or "open"),
-            payment_status=str(obj.get("payment_status") or "unpaid"),
-            amount_total=int(obj.get("amount_total") or 0),
-            currency=str(obj.get("currency") or ""),
-            expires_at=datetime.fromtimestamp(int(obj["expires_at"]), UTC),
-            created=datetime.fromtimestamp(int(obj["created"]), UTC),
-        )
+def session_of(session: Any) -> StripeSession:
+    """What checkout keeps of the stripe package's Checkout Session object."""
+    obj: dict[str, Any] = session.to_dict()
+    return StripeSession(
+        id=str(obj["id"]),
+        url=obj.get("url"),
+        status=str(obj.get("status") or "open"),
+        payment_status=str(obj.get("payment_status") or "unpaid"),
+        amount_total=int(obj.get("amount_total") or 0),
+        currency=str(obj.get("currency") or ""),
+        expires_at=datetime.fromtimestamp(int(obj["expires_at"]), UTC),
+        created=datetime.fromtimestamp(int(obj["created"]), UTC),
+    )
 
 
 class StripeGateway:
-    """A thin wrapper around stripe.StripeClient: API base from STRIPE_API_BASE (or Stripe's)."""
+    """PaymentGateway on stripe.StripeClient: API base from STRIPE_API_BASE (or Stripe's)."""
 
     def __init__(
         self,
@@ -144,7 +103,7 @@ class StripeGateway:
                 options={"idempotency_key": idempotency_key},
             )
 
-        return StripeSession.from_stripe(await self._call("create_session", create))
+        return session_of(await self._call("create_session", create))
 
     async def expire_session(self, session_id: str) -> StripeSession:
         """Expire an open Checkout Session so it can no longer be paid (Stripe refuses one that
@@ -153,7 +112,7 @@ class StripeGateway:
         async def expire() -> Any:
             return await self._client.v1.checkout.sessions.expire_async(session_id)
 
-        return StripeSession.from_stripe(await self._call("expire_session", expire))
+        return session_of(await self._call("expire_session", expire))
 
     async def retrieve_session(self, session_id: str) -> StripeSession:
         """The session as Stripe sees it now."""
@@ -161,7 +120,7 @@ class StripeGateway:
         async def retrieve() -> Any:
             return await self._client.v1.checkout.sessions.retrieve_async(session_id)
 
-        return StripeSession.from_stripe(await self._call("retrieve_session", retrieve))
+        return session_of(await self._call("retrieve_session", retrieve))
 
     async def _call(self, op: str, attempt: Callable[[], Awaitable[T]]) -> T:
         cfg = self._settings

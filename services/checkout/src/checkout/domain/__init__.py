@@ -1,1 +1,1 @@
-"""The checkout domain: pricing an order and choosing a session's expiry, free of any I/O."""
+"""The checkout domain: pricing an order, a session's expiry, what is recorded; free of any I/O."""

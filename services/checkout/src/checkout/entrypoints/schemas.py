@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
-from checkout.adapters.tables import CheckoutSessionRow
+from checkout.domain.sessions import CheckoutSession
 
 _MAX_IDS = 20
 
@@ -75,7 +75,7 @@ class CheckoutSessionView(BaseModel):
     created_at: AwareDatetime
 
     @classmethod
-    def of(cls, row: CheckoutSessionRow) -> CheckoutSessionView:
+    def of(cls, row: CheckoutSession) -> CheckoutSessionView:
         """From a recorded session."""
         return cls(
             session_id=row.session_id,

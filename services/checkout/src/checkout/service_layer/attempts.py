@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from checkout.adapters.stripe_gateway import StripeSession
-from checkout.adapters.tables import CheckoutAttemptRow, CheckoutSessionRow
 from checkout.domain.expiry import Expiry
 from checkout.domain.model import Order
-from checkout.service_layer.unit_of_work import UnitOfWork
+from checkout.domain.sessions import CheckoutAttempt, CheckoutSession
+from checkout.service_layer.ports import StripeSession
+from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 
 PENDING = "pending"
 CREATED = "created"
@@ -44,7 +44,7 @@ class Fresh:
     expiry: Expiry
 
 
-def resendable(latest: CheckoutAttemptRow | None, order: Order) -> bool:
+def resendable(latest: CheckoutAttempt | None, order: Order) -> bool:
     """Whether the newest stored attempt is to be sent again, unchanged, for this order."""
     return (
         latest is not None
@@ -53,7 +53,7 @@ def resendable(latest: CheckoutAttemptRow | None, order: Order) -> bool:
     )
 
 
-def next_generation(previous: list[CheckoutSessionRow], latest: CheckoutAttemptRow | None) -> int:
+def next_generation(previous: list[CheckoutSession], latest: CheckoutAttempt | None) -> int:
     """One past every generation used so far by sessions or attempts of these items."""
     used = [r.generation for r in previous]
     if latest is not None:
@@ -63,9 +63,9 @@ def next_generation(previous: list[CheckoutSessionRow], latest: CheckoutAttemptR
 
 def new_attempt(
     order: Order, generation: int, params: dict[str, Any], expiry: Expiry, now: datetime
-) -> CheckoutAttemptRow:
+) -> CheckoutAttempt:
     """The attempt to store before sending it."""
-    return CheckoutAttemptRow(
+    return CheckoutAttempt(
         idempotency_key=order.idempotency_key(generation),
         user_id=order.user_id,
         fingerprint=order.fingerprint,
@@ -108,12 +108,12 @@ def session_row(
     order: Order,
     *,
     session: StripeSession,
-    attempt: CheckoutAttemptRow,
+    attempt: CheckoutAttempt,
     request_id: str | None,
-) -> CheckoutSessionRow:
-    """The row recording a session Stripe made for an attempt."""
+) -> CheckoutSession:
+    """The record of a session Stripe made for an attempt."""
     now = datetime.now(UTC)
-    return CheckoutSessionRow(
+    return CheckoutSession(
         session_id=session.id,
         user_id=order.user_id,
         user_email=order.user_email,
@@ -139,14 +139,14 @@ def session_row(
 
 
 async def store(
-    uow: Callable[[], UnitOfWork],
+    uow: Callable[[], CheckoutUnitOfWork],
     order: Order,
     fresh: Fresh,
     *,
-    previous: list[CheckoutSessionRow],
-    latest: CheckoutAttemptRow | None,
+    previous: list[CheckoutSession],
+    latest: CheckoutAttempt | None,
     now: datetime,
-) -> CheckoutAttemptRow:
+) -> CheckoutAttempt:
     """A new key generation with fresh parameters, stored before it is sent.
 
     A concurrent twin may have stored the same key first: its parameters are the ones sent.
@@ -161,8 +161,8 @@ async def store(
 
 
 async def close(
-    uow: Callable[[], UnitOfWork],
-    attempt: CheckoutAttemptRow,
+    uow: Callable[[], CheckoutUnitOfWork],
+    attempt: CheckoutAttempt,
     state: str,
     now: datetime,
     *,

@@ -26,16 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from prometheus_client import Counter
-
 from backbone.logging import bound_ids, get_logger
-from checkout.adapters.stripe_gateway import (
-    StripeIdempotencyConflict,
-    StripeRefused,
-    StripeSession,
-    StripeUnavailable,
-)
-from checkout.adapters.tables import CheckoutSessionRow
 from checkout.domain.expiry import session_expiry
 from checkout.domain.model import (
     Beat,
@@ -45,32 +36,34 @@ from checkout.domain.model import (
     check_fits_metadata,
     unique_ids,
 )
+from checkout.domain.sessions import CheckoutSession
 from checkout.service_layer import attempts
 from checkout.service_layer.errors import (
     CartItemNotFound,
     CheckoutInProgress,
     EmailRequired,
     SessionNotFound,
+    StripeIdempotencyConflict,
+    StripeRefused,
+    StripeUnavailable,
 )
 from checkout.service_layer.facts import session_created
 from checkout.service_layer.ports import (
+    CheckoutMetrics,
     CheckoutPolicy,
     CheckoutRequest,
     CheckoutResult,
     PaymentGateway,
     ReservationSource,
+    StripeSession,
 )
 from checkout.service_layer.status_cache import StatusCache
 from checkout.service_layer.supersede import Superseder
-from checkout.service_layer.unit_of_work import UnitOfWork
+from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 
 __all__ = ["CheckoutPolicy", "CheckoutRequest", "CheckoutResult", "CheckoutService"]
 
 log = get_logger(__name__)
-
-SESSIONS = Counter(
-    "checkout_sessions_total", "Checkout requests answered with a session.", ["type", "outcome"]
-)
 
 # A recorded session this close to its expiry is not handed out again: the user could not pay.
 _REUSE_MARGIN = timedelta(minutes=2)
@@ -83,13 +76,14 @@ _KEYS_PER_REQUEST = 3
 
 @dataclass
 class CheckoutService:
-    """The create and read use cases, over injected adapters."""
+    """The create and read use cases, over injected ports (service_layer/ports.py)."""
 
-    uow: Callable[[], UnitOfWork]
+    uow: Callable[[], CheckoutUnitOfWork]
     reservations: ReservationSource
     stripe: PaymentGateway
     policy: CheckoutPolicy
     superseder: Superseder
+    metrics: CheckoutMetrics
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     _status: StatusCache = field(init=False)
 
@@ -108,7 +102,7 @@ class CheckoutService:
                     latest = await uow.repo.latest_attempt(order.user_id, order.fingerprint)
                 reused = await self._reusable(previous, order, now)
                 if reused is not None:
-                    SESSIONS.labels(order.checkout_type, "reused").inc()
+                    self.metrics.session_answered(order.checkout_type, "reused")
                     log.info(
                         "checkout.session_reused",
                         session_id=reused.session_id,
@@ -174,7 +168,7 @@ class CheckoutService:
         async with self.uow() as uow:
             return await uow.repo.active_beats()
 
-    async def get(self, user_id: str, session_id: str) -> CheckoutSessionRow:
+    async def get(self, user_id: str, session_id: str) -> CheckoutSession:
         """The caller's session with Stripe's latest status (the recorded one if Stripe is down)."""
         async with self.uow() as uow:
             row = await uow.repo.get(session_id)
@@ -212,8 +206,8 @@ class CheckoutService:
         return Order.build(request.user_id, email or "", reservations, list(beats.values()))
 
     async def _reusable(
-        self, previous: list[CheckoutSessionRow], order: Order, now: datetime
-    ) -> CheckoutSessionRow | None:
+        self, previous: list[CheckoutSession], order: Order, now: datetime
+    ) -> CheckoutSession | None:
         """The newest session of these items if it is open at Stripe for the same prices."""
         if not previous:
             return None
@@ -226,7 +220,7 @@ class CheckoutService:
         await self._refresh(newest, await self.stripe.retrieve_session(newest.session_id))
         return newest if newest.status == "open" else None
 
-    async def _refresh(self, row: CheckoutSessionRow, live: StripeSession) -> None:
+    async def _refresh(self, row: CheckoutSession, live: StripeSession) -> None:
         if (live.status, live.payment_status) == (row.status, row.payment_status):
             return
         row.status, row.payment_status = live.status, live.payment_status
@@ -239,7 +233,7 @@ class CheckoutService:
     async def _record(
         self,
         order: Order,
-        row: CheckoutSessionRow,
+        row: CheckoutSession,
         request_id: str | None,
         stripe_created: datetime,
     ) -> CheckoutResult:
@@ -265,7 +259,7 @@ class CheckoutService:
                 recorded = await uow.repo.get(row.session_id)
             assert recorded is not None
             row = recorded
-        SESSIONS.labels(order.checkout_type, "created" if added else "replayed").inc()
+        self.metrics.session_answered(order.checkout_type, "created" if added else "replayed")
         log.info("checkout.session_created", created=added, order_total=order.order_total)
         return CheckoutResult(row, created=added)
 

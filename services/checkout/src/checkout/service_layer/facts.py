@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from checkout.adapters.tables import CheckoutSessionRow
 from checkout.domain.model import Order
+from checkout.domain.sessions import CheckoutSession
 from contracts import headers as h
 from contracts.checkout import CHECKOUT_SESSION_CREATED_V1, CheckoutSessionCreatedV1
 from contracts.reservation import OrderItemV1
@@ -17,7 +17,7 @@ JSON = "application/json"
 
 def session_created(
     order: Order,
-    row: CheckoutSessionRow,
+    row: CheckoutSession,
     request_id: str | None,
     *,
     event_id: uuid.UUID,

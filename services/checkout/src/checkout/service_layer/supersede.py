@@ -22,32 +22,15 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Protocol
-
-from prometheus_client import Counter
 
 from backbone.logging import get_logger
-from checkout.adapters.stripe_gateway import StripeRefused, StripeSession, StripeUnavailable
-from checkout.service_layer.unit_of_work import UnitOfWork
+from checkout.service_layer.errors import StripeRefused, StripeUnavailable
+from checkout.service_layer.ports import CheckoutMetrics, SessionExpirer
+from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 
 log = get_logger(__name__)
 
 _FACT_POLL_S = 0.2
-
-EXPIRED = Counter(
-    "checkout_superseded_sessions_total",
-    "Superseded sessions by outcome: expired at Stripe, ended (already not open), or deferred "
-    "(Stripe unavailable: retried by the sweep).",
-    ["outcome"],
-)
-
-
-class SessionExpirer(Protocol):
-    """Expires and reads Checkout Sessions (Stripe)."""
-
-    async def expire_session(self, session_id: str) -> StripeSession: ...
-
-    async def retrieve_session(self, session_id: str) -> StripeSession: ...
 
 
 class Superseder:
@@ -55,15 +38,17 @@ class Superseder:
 
     def __init__(
         self,
-        uow: Callable[[], UnitOfWork],
+        uow: Callable[[], CheckoutUnitOfWork],
         stripe: SessionExpirer,
         clock: Callable[[], datetime],
         *,
+        metrics: CheckoutMetrics,
         fact_wait_s: float = 10.0,
     ) -> None:
         self._uow = uow
         self._stripe = stripe
         self._clock = clock
+        self._metrics = metrics
         self._fact_wait_s = fact_wait_s
         self._tasks: set[asyncio.Task[int]] = set()
 
@@ -109,7 +94,7 @@ class Superseder:
                     live = await self._stripe.retrieve_session(session_id)
                     outcome = "ended"
             except (StripeUnavailable, StripeRefused) as exc:
-                EXPIRED.labels("deferred").inc()
+                self._metrics.superseded("deferred")
                 log.warning(
                     "checkout.supersede_deferred", session_id=session_id, error=type(exc).__name__
                 )
@@ -119,7 +104,7 @@ class Superseder:
                     session_id, live.status, live.payment_status, self._clock()
                 )
                 await uow.commit()
-            EXPIRED.labels(outcome).inc()
+            self._metrics.superseded(outcome)
             log.info("checkout.session_superseded", session_id=session_id, status=live.status)
             settled += 1
         return settled

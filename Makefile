@@ -70,13 +70,20 @@ infra: setup ## Start only PostgreSQL and the broker, with every topic created
 token: setup ## Print a development bearer token: make token USER=<id> EMAIL=<address>
 	@$(RUN) python -m devstack.devauth token --user "$(USER)" --email "$(EMAIL)"
 
+# The fast tier first: lint (with the layer contracts), typecheck and the unit tests fail in about
+# a minute; only then the tests on real PostgreSQL, a real broker and real HTTP. Exit status 5
+# (nothing collected) is not a failure: PYTEST_ARGS may name tests of one tier only.
+UNIT := not integration and not e2e
+
 .PHONY: test
-test: setup ## Run every test against real PostgreSQL, a real broker and real HTTP
-	$(RUN) pytest $(PYTEST_ARGS)
+test: setup ## Lint, typecheck, the unit tier, then every test on real PostgreSQL, broker and HTTP
+	@$(MAKE) --no-print-directory lint typecheck
+	$(RUN) pytest -m "$(UNIT)" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(RUN) pytest -m "not ($(UNIT))" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 .PHONY: test-unit
-test-unit: setup ## Run the fast tests that need no infrastructure
-	$(RUN) pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+test-unit: setup ## Run the fast tests that need no infrastructure (seconds)
+	$(RUN) pytest -m "$(UNIT)" $(PYTEST_ARGS)
 
 .PHONY: fuzz
 fuzz: setup ## Schemathesis against checkout's and the reservation API's OpenAPI schemas (authenticated); FUZZ_MAX_EXAMPLES=200
@@ -95,9 +102,10 @@ bench-ingest: setup ## Benchmark webhook-ingest (closed-loop max, fixed rate, 2x
 	$(RUN) python -m bench.ingest $(BENCH_ARGS)
 
 .PHONY: lint
-lint: setup ## ruff check and ruff format --check
+lint: setup ## ruff check, ruff format --check and the import-layer contracts (pyproject.toml)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports
 
 .PHONY: fmt
 fmt: setup ## Format and fix what ruff can

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backbone.db.engine import make_engine, session_factory
+from backbone.kafka import BatchHandler
 from reservation.adapters import migrations
 from reservation.adapters.stripe_gateway import StripeGateway
-from reservation.service_layer.messages import BatchHandler, Handler, make_handlers
+from reservation.service_layer.messages import make_handler
 from reservation.service_layer.payments import PaymentService
 from reservation.service_layer.refund_executor import RefundExecutor, RefundGateway
 from reservation.service_layer.unit_of_work import UnitOfWork
@@ -33,8 +34,7 @@ class Container:
     payments: PaymentService
     refunds: RefundExecutor
     stripe: StripeGateway  # one client for refunds, overdue look-ups and reconciliation
-    handler: Handler
-    batch_handler: BatchHandler
+    batch_handler: BatchHandler  # a single message is a batch of one
 
     def uow(self, correlation_id: str | None = None) -> UnitOfWork:
         """A new unit of work."""
@@ -80,5 +80,5 @@ def build(
         backoff_max_s=settings.refund_backoff_max_s,
         clock=clock,
     )
-    handler, batch_handler = make_handlers(payments)
-    return Container(settings, engine, sessions, payments, refunds, stripe, handler, batch_handler)
+    batch_handler = make_handler(payments)
+    return Container(settings, engine, sessions, payments, refunds, stripe, batch_handler)

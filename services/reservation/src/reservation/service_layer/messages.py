@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from backbone.kafka import Message
+from backbone.kafka import BatchHandler, Message
 from backbone.kafka.retry import PermanentError
 from backbone.logging import get_logger
 from contracts import headers as h
@@ -33,9 +33,6 @@ from reservation.service_layer.payments import (
 from reservation.service_layer.refund_events import refund_signal
 
 log = get_logger(__name__)
-
-Handler = Callable[[Message], Awaitable[None]]
-BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
 
 
 def _utc(seconds: int | None, fallback: int) -> datetime:
@@ -138,17 +135,14 @@ def checkout_signal(fact: CheckoutSessionCreatedV1) -> SessionSignal:
     )
 
 
-def make_handlers(service: PaymentService) -> tuple[Handler, BatchHandler]:
-    """`handle(message)` and `handle_batch(messages)` for backbone's resilient agent: raise to
-    retry (a batch is then split), PermanentError to dead-letter. A batch is one transaction."""
+def make_handler(service: PaymentService) -> BatchHandler:
+    """The batch handler for backbone's resilient agent (a single message is a batch of one):
+    raise to retry (a batch is then split), PermanentError to dead-letter. One transaction."""
 
     async def handle_batch(messages: Sequence[Message]) -> None:
         await service.apply([decode(message) for message in messages])
 
-    async def handle(message: Message) -> None:
-        await handle_batch([message])
-
-    return handle, handle_batch
+    return handle_batch
 
 
 def decode(message: Message) -> Signal:

@@ -1,1 +1,33 @@
-"""The operators' `dlq` command: inspect, select and replay dead letters, with an audit trail."""
+"""The operators' `dlq` command: inspect, select and replay dead letters, with an audit trail.
+
+`main` is the console script (`dlq topics|list|show|replay|audit`). A dead letter is read back as
+a `DeadLetter` by `DlqReader`; a replay writes `replay_record`s into `<group>.retry` (only the
+group that failed reads it) and publishes a `DlqReplayAuditV1` to dlq.audit (`read_trail`).
+Failures an operator can act on are `DlqError`s, with the exit code they map to.
+"""
+
+from backbone.dlq.audit import AuditTrail, read_trail
+from backbone.dlq.cli import main
+from backbone.dlq.errors import BAD_INPUT, BROKER_FAILED, BrokerError, DlqError
+from backbone.dlq.reader import DeadLetter, DlqReader
+from backbone.dlq.replay import ReplayInterrupted, ReplayStamp, replay_record, send_paced
+from backbone.dlq.selection import Coordinate, OffsetRange, Selection
+
+__all__ = [
+    "BAD_INPUT",
+    "BROKER_FAILED",
+    "AuditTrail",
+    "BrokerError",
+    "Coordinate",
+    "DeadLetter",
+    "DlqError",
+    "DlqReader",
+    "OffsetRange",
+    "ReplayInterrupted",
+    "ReplayStamp",
+    "Selection",
+    "main",
+    "read_trail",
+    "replay_record",
+    "send_paced",
+]

@@ -1,14 +1,22 @@
-"""Shared pieces of the backbone tests: a test schema and topic set-up for a consumer group."""
+"""Shared pieces of the backbone tests: a test schema, topic set-up for a consumer group, and the
+Faust consumer path running in the test's process."""
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+
+import faust
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 from backbone.db.inbox import InboxEntry
 from backbone.db.outbox import OutboxEntry
+from backbone.faust import DEFAULT_BATCH_MAX_SIZE, create_faust_app, resilient_agent
+from backbone.kafka import BatchHandler, Producer
 from backbone.kafka.admin import ensure_topics
-from backbone.settings import KafkaSettings
+from backbone.settings import KafkaSettings, RetrySettings
 from contracts.topics import dlq_topic, retry_topic
 
 
@@ -37,3 +45,34 @@ async def group_topics(
         settings,
         {source: partitions, retry_topic(group): partitions, dlq_topic(group): partitions},
     )
+
+
+@contextlib.asynccontextmanager
+async def faust_consumer(
+    kafka: KafkaSettings,
+    group: str,
+    topics: Sequence[str],
+    handler: BatchHandler,
+    *,
+    retry: RetrySettings,
+    batch_max_size: int = DEFAULT_BATCH_MAX_SIZE,
+) -> AsyncIterator[faust.App]:
+    """The product's consumer path in this process for the block: a Faust app of group `group`
+    with the resilient agent on `topics` and the group's retry topic."""
+    with tempfile.TemporaryDirectory(prefix="faust-") as datadir:
+        app = create_faust_app(group, kafka, datadir=datadir)
+        producer = Producer(kafka, client_id=f"{group}-dlq")
+        resilient_agent(
+            app,
+            handler,
+            topics=[*topics, retry_topic(group)],
+            producer=producer,
+            retry=retry,
+            batch_max_size=batch_max_size,
+        )
+        await app.start()
+        try:
+            yield app
+        finally:
+            await app.stop()
+            await producer.stop()

@@ -1,4 +1,5 @@
-"""A consumer SIGKILLed between its database commit and its offset commit: redelivery is a no-op."""
+"""A Faust worker SIGKILLed between its database commit and its offset commit: redelivery is a
+no-op (the inbox absorbs it)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from .support import create_schema, group_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-WORKER = Path(__file__).parent / "workers" / "inbox_consumer.py"
+WORKER = Path(__file__).parent / "workers" / "faust_worker.py"
+ARGS = [str(WORKER), "worker", "--without-web", "-l", "warn"]
 
 
 def _rows(database_url: str, sql: str) -> list[tuple[object, ...]]:
@@ -36,27 +38,28 @@ async def test_redelivery_after_kill_changes_state_once(
         "GROUP": group,
         "TOPIC": topic,
         "CRASH_MARKER": str(marker),
+        "DATA_DIR": str(tmp_path / "faust-data"),
     }
     producer = Producer(kafka_settings)
     await producer.send(topic, b"{}", key=b"k", headers=[("event-id", b"evt_once")])
     await producer.stop()
 
-    first = ChildProcess([str(WORKER)], env=env, log_path=tmp_path / "first.log").start()
+    first = ChildProcess(ARGS, env=env, log_path=tmp_path / "first.log").start()
 
     async def died() -> bool:
         return not first.alive
 
-    await eventually(died, timeout=30, what="the consumer's crash")
+    await eventually(died, timeout=60, what=lambda: f"the worker's crash\n{first.output()}")
     assert marker.exists(), first.output()
     assert _rows(database_url, "SELECT applied FROM effects") == [(1,)]
 
-    second = ChildProcess([str(WORKER)], env=env, log_path=tmp_path / "second.log").start()
+    second = ChildProcess(ARGS, env=env, log_path=tmp_path / "second.log").start()
     try:
 
         async def redelivered() -> bool:
             return len(_rows(database_url, "SELECT id FROM deliveries")) >= 2
 
-        await eventually(redelivered, timeout=30, what="the redelivery")
+        await eventually(redelivered, timeout=60, what=lambda: f"the redelivery\n{second.output()}")
     finally:
         second.terminate()
 

@@ -1,6 +1,7 @@
-"""Stateless Faust agents on the shared wrapper: dead-lettering, and no loss under SIGKILL, for
-the sequential agent, the per-partition lanes and batches; each keeps every partition in order;
-a batch shares one transaction, and a bad event in it fails alone."""
+"""Stateless Faust agents on the shared wrapper: dead-lettering, no loss under SIGKILL, and a
+database commit redelivered before its offset commit changes nothing, one message at a time and
+in batches; each keeps every partition in order; a batch shares one transaction, and a bad event
+in it fails alone."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def _count(database_url: str, sql: str) -> int:
         return int(row[0]) if row else 0
 
 
-@pytest.fixture(params=["sequential", "per-partition", "batched"])
+@pytest.fixture(params=["one-at-a-time", "batched"])
 def worker_env(
     request: pytest.FixtureRequest,
     kafka_settings: KafkaSettings,

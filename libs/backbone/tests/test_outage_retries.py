@@ -4,6 +4,7 @@ real broker, with handlers failing on real connections (a PostgreSQL port nobody
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
 
 import psycopg
 import pytest
@@ -69,20 +70,18 @@ async def test_an_outage_retries_the_whole_batch_in_order_and_dead_letters_nothi
     batches: list[list[bytes]] = []
     stalled_during: list[list[str]] = []
 
-    async def one(message: Message) -> None:
-        raise AssertionError("an outage must not split the batch into single messages")
+    values = [f"m{i}".encode() for i in range(6)]
 
-    async def batch(messages: object) -> None:
+    async def batch(messages: Sequence[Message]) -> None:
         assert isinstance(messages, list)
+        if len(messages) < len(values):
+            raise AssertionError("an outage must not split the batch into single messages")
         batches.append([m.value for m in messages])
         stalled_during.append(readiness.problems())
         await db.query()
 
     producer = Producer(kafka_settings)
-    processor = MessageProcessor(
-        group, one, RETRY, DeadLetterWriter(producer, group), batch_handler=batch
-    )
-    values = [f"m{i}".encode() for i in range(6)]
+    processor = MessageProcessor(group, batch, RETRY, DeadLetterWriter(producer, group))
     assert await processor.process_batch(_messages(topic, values)) == [True] * 6
     await producer.stop()
 
@@ -99,7 +98,8 @@ async def test_a_single_message_waits_out_an_outage_past_its_retry_budget(
     await group_topics(kafka_settings, group, topic, partitions=1)
     db = Database(database_url, down_for=OUTAGE_TRIES)
 
-    async def one(message: Message) -> None:
+    async def one(messages: Sequence[Message]) -> None:
+        assert len(messages) == 1
         await db.query()
 
     producer = Producer(kafka_settings)
@@ -119,26 +119,16 @@ async def test_a_poison_message_met_by_an_outage_is_dead_lettered_alone_once_it_
     handled: list[bytes] = []
     batch_sizes: list[int] = []
 
-    async def handle(messages: list[Message]) -> None:
+    async def batch(messages: Sequence[Message]) -> None:
+        batch_sizes.append(len(messages))
         await db.query()  # the database first: during the outage nothing gets further
         for m in messages:
             if m.value == b"poison":
                 raise ValueError("this event breaks the contract every time")
-
-    async def one(message: Message) -> None:
-        await handle([message])
-        handled.append(message.value or b"")
-
-    async def batch(messages: object) -> None:
-        assert isinstance(messages, list)
-        batch_sizes.append(len(messages))
-        await handle(messages)
         handled.extend(m.value or b"" for m in messages)
 
     producer = Producer(kafka_settings)
-    processor = MessageProcessor(
-        group, one, RETRY, DeadLetterWriter(producer, group), batch_handler=batch
-    )
+    processor = MessageProcessor(group, batch, RETRY, DeadLetterWriter(producer, group))
     values = [b"a", b"b", b"poison", b"c", b"d", b"e"]
     outcome = await processor.process_batch(_messages(topic, values))
     await producer.stop()

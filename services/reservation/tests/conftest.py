@@ -239,7 +239,7 @@ async def told_by_checkout(
     """Checkout's CheckoutSessionCreatedV1 for `session` (an id, or a Stripe event of it)
     handled by the worker, as it always is before anyone can pay that session."""
     session_id = session if isinstance(session, str) else session["data"]["object"]["id"]
-    await container.handler(checkout_message(checkout_fact(session_id, reservations)))
+    await container.batch_handler([checkout_message(checkout_fact(session_id, reservations))])
 
 
 def checkout_message(fact: CheckoutSessionCreatedV1, offset: int = 0) -> Message:

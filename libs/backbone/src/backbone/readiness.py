@@ -37,8 +37,8 @@ class Waiting:
 
 
 class Stalls:
-    """Process-wide registry of what waits; several waits of one owner on one dependency (lanes,
-    a batch and its dead-letter write) count as one, since the oldest."""
+    """Process-wide registry of what waits; several waits of one owner on one dependency (a
+    batch and its dead-letter write) count as one, since the oldest."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # scraped from the metrics server's thread

@@ -1,11 +1,11 @@
-"""Fixtures of the `dlq` tests: real dead letters made by a failing ConsumerRunner, a CLI driver."""
+"""Fixtures of the `dlq` tests: real dead letters made by a failing Faust consumer, a CLI driver."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -37,8 +37,8 @@ async def dead_letters(kafka_settings: KafkaSettings) -> DeadLetters:
     group, source = f"dlqt-{tag}", f"dlqt-src-{tag}"
     await group_topics(kafka_settings, group, source)
 
-    async def handler(message: Message) -> None:
-        raise PermanentError(f"cannot handle {message.header(h.EVENT_ID)}")
+    async def handler(messages: Sequence[Message]) -> None:
+        raise PermanentError(f"cannot handle {messages[0].header(h.EVENT_ID)}")
 
     first = [record(f"a{i}-{tag}", CREATED if i % 2 == 0 else UPDATED) for i in range(5)]
     # One payload that is not UTF-8 at all: `show --raw` must give back exactly these bytes.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,12 +9,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from backbone.kafka import Message, Producer
+import faust
+
+from backbone.kafka import BatchHandler, Producer
 from backbone.kafka.admin import ensure_topics
-from backbone.kafka.runner import ConsumerRunner
 from backbone.settings import KafkaSettings, RetrySettings
 from contracts import headers as h
 from contracts.topics import dlq_topic, retry_topic
+
+from ..support import faust_consumer
 
 # Headers of our own for the test records: one binary, one empty, to check they survive intact.
 BINARY_HEADER = "x-test-binary"
@@ -66,17 +68,12 @@ async def produce(kafka: KafkaSettings, topic: str, records: list[Sent]) -> None
 
 @contextlib.asynccontextmanager
 async def running(
-    kafka: KafkaSettings, group: str, source: str, handler: Callable[[Message], Awaitable[None]]
-) -> AsyncIterator[ConsumerRunner]:
-    """A ConsumerRunner on `group` (source + retry topic) for the duration of the block."""
+    kafka: KafkaSettings, group: str, source: str, handler: BatchHandler
+) -> AsyncIterator[faust.App]:
+    """The Faust consumer path on `group` (source + retry topic) for the duration of the block."""
     retry = RetrySettings(max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.02)
-    runner = ConsumerRunner(group, [source], handler, kafka=kafka, retry=retry)
-    task = asyncio.create_task(runner.run())
-    try:
-        yield runner
-    finally:
-        runner.stop()
-        await asyncio.wait_for(task, timeout=15)
+    async with faust_consumer(kafka, group, [source], handler, retry=retry) as app:
+        yield app
 
 
 @dataclass

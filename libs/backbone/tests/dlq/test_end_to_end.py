@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 from pydantic import SecretStr
@@ -45,18 +45,21 @@ async def test_replayed_message_is_processed_once_and_replaying_again_changes_no
     sessions = session_factory(engine)
     dependency_up = False
 
-    async def handler(message: Message) -> None:
+    async def handler(messages: Sequence[Message]) -> None:
         if not dependency_up:
             raise PermanentError("the dependency is down")
-        event_id = message.header(h.EVENT_ID) or ""
-        async with sessions() as session, session.begin():
-            await session.execute(
-                text("INSERT INTO deliveries (event_id) VALUES (:e)"), {"e": event_id}
-            )
-        # The inbox claim and the effect commit together: a duplicate is a no-op.
-        async with sessions() as session, session.begin():
-            if await claim(session, group, event_id):
-                await session.execute(text("INSERT INTO effects VALUES (:e, 1)"), {"e": event_id})
+        for message in messages:
+            event_id = message.header(h.EVENT_ID) or ""
+            async with sessions() as session, session.begin():
+                await session.execute(
+                    text("INSERT INTO deliveries (event_id) VALUES (:e)"), {"e": event_id}
+                )
+            # The inbox claim and the effect commit together: a duplicate is a no-op.
+            async with sessions() as session, session.begin():
+                if await claim(session, group, event_id):
+                    await session.execute(
+                        text("INSERT INTO effects VALUES (:e, 1)"), {"e": event_id}
+                    )
 
     async def counts(event_id: str) -> tuple[int, int]:
         async with sessions() as session:

@@ -4,6 +4,7 @@ characters escaped, so a crafted record cannot drive the operator's terminal."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import pytest
 
@@ -51,7 +52,7 @@ async def test_list_and_show_escape_what_the_record_carries(
         ),
     )
 
-    async def handler(message: Message) -> None:
+    async def handler(messages: Sequence[Message]) -> None:
         raise PermanentError(f"bad input {HOSTILE}")
 
     async with running(kafka_settings, group, source, handler):

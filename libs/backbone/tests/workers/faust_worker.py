@@ -1,19 +1,22 @@
 """A stateless Faust worker for the tests, built with the shared app factory and resilient agent.
 
-Env: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, GROUP, TOPIC, DATA_DIR, MODE (sequential,
-per-partition: lanes, batched: one transaction per batch). Each event's effect and inbox row
-commit in one transaction (with the rest of its batch when batched); a value of b"poison" always
-raises (failing its whole batch).
+Env: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, GROUP, TOPIC, DATA_DIR, MODE (batched: what waits is
+handled as one batch, one transaction; one-at-a-time: batches of one). Each event's delivery,
+inbox row and effect commit in one transaction with the rest of its batch; a value of b"poison"
+always raises (failing its whole batch). An effect applied twice would count `applied` up, never
+fail. CRASH_MARKER (a path): when set and the file does not exist yet, the worker creates it and
+SIGKILLs itself right after a batch's database commit, before Faust can commit the offsets.
 Run: python faust_worker.py worker --without-web
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.db.engine import make_engine, session_factory
 from backbone.db.inbox import claim
@@ -28,31 +31,30 @@ group = os.environ["GROUP"]
 app = create_faust_app(group, kafka, datadir=os.environ["DATA_DIR"])
 engine = make_engine(DatabaseSettings())
 sessions = session_factory(engine)
+mode = os.environ.get("MODE", "batched")
+marker = os.environ.get("CRASH_MARKER")
 
 
-mode = os.environ.get("MODE", "sequential")
-
-
-async def apply(session: AsyncSession, message: Message) -> None:
-    if message.value == b"poison":
-        raise RuntimeError("poison event")
-    event_id = message.header("event-id") or ""
-    await session.execute(text("INSERT INTO deliveries (event_id) VALUES (:e)"), {"e": event_id})
-    if await claim(session, group, event_id):
-        await session.execute(
-            text("INSERT INTO effects (event_id, applied) VALUES (:e, 1)"), {"e": event_id}
-        )
-
-
-async def handle(message: Message) -> None:
-    async with sessions() as session, session.begin():
-        await apply(session, message)
-
-
-async def handle_batch(messages: Sequence[Message]) -> None:
+async def handle(messages: Sequence[Message]) -> None:
     async with sessions() as session, session.begin():
         for message in messages:
-            await apply(session, message)
+            if message.value == b"poison":
+                raise RuntimeError("poison event")
+            event_id = message.header("event-id") or ""
+            await session.execute(
+                text("INSERT INTO deliveries (event_id) VALUES (:e)"), {"e": event_id}
+            )
+            if await claim(session, group, event_id):
+                await session.execute(
+                    text(
+                        "INSERT INTO effects (event_id, applied) VALUES (:e, 1)"
+                        " ON CONFLICT (event_id) DO UPDATE SET applied = effects.applied + 1"
+                    ),
+                    {"e": event_id},
+                )
+    if marker and not Path(marker).exists():
+        Path(marker).write_text("crashed after the database commit, before the offset commit")
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 resilient_agent(
@@ -61,8 +63,7 @@ resilient_agent(
     topics=[os.environ["TOPIC"], f"{group}.retry"],
     producer=Producer(kafka),
     retry=RetrySettings(max_attempts=3, backoff_initial_s=0.01),
-    per_partition=mode == "per-partition",
-    batch_handler=handle_batch if mode == "batched" else None,
+    batch_max_size=1 if mode == "one-at-a-time" else 200,
 )
 
 if __name__ == "__main__":

@@ -150,7 +150,7 @@ async def test_transient_failure_mid_batch_resends_nothing_already_accepted(
     # for as long as it lasts (never split, never dead-lettered), then on once the server is back.
     processor = MessageProcessor(
         stack.group,
-        notifier.handler,
+        notifier.handler.handle_batch,
         RetrySettings(
             max_attempts=2,
             backoff_initial_s=0.01,
@@ -159,7 +159,6 @@ async def test_transient_failure_mid_batch_resends_nothing_already_accepted(
             transient_backoff_max_s=0.05,
         ),
         CountingDeadLetterWriter(notifier.producer, stack.group),
-        batch_handler=notifier.handler.handle_batch,
     )
     task = asyncio.create_task(processor.process_batch(records))
 
@@ -196,10 +195,9 @@ async def test_malformed_fact_in_a_batch_is_dead_lettered_alone(
     unknown = Message(stack.topic, 0, 10, b"k", b'{"event_type": "reservation.moved.v9"}')
     processor = MessageProcessor(
         stack.group,
-        notifier.handler,
+        notifier.handler.handle_batch,
         RetrySettings(max_attempts=3, backoff_initial_s=0.01, backoff_max_s=0.01),
         CountingDeadLetterWriter(notifier.producer, stack.group),
-        batch_handler=notifier.handler.handle_batch,
     )
     labels = {"event_type": "reservation.moved.v9"}
     ignored_before = REGISTRY.get_sample_value("notifier_facts_ignored_total", labels) or 0.0

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backbone.db.engine import make_engine, session_factory
+from backbone.kafka import BatchHandler
 from reservation.adapters import migrations
 from reservation.adapters.metrics import PrometheusObserver
+from reservation.adapters.records import make_handler
 from reservation.adapters.stripe_gateway import StripeGateway
 from reservation.adapters.unit_of_work import UnitOfWork
-from reservation.entrypoints.records import BatchHandler, Handler, make_handlers
 from reservation.service_layer.payments import PaymentService
 from reservation.service_layer.refund_executor import RefundExecutor, RefundGateway
 from reservation.settings import Settings
@@ -34,8 +35,7 @@ class Container:
     payments: PaymentService
     refunds: RefundExecutor
     stripe: StripeGateway  # one client for refunds, overdue look-ups and reconciliation
-    handler: Handler
-    batch_handler: BatchHandler
+    batch_handler: BatchHandler  # a single message is a batch of one
     observer: PrometheusObserver  # what every use case reports goes to Prometheus
 
     def uow(self, correlation_id: str | None = None) -> UnitOfWork:
@@ -85,7 +85,5 @@ def build(
         clock=clock,
     )
     # A batch that may have recorded a refund wakes the executor (carried out within a tick).
-    handler, batch_handler = make_handlers(payments, on_applied=refunds.wake)
-    return Container(
-        settings, engine, sessions, payments, refunds, stripe, handler, batch_handler, observer
-    )
+    batch_handler = make_handler(payments, on_applied=refunds.wake)
+    return Container(settings, engine, sessions, payments, refunds, stripe, batch_handler, observer)

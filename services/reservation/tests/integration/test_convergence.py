@@ -122,7 +122,7 @@ async def _paid_in_order_and_shuffled(
     ordered_row = await book(now=hold_now)
     other_row = await book(now=hold_now)
     for message in _messages(ordered_row, LIFECYCLES[name]):
-        await container.handler(message)
+        await container.batch_handler([message])
     built = _messages(other_row, LIFECYCLES[name])
     return ordered_row.id, other_row.id, [built[index] for index in order]
 
@@ -181,7 +181,7 @@ async def test_shuffled_triplicated_delivery_converges(
         container, book, name, order, hold_valid=hold_valid
     )
     for message in shuffled:
-        await container.handler(message)
+        await container.batch_handler([message])
     expected = _outcome(reservation_db, ordered_id)
     got = _outcome(reservation_db, shuffled_id)
     assert got == expected, f"{name} in order {order}"
@@ -233,9 +233,9 @@ async def _paid_and_disputed(
 
     row = await book()
     sid, pi = f"cs_test_{uuid.uuid4().hex}", f"pi_{uuid.uuid4().hex[:20]}"
-    await container.handler(checkout_message(checkout_fact(sid, [row])))
-    await container.handler(
-        stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent=pi))
+    await container.batch_handler([checkout_message(checkout_fact(sid, [row]))])
+    await container.batch_handler(
+        [stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent=pi))]
     )
     du = f"du_{uuid.uuid4().hex[:20]}"
     types = {
@@ -293,7 +293,7 @@ async def test_shuffled_triplicated_dispute_events_converge(
     name, order, cuts = scenario
     ordered_row, ordered_events = await _paid_and_disputed(container, book, name)
     for message in ordered_events:
-        await container.handler(message)
+        await container.batch_handler([message])
     shuffled_row, events = await _paid_and_disputed(container, book, name)
     shuffled = [events[index] for index in order]
     for start, end in pairwise([0, *cuts, len(shuffled)]):

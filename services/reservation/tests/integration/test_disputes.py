@@ -68,9 +68,9 @@ async def paid(container: Container, row: Any) -> str:
     """Pay `row` through a session; its payment intent."""
     sid = f"cs_test_{uuid.uuid4().hex}"
     pi = f"pi_{uuid.uuid4().hex[:20]}"
-    await container.handler(checkout_message(checkout_fact(sid, [row])))
-    await container.handler(
-        stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent=pi))
+    await container.batch_handler([checkout_message(checkout_fact(sid, [row]))])
+    await container.batch_handler(
+        [stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent=pi))]
     )
     return pi
 
@@ -91,8 +91,8 @@ async def test_a_dispute_marks_the_booking_and_a_won_one_restores_it(
     created = dispute_event(
         s.CHARGE_DISPUTE_CREATED, pi, status="needs_response", amount=row.amount, dispute_id=du
     )
-    await container.handler(stripe_message(created))
-    await container.handler(stripe_message(created))  # a duplicate delivery
+    await container.batch_handler([stripe_message(created)])
+    await container.batch_handler([stripe_message(created)])  # a duplicate delivery
     state = reservation_state(reservation_db, row.id)
     assert (state["status"], state["dispute_id"]) == ("disputed", du)
     [opened] = _disputes(reservation_db)
@@ -106,13 +106,15 @@ async def test_a_dispute_marks_the_booking_and_a_won_one_restores_it(
     assert DISPUTES.labels("opened")._value.get() == opened_before + 1
 
     won = dispute_event(s.CHARGE_DISPUTE_CLOSED, pi, status="won", amount=row.amount, dispute_id=du)
-    await container.handler(stripe_message(won))
+    await container.batch_handler([stripe_message(won)])
     assert reservation_state(reservation_db, row.id)["status"] == "succeeded"
     closed = _disputes(reservation_db)[-1]
     assert isinstance(closed, PaymentDisputeClosedV1)
     assert closed.outcome == "won"
     # A `created` replayed after the close changes nothing.
-    await container.handler(stripe_message({**created, "id": f"evt_{uuid.uuid4().hex[:24]}"}))
+    await container.batch_handler(
+        [stripe_message({**created, "id": f"evt_{uuid.uuid4().hex[:24]}"})]
+    )
     assert reservation_state(reservation_db, row.id)["status"] == "succeeded"
     assert len(_disputes(reservation_db)) == 2
 
@@ -130,7 +132,7 @@ async def test_a_lost_dispute_frees_the_slot_even_when_closed_comes_first(
         ),
     ]
     for event in events:
-        await container.handler(stripe_message(event))
+        await container.batch_handler([stripe_message(event)])
     assert reservation_state(reservation_db, row.id)["status"] == "dispute_lost"
     [closed] = _disputes(reservation_db)
     assert isinstance(closed, PaymentDisputeClosedV1)
@@ -144,25 +146,29 @@ async def test_a_disputed_beats_order_is_marked_and_its_outcome_recorded(
     container: Container, reservation_db: str
 ) -> None:
     sid = f"cs_test_{uuid.uuid4().hex}"
-    await container.handler(_fact(sid))
-    await container.handler(_event(s.CHECKOUT_SESSION_COMPLETED, sid))
+    await container.batch_handler([_fact(sid)])
+    await container.batch_handler([_event(s.CHECKOUT_SESSION_COMPLETED, sid)])
     order = _order(reservation_db, sid)
     assert order["status"] == "confirmed"
     pi, du = order["payment_intent_id"], f"du_{uuid.uuid4().hex[:20]}"
-    await container.handler(
-        stripe_message(
-            dispute_event(
-                s.CHARGE_DISPUTE_CREATED, pi, status="needs_response", amount=10, dispute_id=du
+    await container.batch_handler(
+        [
+            stripe_message(
+                dispute_event(
+                    s.CHARGE_DISPUTE_CREATED, pi, status="needs_response", amount=10, dispute_id=du
+                )
             )
-        )
+        ]
     )
     assert _order(reservation_db, sid)["status"] == "disputed"
     [opened] = _disputes(reservation_db)
     assert opened.order_id == sid
-    await container.handler(
-        stripe_message(
-            dispute_event(s.CHARGE_DISPUTE_CLOSED, pi, status="lost", amount=10, dispute_id=du)
-        )
+    await container.batch_handler(
+        [
+            stripe_message(
+                dispute_event(s.CHARGE_DISPUTE_CLOSED, pi, status="lost", amount=10, dispute_id=du)
+            )
+        ]
     )
     assert _order(reservation_db, sid)["status"] == "dispute_lost"
 
@@ -172,13 +178,13 @@ async def test_card_declines_are_counted_once_by_decline_code(
 ) -> None:
     row = await book()
     sid = f"cs_test_{uuid.uuid4().hex}"
-    await container.handler(checkout_message(checkout_fact(sid, [row])))
+    await container.batch_handler([checkout_message(checkout_fact(sid, [row]))])
     declined = json.loads((EXAMPLES / "payment_intent_payment_failed.json").read_text())
     declined["id"] = f"evt_{uuid.uuid4().hex[:24]}"
     funnel = FUNNEL.labels("declined")._value.get()
     code = DECLINES.labels("insufficient_funds")._value.get()
-    await container.handler(stripe_message(declined))
-    await container.handler(stripe_message(declined))  # a duplicate delivery counts once
+    await container.batch_handler([stripe_message(declined)])
+    await container.batch_handler([stripe_message(declined)])  # a duplicate delivery counts once
     assert FUNNEL.labels("declined")._value.get() == funnel + 1
     assert DECLINES.labels("insufficient_funds")._value.get() == code + 1
     # The page stays open for another try: the reservation waits.

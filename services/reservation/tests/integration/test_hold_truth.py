@@ -45,7 +45,7 @@ async def test_an_open_stripe_page_extends_the_hold_the_api_shows(
         page_closes = (hold + timedelta(minutes=25)).replace(microsecond=0)
         sid = "cs_test_hold_truth_" + body["id"][:8]
         fact = checkout_fact(sid, [reservation]).model_copy(update={"expires_at": page_closes})
-        await container.handler(checkout_message(fact))
+        await container.batch_handler([checkout_message(fact)])
 
         seen = (await http.get(f"/api/reservations/{body['id']}", headers=me)).json()
         assert seen["status"] == "processing"
@@ -55,7 +55,7 @@ async def test_an_open_stripe_page_extends_the_hold_the_api_shows(
 
         # The page closed unpaid within the hold: the hold itself is the truth again.
         expired = stripe_event(s.CHECKOUT_SESSION_EXPIRED, sid, [reservation])
-        await container.handler(stripe_message(expired))
+        await container.batch_handler([stripe_message(expired)])
         seen = (await http.get(f"/api/reservations/{body['id']}", headers=me)).json()
         assert seen["status"] == "pending"
         assert datetime.fromisoformat(seen["hold_expires_at"]) == hold

@@ -141,13 +141,13 @@ async def test_beats_only_fact_then_payment_confirms_once(
     container: Container, reservation_db: str
 ) -> None:
     sid = _sid()
-    await container.handler(_fact(sid))
+    await container.batch_handler([_fact(sid)])
     assert _order(reservation_db, sid)["status"] == "open"
     assert outbox_facts(reservation_db) == []
 
     paid = _event(s.CHECKOUT_SESSION_COMPLETED, sid)
     for message in (paid, paid, _fact(sid)):  # a redelivery, a republished fact: no-ops
-        await container.handler(message)
+        await container.batch_handler([message])
 
     _assert_confirmed_once(reservation_db, sid)
 
@@ -156,7 +156,7 @@ async def test_beats_only_payment_before_the_fact_waits_then_confirms(
     container: Container, reservation_db: str
 ) -> None:
     sid = _sid()
-    await container.handler(_event(s.CHECKOUT_SESSION_COMPLETED, sid))
+    await container.batch_handler([_event(s.CHECKOUT_SESSION_COMPLETED, sid)])
     waiting = _order(reservation_db, sid)
     # Recorded from the Stripe metadata: the cart and its total, no titles yet; the payment
     # waits for checkout's fact (service_layer.provenance) before it counts.
@@ -166,8 +166,8 @@ async def test_beats_only_payment_before_the_fact_waits_then_confirms(
     assert outbox_facts(reservation_db) == []
 
     fact = _fact(sid)
-    await container.handler(fact)
-    await container.handler(fact)
+    await container.batch_handler([fact])
+    await container.batch_handler([fact])
     _assert_confirmed_once(reservation_db, sid)
 
 
@@ -182,8 +182,8 @@ async def test_any_order_and_duplicates_converge(
         _event(s.CHECKOUT_SESSION_ASYNC_PAYMENT_SUCCEEDED, sid),
     ]
     for index in order:
-        await container.handler(messages[index])
-        await container.handler(messages[index])
+        await container.batch_handler([messages[index]])
+        await container.batch_handler([messages[index]])
     _assert_confirmed_once(reservation_db, sid)
 
 
@@ -195,7 +195,7 @@ async def test_fact_and_payment_handled_side_by_side_confirm_once(
     sids = [_sid() for _ in range(5)]
     await asyncio.gather(
         *(
-            container.handler(message)
+            container.batch_handler([message])
             for sid in sids
             for message in (_fact(sid), _event(s.CHECKOUT_SESSION_COMPLETED, sid))
         )
@@ -208,11 +208,15 @@ async def test_unpaid_or_expired_sessions_confirm_nothing(
     container: Container, reservation_db: str
 ) -> None:
     delayed, expired = _sid(), _sid()
-    await container.handler(_fact(delayed))
-    await container.handler(_event(s.CHECKOUT_SESSION_COMPLETED, delayed, payment_status="unpaid"))
-    await container.handler(_event(s.CHECKOUT_SESSION_ASYNC_PAYMENT_FAILED, delayed))
-    await container.handler(_fact(expired))
-    await container.handler(_event(s.CHECKOUT_SESSION_EXPIRED, expired, payment_status="unpaid"))
+    await container.batch_handler([_fact(delayed)])
+    await container.batch_handler(
+        [_event(s.CHECKOUT_SESSION_COMPLETED, delayed, payment_status="unpaid")]
+    )
+    await container.batch_handler([_event(s.CHECKOUT_SESSION_ASYNC_PAYMENT_FAILED, delayed)])
+    await container.batch_handler([_fact(expired)])
+    await container.batch_handler(
+        [_event(s.CHECKOUT_SESSION_EXPIRED, expired, payment_status="unpaid")]
+    )
     assert outbox_facts(reservation_db) == []
     assert _order(reservation_db, delayed)["status"] == "open"
     assert _order(reservation_db, expired)["status"] == "open"
@@ -227,11 +231,11 @@ async def test_a_payment_that_differs_from_the_sale_is_flagged_not_confirmed(
 ) -> None:
     sid = _sid()
     flagged = ORDERS_FLAGGED.labels(reason)._value.get()
-    await container.handler(
-        _event(s.CHECKOUT_SESSION_COMPLETED, sid, amount_total=amount_total, currency=currency)
+    await container.batch_handler(
+        [_event(s.CHECKOUT_SESSION_COMPLETED, sid, amount_total=amount_total, currency=currency)]
     )
-    await container.handler(_fact(sid))
-    await container.handler(_fact(sid))
+    await container.batch_handler([_fact(sid)])
+    await container.batch_handler([_fact(sid)])
     order = _order(reservation_db, sid)
     assert (order["status"], order["review_reason"]) == ("needs_review", reason)
     assert order["confirmed_at"] is None
@@ -243,8 +247,8 @@ async def test_a_fact_from_an_older_checkout_without_items_confirms_nothing(
     container: Container, reservation_db: str
 ) -> None:
     sid = _sid()
-    await container.handler(_fact(sid, with_items=False))
-    await container.handler(_event(s.CHECKOUT_SESSION_COMPLETED, sid))
+    await container.batch_handler([_fact(sid, with_items=False)])
+    await container.batch_handler([_event(s.CHECKOUT_SESSION_COMPLETED, sid)])
     order = _order(reservation_db, sid)
     assert (order["status"], order["items"]) == ("open", None)
     assert order["paid_at"] is not None
@@ -262,7 +266,7 @@ async def test_mixed_cart_confirms_the_reservations_and_the_order(
     sid = _sid()
     fact, paid = _fact(sid, rows), _event(s.CHECKOUT_SESSION_COMPLETED, sid, rows)
     for message in (fact, paid, paid) if fact_first else (paid, fact, fact):
-        await container.handler(message)
+        await container.batch_handler([message])
 
     for row in rows:
         state = reservation_state(reservation_db, row.id)

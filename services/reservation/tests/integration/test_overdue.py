@@ -37,7 +37,7 @@ async def opened(container: Container, client: stripe.StripeClient, row: Any, en
     fact = checkout_fact(session.id, [row]).model_copy(
         update={"expires_at": datetime.fromtimestamp(ends, UTC)}
     )
-    await container.handler(checkout_message(fact))
+    await container.batch_handler([checkout_message(fact)])
     assert reservation_state(container.settings.database.url.get_secret_value(), row.id)[
         "status"
     ] == ("processing")
@@ -102,7 +102,7 @@ async def test_a_lost_completed_event_confirms_and_the_real_one_changes_nothing(
     # The real event, delivered late, is applied and changes nothing: one confirmation.
     events = stripe_client.v1.events.list(params={"type": s.CHECKOUT_SESSION_COMPLETED})
     [real] = [e for e in events.data if e.data.object.id == sid]
-    await container.handler(as_message(real.to_dict()))
+    await container.batch_handler([as_message(real.to_dict())])
     confirmations = [
         f for f in outbox_facts(reservation_db) if isinstance(f, ReservationConfirmedV1)
     ]

@@ -48,11 +48,11 @@ def _sid() -> str:
 async def test_created_then_paid(container: Container, book: Book, reservation_db: str) -> None:
     row = await book()
     sid = _sid()
-    await container.handler(checkout_message(checkout_fact(sid, [row])))
+    await container.batch_handler([checkout_message(checkout_fact(sid, [row]))])
     assert reservation_state(reservation_db, row.id)["status"] == "processing"
     paid = stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent="pi_paid1")
-    await container.handler(stripe_message(paid))
-    await container.handler(stripe_message(paid))  # a duplicate delivery
+    await container.batch_handler([stripe_message(paid)])
+    await container.batch_handler([stripe_message(paid)])  # a duplicate delivery
     state = reservation_state(reservation_db, row.id)
     assert state["status"] == "succeeded"
     assert state["paid_session_id"] == sid
@@ -73,12 +73,12 @@ async def test_delayed_payment_succeeds(
 ) -> None:
     row = await book()
     sid = _sid()
-    await container.handler(checkout_message(checkout_fact(sid, [row])))
+    await container.batch_handler([checkout_message(checkout_fact(sid, [row]))])
     unpaid = stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_status="unpaid")
-    await container.handler(stripe_message(unpaid))
+    await container.batch_handler([stripe_message(unpaid)])
     assert reservation_state(reservation_db, row.id)["status"] == "processing"
     ok = stripe_event(s.CHECKOUT_SESSION_ASYNC_PAYMENT_SUCCEEDED, sid, [row])
-    await container.handler(stripe_message(ok))
+    await container.batch_handler([stripe_message(ok)])
     assert reservation_state(reservation_db, row.id)["status"] == "succeeded"
     assert [type(f) for f in outbox_facts(reservation_db)] == [ReservationConfirmedV1]
 
@@ -89,7 +89,7 @@ async def test_failed_then_retry_with_a_new_session(
     row = await book()
     first, second = _sid(), _sid()
     t0 = datetime.now(UTC) - timedelta(minutes=5)
-    await container.handler(checkout_message(checkout_fact(first, [row], occurred_at=t0)))
+    await container.batch_handler([checkout_message(checkout_fact(first, [row], occurred_at=t0))])
     unpaid = stripe_event(
         s.CHECKOUT_SESSION_COMPLETED,
         first,
@@ -97,7 +97,7 @@ async def test_failed_then_retry_with_a_new_session(
         payment_status="unpaid",
         created=int(t0.timestamp()),
     )
-    await container.handler(stripe_message(unpaid))
+    await container.batch_handler([stripe_message(unpaid)])
     failed = stripe_event(
         s.CHECKOUT_SESSION_ASYNC_PAYMENT_FAILED,
         first,
@@ -105,16 +105,16 @@ async def test_failed_then_retry_with_a_new_session(
         payment_status="unpaid",
         created=int(t0.timestamp()),
     )
-    await container.handler(stripe_message(failed))
+    await container.batch_handler([stripe_message(failed)])
     assert reservation_state(reservation_db, row.id)["status"] == "failed"
-    await container.handler(checkout_message(checkout_fact(second, [row])))
+    await container.batch_handler([checkout_message(checkout_fact(second, [row]))])
     assert reservation_state(reservation_db, row.id)["status"] == "processing"
-    await container.handler(
-        stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, second, [row]))
+    await container.batch_handler(
+        [stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, second, [row]))]
     )
     # The first session's late expiry changes nothing.
     late = stripe_event(s.CHECKOUT_SESSION_EXPIRED, first, [row], created=int(t0.timestamp()))
-    await container.handler(stripe_message(late))
+    await container.batch_handler([stripe_message(late)])
     state = reservation_state(reservation_db, row.id)
     assert state["status"] == "succeeded"
     assert state["paid_session_id"] == second
@@ -128,10 +128,10 @@ async def test_old_session_expiry_does_not_override_a_newer_open_session(
     row = await book()
     old, new = _sid(), _sid()
     t_old = datetime.now(UTC) - timedelta(minutes=10)
-    await container.handler(checkout_message(checkout_fact(old, [row], occurred_at=t_old)))
-    await container.handler(checkout_message(checkout_fact(new, [row])))
+    await container.batch_handler([checkout_message(checkout_fact(old, [row], occurred_at=t_old))])
+    await container.batch_handler([checkout_message(checkout_fact(new, [row]))])
     expired = stripe_event(s.CHECKOUT_SESSION_EXPIRED, old, [row], created=int(t_old.timestamp()))
-    await container.handler(stripe_message(expired))
+    await container.batch_handler([stripe_message(expired)])
     state = reservation_state(reservation_db, row.id)
     assert state["status"] == "processing"
     assert state["current_session_id"] == new
@@ -143,11 +143,11 @@ async def test_session_expired_within_and_after_the_hold(
     within, after = await book(), await book()
     for row in (within, after):
         sid = _sid()
-        await container.handler(checkout_message(checkout_fact(sid, [row])))
+        await container.batch_handler([checkout_message(checkout_fact(sid, [row]))])
         if row is after:
             container.payments.clock = lambda: datetime.now(UTC) + timedelta(hours=1)
-        await container.handler(
-            stripe_message(stripe_event(s.CHECKOUT_SESSION_EXPIRED, sid, [row]))
+        await container.batch_handler(
+            [stripe_message(stripe_event(s.CHECKOUT_SESSION_EXPIRED, sid, [row]))]
         )
     assert reservation_state(reservation_db, within.id)["status"] == "pending"
     assert reservation_state(reservation_db, after.id)["status"] == "expired"
@@ -161,17 +161,21 @@ async def test_amount_or_currency_mismatch_is_flagged(
 ) -> None:
     cheap, foreign = await book(), await book()
     cheap_sid, foreign_sid = _sid(), _sid()
-    await container.handler(checkout_message(checkout_fact(cheap_sid, [cheap])))
-    await container.handler(checkout_message(checkout_fact(foreign_sid, [foreign])))
-    await container.handler(
-        stripe_message(
-            stripe_event(s.CHECKOUT_SESSION_COMPLETED, cheap_sid, [cheap], amount_total=100)
-        )
+    await container.batch_handler([checkout_message(checkout_fact(cheap_sid, [cheap]))])
+    await container.batch_handler([checkout_message(checkout_fact(foreign_sid, [foreign]))])
+    await container.batch_handler(
+        [
+            stripe_message(
+                stripe_event(s.CHECKOUT_SESSION_COMPLETED, cheap_sid, [cheap], amount_total=100)
+            )
+        ]
     )
-    await container.handler(
-        stripe_message(
-            stripe_event(s.CHECKOUT_SESSION_COMPLETED, foreign_sid, [foreign], currency="usd")
-        )
+    await container.batch_handler(
+        [
+            stripe_message(
+                stripe_event(s.CHECKOUT_SESSION_COMPLETED, foreign_sid, [foreign], currency="usd")
+            )
+        ]
     )
     assert reservation_state(reservation_db, cheap.id)["status"] == "needs_review"
     assert reservation_state(reservation_db, foreign.id)["review_reason"] == "currency_mismatch"
@@ -188,9 +192,9 @@ async def test_amount_or_currency_mismatch_is_flagged(
 async def test_charge_refunded(container: Container, book: Book, reservation_db: str) -> None:
     row = await book()
     sid = _sid()
-    await container.handler(checkout_message(checkout_fact(sid, [row])))
+    await container.batch_handler([checkout_message(checkout_fact(sid, [row]))])
     paid = stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent="pi_to_refund")
-    await container.handler(stripe_message(paid))
+    await container.batch_handler([stripe_message(paid)])
     charge_event = {
         "id": f"evt_{uuid.uuid4().hex[:20]}",
         "type": s.CHARGE_REFUNDED,
@@ -223,7 +227,7 @@ async def test_charge_refunded(container: Container, book: Book, reservation_db:
             }
         },
     }
-    await container.handler(stripe_message_raw(charge_event))
+    await container.batch_handler([stripe_message_raw(charge_event)])
     state = reservation_state(reservation_db, row.id)
     assert (state["status"], state["refund_id"]) == ("refunded", "re_charge_1")
     refunded = outbox_facts(reservation_db)[-1]
@@ -257,7 +261,7 @@ async def test_unknown_event_types_are_acknowledged(
         "livemode": False,
         "data": {"object": {"id": "cus_1"}},
     }
-    await container.handler(stripe_message_raw(event))
+    await container.batch_handler([stripe_message_raw(event)])
     import psycopg
 
     with psycopg.connect(reservation_db) as conn:
@@ -296,9 +300,11 @@ async def test_late_payment_slot_taken_is_refunded_through_stripe(
     await expire_due_holds(lambda: container.uow(None), datetime.now(UTC))
     taker = await book(starts_at=start, user_id="user_2", email="bo@example.com")
     event = emulator_paid_event(stripe_client, emulator_url, late)
-    await container.handler(checkout_message(checkout_fact(event["data"]["object"]["id"], [late])))
-    await container.handler(stripe_message(event))
-    await container.handler(stripe_message(event))
+    await container.batch_handler(
+        [checkout_message(checkout_fact(event["data"]["object"]["id"], [late]))]
+    )
+    await container.batch_handler([stripe_message(event)])
+    await container.batch_handler([stripe_message(event)])
     # The worker decided; the refund executor carries it out once that committed.
     assert await container.refunds.run_once() == 1
     state = reservation_state(reservation_db, late.id)
@@ -328,7 +334,9 @@ async def test_late_payment_slot_still_free_is_confirmed(
     await expire_due_holds(lambda: container.uow(None), datetime.now(UTC))
     assert reservation_state(reservation_db, late.id)["status"] == "expired"
     event = emulator_paid_event(stripe_client, emulator_url, late)
-    await container.handler(checkout_message(checkout_fact(event["data"]["object"]["id"], [late])))
-    await container.handler(stripe_message(event))
+    await container.batch_handler(
+        [checkout_message(checkout_fact(event["data"]["object"]["id"], [late]))]
+    )
+    await container.batch_handler([stripe_message(event)])
     assert reservation_state(reservation_db, late.id)["status"] == "succeeded"
     assert isinstance(outbox_facts(reservation_db)[-1], ReservationConfirmedV1)

@@ -48,7 +48,7 @@ async def test_a_forged_session_never_confirms_and_is_flagged_after_the_grace(
     row = await book()
     # Signed with a leaked secret: our price, our currency, our metadata; no checkout behind it.
     forged = stripe_event(s.CHECKOUT_SESSION_COMPLETED, _sid(), [row])
-    await container.handler(stripe_message(forged))
+    await container.batch_handler([stripe_message(forged)])
     assert reservation_state(reservation_db, row.id)["status"] == "processing"
     assert outbox_facts(reservation_db) == []
 
@@ -66,10 +66,10 @@ async def test_a_real_session_replayed_for_other_reservations_is_flagged(
 ) -> None:
     mine, target = await book(), await book(user_id="user_9", email="x@example.com")
     sid = _sid()
-    await container.handler(checkout_message(checkout_fact(sid, [mine])))
+    await container.batch_handler([checkout_message(checkout_fact(sid, [mine]))])
     # The attacker's own session id, re-signed to name another reservation at its price.
     forged = stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [target])
-    await container.handler(stripe_message(forged))
+    await container.batch_handler([stripe_message(forged)])
     state = reservation_state(reservation_db, target.id)
     assert (state["status"], state["review_reason"]) == ("needs_review", "reservations_mismatch")
     assert not any(isinstance(f, ReservationConfirmedV1) for f in outbox_facts(reservation_db))
@@ -81,11 +81,11 @@ async def test_stripe_before_the_checkout_fact_waits_then_confirms_once(
     row = await book()
     sid = _sid()
     paid = stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row]))
-    await container.handler(paid)
+    await container.batch_handler([paid])
     assert reservation_state(reservation_db, row.id)["status"] == "processing"
     fact = checkout_message(checkout_fact(sid, [row]))
     for message in (fact, paid, fact):  # the fact settles it; redeliveries are no-ops
-        await container.handler(message)
+        await container.batch_handler([message])
     assert reservation_state(reservation_db, row.id)["status"] == "succeeded"
     assert [type(f) for f in outbox_facts(reservation_db)] == [ReservationConfirmedV1]
     assert await _sweep(container, after_s=601) == 0  # nothing left waiting

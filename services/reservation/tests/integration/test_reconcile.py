@@ -33,7 +33,9 @@ async def test_reconcile_republishes_the_missing_event(
     # Paid on Stripe; the emulator has no webhook endpoint, so the event never reached us.
     event = emulator_paid_event(stripe_client, emulator_url, row)
     # Checkout's fact did arrive (the payment is checked against it): the checkout page is open.
-    await container.handler(checkout_message(checkout_fact(event["data"]["object"]["id"], [row])))
+    await container.batch_handler(
+        [checkout_message(checkout_fact(event["data"]["object"]["id"], [row]))]
+    )
     console = Console(record=True, width=200)
     found = await reconcile(settings, 3600, dry_run=True, wait_s=0, console=console)
     assert found == 1

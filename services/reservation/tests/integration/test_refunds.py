@@ -109,7 +109,7 @@ async def test_a_stripe_outage_never_reaches_the_worker_and_the_refund_waits_it_
     late, event = await _late_payment(container, book, stripe_client, emulator_url)
     await faults(api_status=503, count=1000)
     # The worker's transaction makes no Stripe call: it commits the decision while Stripe is down.
-    await container.handler(stripe_message(event))
+    await container.batch_handler([stripe_message(event)])
     # Decided, not done: `refunded` waits for Stripe's refund id.
     assert reservation_state(reservation_db, late.id)["status"] == "expired"
     [requested] = _refunds(reservation_db)
@@ -157,7 +157,7 @@ async def test_a_stripe_outage_never_reaches_the_worker_and_the_refund_waits_it_
         for e in stripe_client.v1.events.list(params={"type": s.REFUND_CREATED, "limit": 100}).data
         if e.data.object.id == done["stripe_refund_id"]
     ]
-    await container.handler(stripe_message(created.to_dict()))
+    await container.batch_handler([stripe_message(created.to_dict())])
     assert len(_refund_facts(reservation_db)) == 1
     assert await container.refunds.run_once() == 0
 
@@ -175,7 +175,7 @@ async def test_a_lost_answer_is_retried_under_the_same_key_and_refunds_once(
     settings = container.settings.stripe.model_copy(update={"request_timeout_s": 0.5})
     container.refunds.gateway = StripeGateway(settings)
     late, event = await _late_payment(container, book, stripe_client, emulator_url)
-    await container.handler(stripe_message(event))
+    await container.batch_handler([stripe_message(event)])
     # Stripe holds its answer past our timeout (and carries the request out meanwhile).
     await faults(api_status=None, count=1, delay_seconds=2)
     assert await container.refunds.run_once() == 1
@@ -204,7 +204,7 @@ async def test_a_refund_stripe_refuses_is_recorded_counted_and_never_retried_bli
     emulator_url: str,
 ) -> None:
     late, event = await _late_payment(container, book, stripe_client, emulator_url)
-    await container.handler(stripe_message(event))
+    await container.batch_handler([stripe_message(event)])
     # Support refunded the charge in the Dashboard before our executor got to it.
     pi = event["data"]["object"]["payment_intent"]
     stripe_client.v1.refunds.create(params={"payment_intent": pi})
@@ -233,8 +233,8 @@ async def test_a_duplicate_payment_is_refunded_and_the_booking_stands(
     second = emulator_paid_event(stripe_client, emulator_url, row)
     await told_by_checkout(container, first, [row])
     await told_by_checkout(container, second, [row])
-    await container.handler(stripe_message(first))
-    await container.handler(stripe_message(second))
+    await container.batch_handler([stripe_message(first)])
+    await container.batch_handler([stripe_message(second)])
     assert await container.refunds.run_once() == 1
     state = reservation_state(reservation_db, row.id)
     assert (state["status"], state["refund_id"]) == ("succeeded", None)
@@ -257,8 +257,8 @@ async def test_a_refund_is_applied_whichever_of_it_and_the_payment_comes_first(
     paid = stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent=pi))
     refund = refund_event(s.REFUND_CREATED, pi, row.amount, refund_id=f"re_{sid[-16:]}")
     for message in (refund, paid) if refund_first else (paid, refund):
-        await container.handler(message)
-        await container.handler(message)  # and twice
+        await container.batch_handler([message])
+        await container.batch_handler([message])  # and twice
     state = reservation_state(reservation_db, row.id)
     assert (state["status"], state["refund_id"]) == ("refunded", f"re_{sid[-16:]}")
     assert state["refunded_amount"] == row.amount
@@ -282,7 +282,7 @@ async def test_a_charge_refunded_naming_no_refund_is_looked_up_after_the_commit(
     row = await book()
     paid = emulator_paid_event(stripe_client, emulator_url, row)
     await told_by_checkout(container, paid, [row])
-    await container.handler(stripe_message(paid))
+    await container.batch_handler([stripe_message(paid)])
     pi = paid["data"]["object"]["payment_intent"]
     made = stripe_client.v1.refunds.create(params={"payment_intent": pi})  # by support
     [event] = [
@@ -292,7 +292,7 @@ async def test_a_charge_refunded_naming_no_refund_is_looked_up_after_the_commit(
     ]
     # As Stripe sends it by default: the charge's refunds are not listed, only the amount.
     event["data"]["object"]["refunds"]["data"] = []
-    await container.handler(stripe_message(event))
+    await container.batch_handler([stripe_message(event)])
     assert reservation_state(reservation_db, row.id)["status"] == "succeeded"
     assert [r["origin"] for r in _refunds(reservation_db)] == ["lookup"]
     assert await container.refunds.run_once() == 1
@@ -305,7 +305,7 @@ async def test_a_charge_refunded_naming_no_refund_is_looked_up_after_the_commit(
         "charge_refunded",
     )
     # Another charge.refunded of the same amount (a new event): everything is known now.
-    await container.handler(stripe_message({**event, "id": f"evt_{uuid.uuid4().hex[:24]}"}))
+    await container.batch_handler([stripe_message({**event, "id": f"evt_{uuid.uuid4().hex[:24]}"})])
     assert await container.refunds.run_once() == 0
     assert len(_refunds(reservation_db)) == 2  # the look-up, and the refund it found
     assert len(_refund_facts(reservation_db)) == 1
@@ -324,7 +324,7 @@ async def test_a_refund_and_its_payment_applied_at_the_same_moment_still_meet(
         await told_by_checkout(container, sid, [row])
         paid = stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent=pi)
         pairs.append((stripe_message(paid), refund_event(s.REFUND_CREATED, pi, row.amount)))
-    await asyncio.gather(*(container.handler(m) for pair in pairs for m in pair))
+    await asyncio.gather(*(container.batch_handler([m]) for pair in pairs for m in pair))
     assert [reservation_state(reservation_db, r.id)["status"] for r in rows] == ["refunded"] * 6
 
 
@@ -335,16 +335,18 @@ async def test_partial_refunds_keep_the_booking_until_the_whole_payment_went_bac
     pi = f"pi_{uuid.uuid4().hex[:20]}"
     sid = _sid()
     await told_by_checkout(container, sid, [row])
-    await container.handler(
-        stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent=pi))
+    await container.batch_handler(
+        [stripe_message(stripe_event(s.CHECKOUT_SESSION_COMPLETED, sid, [row], payment_intent=pi))]
     )
     part = row.amount // 3
     # A pending refund is money on its way back; its later `succeeded` changes nothing more.
-    await container.handler(
-        refund_event(s.REFUND_CREATED, pi, part, refund_id="re_p1", status="pending")
+    await container.batch_handler(
+        [refund_event(s.REFUND_CREATED, pi, part, refund_id="re_p1", status="pending")]
     )
-    await container.handler(refund_event(s.CHARGE_REFUND_UPDATED, pi, part, refund_id="re_p1"))
-    await container.handler(refund_event(s.REFUND_UPDATED, pi, part, refund_id="re_p1"))
+    await container.batch_handler(
+        [refund_event(s.CHARGE_REFUND_UPDATED, pi, part, refund_id="re_p1")]
+    )
+    await container.batch_handler([refund_event(s.REFUND_UPDATED, pi, part, refund_id="re_p1")])
     state = reservation_state(reservation_db, row.id)
     assert (state["status"], state["refunded_amount"]) == ("succeeded", part)
     [partial] = _refund_facts(reservation_db)
@@ -353,18 +355,20 @@ async def test_partial_refunds_keep_the_booking_until_the_whole_payment_went_bac
 
     # A refund that fails is recorded and counted, and moves nothing.
     failed = _count("failed")
-    await container.handler(
-        refund_event(s.REFUND_CREATED, pi, 1, refund_id="re_f", status="pending")
+    await container.batch_handler(
+        [refund_event(s.REFUND_CREATED, pi, 1, refund_id="re_f", status="pending")]
     )
-    await container.handler(refund_event(s.REFUND_FAILED, pi, 1, refund_id="re_f", status="failed"))
+    await container.batch_handler(
+        [refund_event(s.REFUND_FAILED, pi, 1, refund_id="re_f", status="failed")]
+    )
     assert _count("failed") == failed + 1
     assert {r["stripe_refund_id"]: r["status"] for r in _refunds(reservation_db)}[
         "re_f"
     ] == "failed"
 
     # The failed one does not count: the rest of the payment is what makes it whole.
-    await container.handler(
-        refund_event(s.REFUND_CREATED, pi, row.amount - part, refund_id="re_p2")
+    await container.batch_handler(
+        [refund_event(s.REFUND_CREATED, pi, row.amount - part, refund_id="re_p2")]
     )
     state = reservation_state(reservation_db, row.id)
     assert (state["status"], state["refund_id"]) == ("refunded", "re_p2")
@@ -383,10 +387,10 @@ async def test_a_beats_order_refund_marks_the_order_and_tells_the_user(
     from .test_orders import CART_TOTAL, _event, _fact, _order
 
     sid = _sid()
-    await container.handler(_fact(sid))
-    await container.handler(_event(s.CHECKOUT_SESSION_COMPLETED, sid))
+    await container.batch_handler([_fact(sid)])
+    await container.batch_handler([_event(s.CHECKOUT_SESSION_COMPLETED, sid)])
     pi = f"pi_{sid[-12:]}"
-    await container.handler(refund_event(s.REFUND_CREATED, pi, 1000, refund_id="re_b1"))
+    await container.batch_handler([refund_event(s.REFUND_CREATED, pi, 1000, refund_id="re_b1")])
     assert (
         _order(reservation_db, sid)["status"],
         _order(reservation_db, sid)["refunded_amount"],
@@ -394,8 +398,8 @@ async def test_a_beats_order_refund_marks_the_order_and_tells_the_user(
         "confirmed",
         1000,
     )
-    await container.handler(
-        refund_event(s.REFUND_CREATED, pi, CART_TOTAL - 1000, refund_id="re_b2")
+    await container.batch_handler(
+        [refund_event(s.REFUND_CREATED, pi, CART_TOTAL - 1000, refund_id="re_b2")]
     )
     order = _order(reservation_db, sid)
     assert (order["status"], order["refund_id"], order["refunded_amount"]) == (

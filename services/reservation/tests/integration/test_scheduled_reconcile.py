@@ -104,7 +104,9 @@ async def test_a_pass_repairs_paid_sessions_left_unsettled_reservations_and_orde
     await told_by_checkout(container, paid, [row])
     _mark_applied(reservation_db, consumer, paid["id"])
     order_sid, order_event = _paid_beats_session(stripe_client, emulator_url)
-    await container.handler(_fact(order_sid))  # checkout told what it sold: the order is open
+    await container.batch_handler(
+        [_fact(order_sid)]
+    )  # checkout told what it sold: the order is open
     _mark_applied(reservation_db, consumer, order_event)
     assert _order(reservation_db, order_sid)["status"] == "open"
 

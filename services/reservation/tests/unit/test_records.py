@@ -1,4 +1,4 @@
-"""Decoding the worker's records (entrypoints.records) without a broker: which topic or header
+"""Decoding the worker's records (adapters.records) without a broker: which topic or header
 says what a record is, what a Stripe event means, and what no retry can fix (PermanentError)."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from backbone.kafka.retry import PermanentError
 from contracts import headers as h
 from contracts.checkout import ReservationCheckoutMetadata
 from contracts.topics import CHECKOUT_SESSIONS, RESERVATION_EVENTS, STRIPE_EVENTS, retry_topic
+from reservation.adapters.records import decode
 from reservation.domain.payments import Stage
-from reservation.entrypoints.records import decode
 from reservation.service_layer.payments import SessionSignal, Unhandled
 
 OURS = ReservationCheckoutMetadata.model_validate(

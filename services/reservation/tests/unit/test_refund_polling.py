@@ -12,9 +12,9 @@ from backbone.db.unit_of_work import AbstractUnitOfWork
 from backbone.kafka import Message
 from contracts import headers as h
 from contracts.topics import STRIPE_EVENTS
+from reservation.adapters import records
 from reservation.adapters.refund_store import Claimed
 from reservation.adapters.stripe_gateway import RefundRetryableError
-from reservation.entrypoints import records
 from reservation.service_layer import refund_executor
 from reservation.service_layer.observers import NullObserver
 from reservation.service_layer.payments import Signal, Unhandled
@@ -152,7 +152,7 @@ async def test_a_batch_that_acted_wakes_the_executor(
     monkeypatch.setattr(records, "decode", lambda message: decoded)
     woken: list[bool] = []
     service = Recorder()
-    _, handle_batch = records.make_handlers(
+    handle_batch = records.make_handler(
         service,  # a recorder in place of PaymentService
         on_applied=lambda: woken.append(True),
     )

@@ -323,24 +323,18 @@ async def _reject(
 
 
 def _record_headers(facts: EventFacts, rid: str, received_at: float) -> list[tuple[str, bytes]]:
-    """The headers of the record on stripe.events (names from contracts.headers)."""
-    event_id, event_type = facts.id.encode(), facts.type.encode()
-    headers = [
-        (h.STRIPE_EVENT_ID, event_id),
-        (h.STRIPE_EVENT_TYPE, event_type),
-        (h.STRIPE_LIVEMODE, b"true" if facts.livemode else b"false"),
-        (h.RECEIVED_AT, _iso(received_at)),
-        (h.REQUEST_ID, rid.encode()),
-        (h.EVENT_ID, event_id),
-        (h.EVENT_TYPE, event_type),
+    """The headers of the record on stripe.events (built by contracts.headers)."""
+    return h.stripe_event_headers(
+        event_id=facts.id,
+        event_type=facts.type,
+        livemode=facts.livemode,
+        received_at=datetime.fromtimestamp(received_at, UTC).isoformat(timespec="milliseconds"),
+        request_id=rid,
         # The object the event is about (the checkout session for checkout.session.*): the id
         # that follows one payment across services and logs.
-        (h.CORRELATION_ID, facts.key.encode()),
-        (h.CONTENT_TYPE, b"application/json"),
-    ]
-    if facts.api_version is not None:
-        headers.append((h.STRIPE_API_VERSION, facts.api_version.encode()))
-    return headers
+        correlation_id=facts.key,
+        api_version=facts.api_version,
+    )
 
 
 def _header(scope: Scope, wanted: bytes) -> bytes | None:
@@ -355,10 +349,6 @@ def _request_id(given: bytes | None) -> str:
     if given is not None and _SAFE_REQUEST_ID.match(given):
         return given.decode("ascii")
     return os.urandom(16).hex()
-
-
-def _iso(ts: float) -> bytes:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").encode()
 
 
 async def _respond(

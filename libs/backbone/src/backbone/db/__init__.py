@@ -1,1 +1,89 @@
-"""PostgreSQL access shared by services: a pooled async engine, the inbox and the outbox."""
+"""PostgreSQL for every service: a pooled async engine, the unit of work, the inbox and the outbox.
+
+A use case runs in a `SqlUnitOfWork` (explicit `commit()`, rollback on exit); a consumer claims
+each event in the inbox (`claim`, `claim_many`) in the same transaction as its state change, and a
+fact leaves through the outbox (`enqueue`, `add_all`), published by the `OutboxRelay` under
+`supervise`. `Pruner` deletes what is past its retention; `requeue_since` puts published rows back
+for the relay; `run_migrations_online` and `upgrade` run a service's Alembic migrations.
+
+Names are imported from their modules on first use, so a process that needs only the engine does
+not load Alembic or the relay, and `python -m backbone.db.requeue` runs without runpy's warning
+about a module imported before it is run.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backbone.db.columns import timestamp, utc_now
+    from backbone.db.engine import database_probe, make_engine, session_factory, sqlalchemy_url
+    from backbone.db.inbox import InboxEntry, claim, claim_many
+    from backbone.db.migrations import alembic_config, run_migrations_online, upgrade
+    from backbone.db.outbox import OutboxEntry, OutboxRecord, add_all, enqueue
+    from backbone.db.prune import INBOX, NOTIFICATIONS, SENT_OUTBOX, Pruner, PruneSettings
+    from backbone.db.relay import OutboxRelay
+    from backbone.db.requeue import requeue_since
+    from backbone.db.supervision import OutboxMonitor, serve_until_signalled, supervise
+    from backbone.db.unit_of_work import AbstractUnitOfWork, SqlUnitOfWork
+
+# Each public name's module, imported on first use (see the docstring). No public name may be
+# a submodule's name: importing that submodule would set the package attribute to the module.
+_MODULES = {
+    "columns": ("timestamp", "utc_now"),
+    "engine": ("database_probe", "make_engine", "session_factory", "sqlalchemy_url"),
+    "inbox": ("InboxEntry", "claim", "claim_many"),
+    "migrations": ("alembic_config", "run_migrations_online", "upgrade"),
+    "outbox": ("OutboxEntry", "OutboxRecord", "add_all", "enqueue"),
+    "prune": ("INBOX", "NOTIFICATIONS", "SENT_OUTBOX", "PruneSettings", "Pruner"),
+    "relay": ("OutboxRelay",),
+    "requeue": ("requeue_since",),
+    "supervision": ("OutboxMonitor", "serve_until_signalled", "supervise"),
+    "unit_of_work": ("AbstractUnitOfWork", "SqlUnitOfWork"),
+}
+_HOMES = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = [
+    "INBOX",
+    "NOTIFICATIONS",
+    "SENT_OUTBOX",
+    "AbstractUnitOfWork",
+    "InboxEntry",
+    "OutboxEntry",
+    "OutboxMonitor",
+    "OutboxRecord",
+    "OutboxRelay",
+    "PruneSettings",
+    "Pruner",
+    "SqlUnitOfWork",
+    "add_all",
+    "alembic_config",
+    "claim",
+    "claim_many",
+    "database_probe",
+    "enqueue",
+    "make_engine",
+    "requeue_since",
+    "run_migrations_online",
+    "serve_until_signalled",
+    "session_factory",
+    "sqlalchemy_url",
+    "supervise",
+    "timestamp",
+    "upgrade",
+    "utc_now",
+]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,1 +1,67 @@
-"""The operators' `dlq` command: inspect, select and replay dead letters, with an audit trail."""
+"""The operators' `dlq` command: inspect, select and replay dead letters, with an audit trail.
+
+`main` is the console script (`dlq topics|list|show|replay|audit`). A dead letter is read back as
+a `DeadLetter` by `DlqReader`; a replay writes `replay_record`s into `<group>.retry` (only the
+group that failed reads it) and publishes a `DlqReplayAuditV1` to dlq.audit (`read_trail`).
+Failures an operator can act on are `DlqError`s, with the exit code they map to.
+
+Names are imported from their modules on first use, so importing one piece (the errors, the
+reader) does not load the console rendering.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backbone.dlq.audit import AuditTrail, read_trail
+    from backbone.dlq.cli import main
+    from backbone.dlq.errors import BAD_INPUT, BROKER_FAILED, BrokerError, DlqError
+    from backbone.dlq.reader import DeadLetter, DlqReader
+    from backbone.dlq.replay import ReplayInterrupted, ReplayStamp, replay_record, send_paced
+    from backbone.dlq.selection import Coordinate, OffsetRange, Selection
+
+# Each public name's module, imported on first use (see the docstring). No public name may be
+# a submodule's name: importing that submodule would set the package attribute to the module.
+_MODULES = {
+    "audit": ("AuditTrail", "read_trail"),
+    "cli": ("main",),
+    "errors": ("BAD_INPUT", "BROKER_FAILED", "BrokerError", "DlqError"),
+    "reader": ("DeadLetter", "DlqReader"),
+    "replay": ("ReplayInterrupted", "ReplayStamp", "replay_record", "send_paced"),
+    "selection": ("Coordinate", "OffsetRange", "Selection"),
+}
+_HOMES = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = [
+    "BAD_INPUT",
+    "BROKER_FAILED",
+    "AuditTrail",
+    "BrokerError",
+    "Coordinate",
+    "DeadLetter",
+    "DlqError",
+    "DlqReader",
+    "OffsetRange",
+    "ReplayInterrupted",
+    "ReplayStamp",
+    "Selection",
+    "main",
+    "read_trail",
+    "replay_record",
+    "send_paced",
+]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

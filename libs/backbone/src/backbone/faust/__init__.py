@@ -1,6 +1,27 @@
-"""Faust (faust-streaming) on the same at-least-once, retry and dead-letter contract as aiokafka."""
+"""faust-streaming workers on our at-least-once contract: the app factory and the resilient agent.
 
-from backbone.faust.agent import message_from_faust, resilient_agent
-from backbone.faust.app import create_faust_app
+A service's worker builds its app with `create_faust_app` and registers one `resilient_agent`
+with a `BatchHandler`; everything Faust does that we work around, and why, is written down in
+`backbone.faust.app` (and docs/adr/0011). `watch_consumer` publishes lag and dead-letter depth.
+"""
 
-__all__ = ["create_faust_app", "message_from_faust", "resilient_agent"]
+from backbone.faust.app import (
+    DEFAULT_BATCH_MAX_SIZE,
+    BackboneApp,
+    create_faust_app,
+    message_from_faust,
+    resilient_agent,
+)
+from backbone.faust.watch import ConsumerWatch, watch_consumer
+from backbone.kafka.message import BatchHandler
+
+__all__ = [
+    "DEFAULT_BATCH_MAX_SIZE",
+    "BackboneApp",
+    "BatchHandler",
+    "ConsumerWatch",
+    "create_faust_app",
+    "message_from_faust",
+    "resilient_agent",
+    "watch_consumer",
+]

@@ -1,14 +1,48 @@
-"""A Faust app factory whose settings hold on Apache Kafka and on the embedded broker alike."""
+"""The Faust adaptation: the one place where our workers differ from a plain faust-streaming app.
+
+faust-streaming is the worker runtime. Where its behaviour breaks a guarantee of ours, this module
+works around it, and nothing else in the repository reaches into Faust (docs/adr/0011):
+
+1. Faust acknowledges an event once the agent moves past it, even when the agent raised (its
+   supervisor restarts the agent and the event is committed, never redelivered). So the agent
+   never raises: a batch goes through `MessageProcessor` (retries, then the dead-letter topic,
+   awaiting the broker's ack) before any of its events is acknowledged (ADR 0003).
+2. Faust hard-codes `fetch_max_wait_ms=1500` in its aiokafka consumer thread; the embedded
+   broker often waits all of it (a 420 ms median delivery delay). `BackboneApp`'s transport sets
+   `KafkaSettings.fetch_max_wait_ms` on the consumer before it starts (ADR 0007).
+3. Agents with Tables or `group_by` lost events when killed or rebalanced (faust-streaming #216,
+   #221, #527); a stateless agent lost none. So no Tables, no `group_by`, no leader topic, and
+   topics declared by our start-up code from the contracts registry; state is in PostgreSQL.
+4. Batches. Faust hands an agent one event at a time, and `stream.take(n, within)` lingers up to
+   `within` for a full buffer and acknowledges the buffer in a `finally`, even when the handler
+   raised. So we read with `stream.noack()`, queue what arrives while a batch is handled, hand it
+   to the batch handler as the next batch (at most `batch_max_size`; an idle agent handles a lone
+   event at once, no linger) and acknowledge each event only once its batch is handled or
+   dead-lettered, in arrival order: Faust commits what a one-at-a-time loop would have.
+5. Settings that hold on Apache Kafka and the embedded broker alike: short group sessions (time to
+   Ready follows the session timeout), frequent commits (a small redelivery window after a kill),
+   acks=all, raw bytes, our log format. Run `faust worker --without-web`: `web_enabled=False`
+   alone still binds port 6066.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from backbone.faust.watch import DEFAULT_INTERVAL_S, watch_consumer
+from backbone.kafka.deadletter import DeadLetterWriter
+from backbone.kafka.message import BatchHandler, Message
+from backbone.kafka.processor import MessageProcessor
+from backbone.kafka.producer import Producer
 from backbone.logging import faust_logging_config
-from backbone.settings import KafkaSettings
+from backbone.settings import KafkaSettings, RetrySettings
+
+DEFAULT_BATCH_MAX_SIZE = 200
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
@@ -31,11 +65,7 @@ class _Transport(faust_aiokafka.Transport):  # type: ignore[misc]
 
 
 class BackboneApp(faust.App):  # type: ignore[misc]
-    """faust.App on the aiokafka transport, with a bounded fetch wait.
-
-    On the embedded broker a fetch often waits its whole `fetch_max_wait_ms` even when records
-    arrive meanwhile: at Faust's 1,500 ms that was a 420 ms median delivery delay, at 100 ms 7 ms.
-    """
+    """faust.App on the aiokafka transport, with a bounded fetch wait (reason 2 above)."""
 
     fetch_max_wait_ms: int = 1500
 
@@ -51,13 +81,8 @@ def create_faust_app(
     commit_interval_s: float = 1.0,
     **overrides: Any,
 ) -> faust.App:
-    """A stateless Faust app: consumer group `app_id`, raw bytes, acks=all, no Tables.
-
-    - Group sessions are short (the broker's session timeout governs time to Ready and how soon a
-      dead worker's partitions move), commits frequent (a smaller redelivery window after a kill).
-    - Topics are declared by our start-up code from the contracts registry, never by Faust, and
-      the leader topic is off: neither matters to stateless agents.
-    """
+    """A stateless Faust app: consumer group `app_id`, raw bytes, acks=all, no Tables (reasons 3
+    and 5 above); `overrides` are Faust settings."""
     options: dict[str, Any] = {
         "broker": [f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
         "broker_session_timeout": kafka.session_timeout_ms / 1000,
@@ -86,3 +111,85 @@ def create_faust_app(
     app = BackboneApp(app_id, **options)
     app.fetch_max_wait_ms = kafka.fetch_max_wait_ms
     return app
+
+
+def message_from_faust(event: Any) -> Message:
+    """Our Message from a Faust event: the raw key, value and headers as the broker holds them."""
+    raw = event.message
+    headers = raw.headers or ()
+    pairs = headers.items() if hasattr(headers, "items") else headers
+    return Message(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key=raw.key,
+        value=raw.value,
+        headers=tuple((k, v if v is not None else b"") for k, v in pairs),
+        timestamp_ms=int(raw.timestamp * 1000) if raw.timestamp else -1,
+    )
+
+
+def resilient_agent(
+    app: faust.App,
+    handler: BatchHandler,
+    *,
+    topics: Sequence[str],
+    producer: Producer,
+    retry: RetrySettings | None = None,
+    name: str | None = None,
+    dead_letters: DeadLetterWriter | None = None,
+    watch_interval_s: float = DEFAULT_INTERVAL_S,
+    batch_max_size: int = DEFAULT_BATCH_MAX_SIZE,
+) -> MessageProcessor:
+    """Register a stateless agent on `topics` that hands what arrived to `handler` in batches.
+
+    A batch is what arrived while the last one was handled, at most `batch_max_size` (1: one
+    message at a time); a lone message is a batch of one. The processor tries the batch once,
+    then halves on a failure that is not an outage, down to single messages with bounded retries
+    and the dead-letter topic (MessageProcessor.process_batch), so `handler` runs a batch as one
+    transaction and must be idempotent per message. `dead_letters` replaces the default writer.
+    Lag per partition is set after every batch and, with the dead-letter topic's depth,
+    refreshed every `watch_interval_s` (backbone.faust.watch).
+    """
+    if batch_max_size < 1:
+        raise ValueError("batch_max_size must be at least 1")
+    group = str(app.conf.id)
+    writer = dead_letters or DeadLetterWriter(producer, group)
+    processor = MessageProcessor(group, handler, retry or RetrySettings(), writer)
+    channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")
+    agent_name = name or f"{group}.agent"
+    watch = watch_consumer(
+        app, group, producer.settings, interval_s=watch_interval_s, name=f"{agent_name}.watch"
+    )
+
+    async def handle(events: list[Any]) -> None:
+        messages = [message_from_faust(event) for event in events]
+        await processor.process_batch(messages)
+        last = {(m.topic, m.partition): m.offset for m in messages}
+        for (topic, partition), offset in last.items():
+            watch.finished(topic, partition, offset)
+
+    async def agent(stream: Any) -> None:
+        manual = stream.noack()  # acknowledged below, once each batch is done (reason 4)
+        queue: asyncio.Queue[Any] = asyncio.Queue(batch_max_size)
+
+        async def drain() -> None:
+            while True:
+                batch = [await queue.get()]
+                while len(batch) < batch_max_size and not queue.empty():
+                    batch.append(queue.get_nowait())
+                # A failure here ends the agent with the batch unacknowledged, hence
+                # uncommitted: never acknowledge on the way out of a cancelled handler, so the
+                # next owner of the partitions gets the events.
+                await handle(batch)
+                for event in batch:
+                    await manual.ack(event)
+
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(drain(), name=f"{agent_name}.batches")
+            async for event in manual.events():
+                await queue.put(event)
+
+    agent.__name__ = agent.__qualname__ = name or f"{group}_agent"
+    app.agent(channel, name=agent_name)(agent)
+    return processor

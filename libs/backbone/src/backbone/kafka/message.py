@@ -1,8 +1,8 @@
-"""A consumed Kafka record as our handlers see it, whichever client read it."""
+"""A consumed Kafka record as our handlers see it, and the one handler interface that takes them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,3 +45,9 @@ class Message:
 def encode_headers(headers: dict[str, str | None]) -> list[tuple[str, bytes]]:
     """Headers from a mapping of text values, dropping the absent ones."""
     return [(k, v.encode("utf-8")) for k, v in headers.items() if v is not None]
+
+
+BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
+"""What every consumer hands its records to: a batch, in order, handled all or nothing (one
+transaction); a single record is a batch of one. Raise to have the batch tried again (split in
+halves unless the failure is an outage), PermanentError to dead-letter a lone record at once."""

@@ -1,15 +1,16 @@
-"""One message start to finish: retries, then the dead-letter topic; for aiokafka and Faust."""
+"""Records start to finish: a batch tried whole, then in halves, then single records with
+retries and the dead-letter topic; the Faust agent (backbone.faust) runs every batch through it."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from backbone import metrics
 from backbone.kafka.deadletter import DeadLetterWriter
 from backbone.kafka.failures import classify
-from backbone.kafka.message import Message
-from backbone.kafka.retry import Handler, handle_with_retries
+from backbone.kafka.message import BatchHandler, Message
+from backbone.kafka.retry import handle_with_retries
 from backbone.kafka.waiting import TransientWait
 from backbone.logging import bound_ids, get_logger
 from backbone.settings import RetrySettings
@@ -17,29 +18,26 @@ from contracts import headers as h
 
 log = get_logger(__name__)
 
-BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
-
 
 class MessageProcessor:
-    """Gives a message to the handler and returns only once it is handled or dead-lettered.
+    """Gives messages to the batch handler and returns only once each is handled or
+    dead-lettered.
 
-    Callers commit the offset after `process` returns, never before: that is the whole
-    at-least-once contract, and the reason `process` swallows every handler failure.
+    Callers acknowledge (commit) after `process_batch` returns, never before: that is the whole
+    at-least-once contract, and the reason it swallows every handler failure.
     """
 
     def __init__(
         self,
         group: str,
-        handler: Handler,
+        handler: BatchHandler,
         retry: RetrySettings,
         dead_letters: DeadLetterWriter,
-        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.group = group
         self._handler = handler
         self._retry = retry
         self._dead_letters = dead_letters
-        self._batch_handler = batch_handler
 
     async def process_batch(self, messages: Sequence[Message]) -> list[bool]:
         """Handle `messages` together in one try of the batch handler (all or nothing, as one
@@ -51,9 +49,8 @@ class MessageProcessor:
         handler must be idempotent per message (an inbox), since a failed try is done again.
         An outage (a transient failure, backbone.kafka.failures) does not split the batch: the
         whole batch is tried again, in order, until the dependency is back.
-        Without a batch handler this is `process` per message.
         """
-        if self._batch_handler is None or len(messages) < 2:
+        if len(messages) < 2:
             return [await self.process(m) for m in messages]
         wait: TransientWait | None = None
         try:
@@ -79,10 +76,9 @@ class MessageProcessor:
 
     async def _try_batch(self, messages: Sequence[Message]) -> list[bool]:
         """One try of the batch handler; its failure is raised, logged unless an outage."""
-        assert self._batch_handler is not None
         started = time.perf_counter()
         try:
-            await self._batch_handler(messages)
+            await self._handler(messages)
         except Exception as exc:
             if not classify(exc).transient:
                 metrics.BATCH_FALLBACKS.labels(self.group).inc()
@@ -102,7 +98,7 @@ class MessageProcessor:
         return [True] * len(messages)
 
     async def process(self, message: Message) -> bool:
-        """Handle `message`; True if handled, False if it was dead-lettered."""
+        """Handle `message` (a batch of one); True if handled, False if it was dead-lettered."""
         started = time.perf_counter()
         with bound_ids(
             topic=message.topic,

@@ -1,22 +1,19 @@
-"""Retries around one message's handler: outages waited out, other failures bounded."""
+"""Retries around one message (a batch of one): outages waited out, other failures bounded."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from backbone.kafka.failures import Kind, PermanentError, TransientError, classify
-from backbone.kafka.message import Message
+from backbone.kafka.message import BatchHandler, Message
 from backbone.kafka.waiting import TransientWait
 from backbone.logging import get_logger
 from backbone.settings import RetrySettings
 
-__all__ = ["Handler", "Outcome", "PermanentError", "TransientError", "handle_with_retries"]
+__all__ = ["Outcome", "PermanentError", "TransientError", "handle_with_retries"]
 
 log = get_logger(__name__)
-
-Handler = Callable[[Message], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -39,9 +36,10 @@ def backoff_delay(settings: RetrySettings, attempt: int) -> float:
 
 
 async def handle_with_retries(
-    handler: Handler, message: Message, settings: RetrySettings, *, owner: str = "consumer"
+    handler: BatchHandler, message: Message, settings: RetrySettings, *, owner: str = "consumer"
 ) -> Outcome:
-    """Call `handler` until it succeeds or fails for good (backbone.kafka.failures).
+    """Call `handler` with `message` alone (a batch of one) until it succeeds or fails for good
+    (backbone.kafka.failures).
 
     A transient failure is waited out for as long as it lasts and does not count against
     `max_attempts`; a permanent one ends at once; any other gets `max_attempts` tries. So a
@@ -53,7 +51,7 @@ async def handle_with_retries(
         while True:
             attempts += 1
             try:
-                await handler(message)
+                await handler([message])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -12,8 +12,6 @@ from contracts.checkout import CHECKOUT_SESSION_CREATED_V1, CheckoutSessionCreat
 from contracts.reservation import OrderItemV1
 from contracts.topics import CHECKOUT_SESSIONS
 
-JSON = "application/json"
-
 
 def session_created(
     order: Order,
@@ -51,12 +49,7 @@ def session_created(
         expires_at=row.expires_at,
         url=row.url,
     )
-    headers = [
-        (h.EVENT_ID, str(event_id)),
-        (h.EVENT_TYPE, CHECKOUT_SESSION_CREATED_V1),
-        (h.CONTENT_TYPE, JSON),
-        (h.CORRELATION_ID, row.session_id),
-    ]
-    if request_id:
-        headers.append((h.REQUEST_ID, request_id))
+    headers = h.fact_headers(
+        event_id, CHECKOUT_SESSION_CREATED_V1, row.session_id, request_id=request_id
+    )
     return CHECKOUT_SESSIONS, fact.model_dump_json().encode(), row.session_id.encode(), headers

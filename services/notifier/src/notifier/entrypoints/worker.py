@@ -37,12 +37,11 @@ def create_worker(notifier: Notifier) -> faust.App:
     app = create_faust_app(settings.consumer_group, notifier.kafka, datadir=str(settings.data_dir))
     resilient_agent(
         app,
-        notifier.handler,
+        notifier.handler.handle_batch,
         topics=settings.topics,
         producer=notifier.producer,
         retry=notifier.retry,
         dead_letters=CountingDeadLetterWriter(notifier.producer, settings.consumer_group),
-        batch_handler=notifier.handler.handle_batch,
         batch_max_size=settings.batch_max_size,
     )
     api = create_http_app(notifier.engine)

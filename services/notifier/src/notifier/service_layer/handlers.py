@@ -112,7 +112,7 @@ class Plan:
 
 
 class NotifyHandler:
-    """The resilient agent's handlers: raise to retry, return to acknowledge.
+    """The resilient agent's batch handler (`handle_batch`): raise to retry, return to acknowledge.
 
     `handle_batch` claims every fact of the batch in one transaction (committed before anything
     is sent), sends the e-mails one after the other, and marks them sent (or failed) in one
@@ -121,7 +121,7 @@ class NotifyHandler:
     what was sent before it is settled first, then the batch raises. An outage is waited out:
     the processor tries the whole batch again, in order, until the server is back
     (backbone.kafka.failures); any other failure is tried again in halves, down to single facts
-    (this handler's `__call__`) with bounded retries and the dead-letter topic. Every e-mail
+    (a batch of one) with bounded retries and the dead-letter topic. Every e-mail
     already accepted is `sent` by then, so no retry sends it again. A refusal for good (5xx)
     is recorded `failed` and counted (notifier_notifications_total{outcome="failed"}).
     """
@@ -142,10 +142,6 @@ class NotifyHandler:
         self._sender = sender
         self._links = links
         self._settle_every = settle_every
-
-    async def __call__(self, message: Message) -> None:
-        """Handle one record of reservation.events (or of the group's retry topic)."""
-        await self.handle_batch([message])
 
     async def handle_batch(self, messages: Sequence[Message]) -> None:
         """Handle records of reservation.events (or of the retry topic) together, in order.

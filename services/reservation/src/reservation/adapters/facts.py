@@ -110,12 +110,7 @@ class FactWriter:
                 RESERVATION_EVENTS,
                 fact.model_dump_json().encode(),
                 key=fact.partition_key().encode(),
-                headers=[
-                    (h.EVENT_ID, str(fact.event_id)),
-                    (h.EVENT_TYPE, event_type),
-                    (h.CONTENT_TYPE, "application/json"),
-                    *([(h.CORRELATION_ID, fact.correlation_id)] if fact.correlation_id else []),
-                ],
+                headers=h.fact_headers(fact.event_id, event_type, fact.correlation_id),
             )
         )
         self.written.append(fact)

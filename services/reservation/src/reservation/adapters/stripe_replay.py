@@ -18,24 +18,20 @@ def replay_record(event: dict[str, Any], run_id: str) -> OutgoingRecord:
     """The record webhook-ingest would have written for `event` (same key and headers)."""
     parsed = StripeEvent.model_validate(event)
     key = event_key(parsed)
-    headers = [
-        (h.STRIPE_EVENT_ID, parsed.id),
-        (h.STRIPE_EVENT_TYPE, parsed.type),
-        (h.STRIPE_LIVEMODE, "true" if parsed.livemode else "false"),
-        (h.RECEIVED_AT, datetime.now(UTC).isoformat()),
-        (h.REQUEST_ID, run_id),
-        (h.EVENT_ID, parsed.id),
-        (h.EVENT_TYPE, parsed.type),
-        (h.CORRELATION_ID, key),
-        (h.CONTENT_TYPE, "application/json"),
-    ]
-    if parsed.api_version:
-        headers.append((h.STRIPE_API_VERSION, parsed.api_version))
+    headers = h.stripe_event_headers(
+        event_id=parsed.id,
+        event_type=parsed.type,
+        livemode=parsed.livemode,
+        received_at=datetime.now(UTC).isoformat(),
+        request_id=run_id,
+        correlation_id=key,
+        api_version=parsed.api_version or None,
+    )
     return OutgoingRecord(
         STRIPE_EVENTS,
         json.dumps(event, separators=(",", ":")).encode(),
         key.encode(),
-        [(k, v.encode()) for k, v in headers],
+        headers,
     )
 
 

@@ -48,12 +48,11 @@ def build_app(settings: Settings) -> faust.App:
     producer = Producer(settings.kafka, client_id=f"{group}-dlq")
     resilient_agent(
         app,
-        container.handler,
+        container.batch_handler,
         topics=[STRIPE_EVENTS, CHECKOUT_SESSIONS, retry_topic(group)],
         producer=producer,
         retry=settings.retry,
         name=f"{group}.payments",
-        batch_handler=container.batch_handler,
         batch_max_size=settings.batch_max_size,
     )
 

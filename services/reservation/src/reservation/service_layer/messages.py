@@ -1,6 +1,6 @@
 """What Stripe's events and checkout's facts mean here: the signal (command) each one becomes.
 
-No Kafka in here: entrypoints.records reads the records (topics, headers, bytes) and hands over
+No Kafka in here: adapters.records reads the records (topics, headers, bytes) and hands over
 the parsed contract models; the overdue look-up and the scheduled reconciliation hand over the
 events they rebuild from Stripe's answers. A malformed Stripe object raises pydantic's
 ValidationError (the caller decides what that means: a dead letter for a record).

@@ -1,5 +1,6 @@
-"""The worker's records: what arrived on stripe.events, checkout.sessions or the group's retry
-topic, decoded into the signals the payment service applies.
+"""The worker's records (an adapter, Kafka to signals): what arrived on stripe.events,
+checkout.sessions or the group's retry topic, decoded into the signals the payment service
+applies.
 
 Kafka stops here: the topic a record came from, its headers and its bytes are read in this
 module, and the service layer (service_layer.messages for what an event means,
@@ -9,11 +10,11 @@ retry can make sense of raises PermanentError (backbone's agent dead-letters it)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from backbone.kafka import Message
+from backbone.kafka import BatchHandler, Message
 from backbone.kafka.retry import PermanentError
 from contracts import headers as h
 from contracts.checkout import CHECKOUT_SESSION_CREATED_V1, CheckoutSessionCreatedV1
@@ -22,15 +23,12 @@ from contracts.topics import CHECKOUT_SESSIONS, STRIPE_EVENTS
 from reservation.service_layer.messages import checkout_signal, stripe_signal
 from reservation.service_layer.payments import PaymentService, Signal, Unhandled
 
-Handler = Callable[[Message], Awaitable[None]]
-BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
 
-
-def make_handlers(
+def make_handler(
     service: PaymentService, *, on_applied: Callable[[], None] | None = None
-) -> tuple[Handler, BatchHandler]:
-    """`handle(message)` and `handle_batch(messages)` for backbone's resilient agent: raise to
-    retry (a batch is then split), PermanentError to dead-letter. A batch is one transaction.
+) -> BatchHandler:
+    """The batch handler for backbone's resilient agent (a single message is a batch of one):
+    raise to retry (a batch is then split), PermanentError to dead-letter. One transaction.
 
     `on_applied` runs after a batch that acted on something committed (the worker wakes its
     refund executor with it: the batch may have recorded a refund to carry out)."""
@@ -41,10 +39,7 @@ def make_handlers(
         if on_applied is not None and not all(isinstance(x, Unhandled) for x in signals):
             on_applied()
 
-    async def handle(message: Message) -> None:
-        await handle_batch([message])
-
-    return handle, handle_batch
+    return handle_batch
 
 
 def decode(message: Message) -> Signal:

@@ -1,22 +1,23 @@
-"""The aiokafka consumer runner against a real broker: delivery, retries, dead-lettering."""
+"""The Faust consumer path (app factory, resilient agent, processor) against a real broker, in
+this process: delivery intact, bounded retries, dead-lettering, outages waited out, the retry
+topic. One message at a time, so each try of a message is its own (batches: test_faust_agent)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Sequence
 
+import faust
 import pytest
 
-from backbone.kafka import Message, Producer
-from backbone.kafka.runner import ConsumerRunner
+from backbone.kafka import BatchHandler, Message, Producer
 from backbone.settings import KafkaSettings, RetrySettings
 from contracts import headers as h
 from contracts.topics import dlq_topic
 from devstack.testing import eventually, read_topic, wait_for_records
 
-from .support import group_topics
+from .support import faust_consumer, group_topics
 
 pytestmark = pytest.mark.integration
 
@@ -25,18 +26,12 @@ FAST_RETRY = RetrySettings(max_attempts=3, backoff_initial_s=0.01, backoff_max_s
 
 @contextlib.asynccontextmanager
 async def running(
-    kafka_settings: KafkaSettings,
-    group: str,
-    topic: str,
-    handler: Callable[[Message], Awaitable[None]],
-) -> AsyncIterator[ConsumerRunner]:
-    runner = ConsumerRunner(group, [topic], handler, kafka=kafka_settings, retry=FAST_RETRY)
-    task = asyncio.create_task(runner.run())
-    try:
-        yield runner
-    finally:
-        runner.stop()
-        await asyncio.wait_for(task, timeout=15)
+    kafka_settings: KafkaSettings, group: str, topic: str, handler: BatchHandler
+) -> AsyncIterator[faust.App]:
+    async with faust_consumer(
+        kafka_settings, group, [topic], handler, retry=FAST_RETRY, batch_max_size=1
+    ) as app:
+        yield app
 
 
 async def test_message_arrives_with_same_key_value_and_headers(
@@ -46,8 +41,8 @@ async def test_message_arrives_with_same_key_value_and_headers(
     await group_topics(kafka_settings, group, topic)
     received: list[Message] = []
 
-    async def handler(message: Message) -> None:
-        received.append(message)
+    async def handler(messages: Sequence[Message]) -> None:
+        received.extend(messages)
 
     headers = [("event-id", b"evt_1"), ("empty", b""), ("binary", bytes(range(256)))]
     producer = Producer(kafka_settings)
@@ -71,7 +66,8 @@ async def test_failing_handler_dead_letters_after_exactly_n_attempts_and_stream_
     attempts: Counter[bytes] = Counter()
     handled: list[bytes] = []
 
-    async def handler(message: Message) -> None:
+    async def handler(messages: Sequence[Message]) -> None:
+        [message] = messages
         assert message.value is not None
         attempts[message.value] += 1
         if message.value == b"poison":
@@ -113,8 +109,9 @@ async def test_handler_failing_twice_then_succeeding_is_processed_once(
     calls = 0
     done: list[bytes] = []
 
-    async def handler(message: Message) -> None:
+    async def handler(messages: Sequence[Message]) -> None:
         nonlocal calls
+        [message] = messages
         calls += 1
         if calls <= 2:
             raise ConnectionError("database blinked")
@@ -139,8 +136,8 @@ async def test_retry_topic_is_consumed_by_its_group(
     await group_topics(kafka_settings, group, topic)
     seen: list[str] = []
 
-    async def handler(message: Message) -> None:
-        seen.append(message.topic)
+    async def handler(messages: Sequence[Message]) -> None:
+        seen.extend(message.topic for message in messages)
 
     producer = Producer(kafka_settings)
     await producer.send(f"{group}.retry", b"replayed", key=b"k")

@@ -1,6 +1,7 @@
 """In-memory fakes of the booking use cases' unit of work: the catalog, reservations, their
 payment attempts, the outbox and the quota counts, with the two database rules booking relies on
-(the exclusion constraint on live slots and the unique booking reference) checked at commit.
+(the exclusion constraint on live slots and the unique booking reference) checked on insert,
+with the errors the PostgreSQL repository translates them into.
 
 A unit of work works on copies of the stored rows: `commit()` writes them back and publishes the
 facts; leaving without it keeps nothing, as a rolled-back transaction.
@@ -11,30 +12,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
-
-from sqlalchemy.exc import IntegrityError
+from typing import Any, cast
 
 from backbone.db.unit_of_work import AbstractUnitOfWork
 from reservation.adapters.tables import ReservationRow
 from reservation.domain.model import LIVE_STATUSES, SWEEPABLE_STATUSES, Slot, StudioService
 from reservation.domain.payments import Attempt
+from reservation.service_layer.errors import ReferenceTaken, SlotTaken
 from reservation.service_layer.unit_of_work import UnitOfWork
-
-EXCLUSION_VIOLATION = "23P01"
-UNIQUE_VIOLATION = "23505"
-
-
-class _DriverError(Exception):
-    """What psycopg attaches to an IntegrityError: its SQLSTATE."""
-
-    def __init__(self, sqlstate: str) -> None:
-        super().__init__(sqlstate)
-        self.sqlstate = sqlstate
-
-
-def _violation(sqlstate: str) -> IntegrityError:
-    return IntegrityError("INSERT INTO reservations", {}, _DriverError(sqlstate))
 
 
 @dataclass
@@ -69,6 +54,19 @@ class FakeRepository:
     def add(self, row: ReservationRow) -> None:
         self.rows[row.id] = row
         self.added.append(row)
+
+    async def insert(self, *, slot: Slot, now: datetime, **fields: Any) -> ReservationRow:
+        row = ReservationRow(
+            resource=slot.resource,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            created_at=now,
+            updated_at=now,
+            **fields,
+        )
+        _check_constraints(row, self.rows.values(), slot)
+        self.add(row)
+        return row
 
     async def get(self, reservation_id: str, *, for_update: bool = False) -> ReservationRow | None:
         return self.rows.get(reservation_id)
@@ -162,10 +160,6 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.quotas = FakeQuotas(self.repo)
         return self
 
-    async def _stage(self) -> None:
-        for row in self.repo.added:
-            _check_constraints(row, (r for r in self.repo.rows.values() if r is not row))
-
     async def _commit(self) -> None:
         self.store.reservations = dict(self.repo.rows)
         self.store.outbox.extend(self.facts.pending)
@@ -177,10 +171,10 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.facts.pending = []
 
 
-def _check_constraints(new: ReservationRow, others: Iterable[ReservationRow]) -> None:
+def _check_constraints(new: ReservationRow, others: Iterable[ReservationRow], slot: Slot) -> None:
     for other in others:
         if other.reference == new.reference:
-            raise _violation(UNIQUE_VIOLATION)
+            raise ReferenceTaken(new.reference)
         live = new.status in LIVE_STATUSES and other.status in LIVE_STATUSES
         if (
             live
@@ -188,7 +182,7 @@ def _check_constraints(new: ReservationRow, others: Iterable[ReservationRow]) ->
             and other.starts_at < new.ends_at
             and other.ends_at > new.starts_at
         ):
-            raise _violation(EXCLUSION_VIOLATION)
+            raise SlotTaken(slot.describe())
 
 
 def as_uow(fake: FakeUnitOfWork) -> UnitOfWork:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -22,6 +23,10 @@ from reservation.adapters.tables import PaymentAttemptRow, ReservationRow, Studi
 from reservation.domain.model import LIVE_STATUSES, SWEEPABLE_STATUSES, Slot, Status, StudioService
 from reservation.domain.payments import Attempt, Stage
 from reservation.domain.reservation import Reservation
+from reservation.service_layer.errors import ReferenceTaken, SlotTaken
+
+EXCLUSION_VIOLATION = "23P01"  # another live reservation overlaps the slot
+UNIQUE_VIOLATION = "23505"  # the booking reference is taken
 
 
 def to_service(row: StudioServiceRow) -> StudioService:
@@ -97,6 +102,36 @@ class Repository:
     def add(self, row: ReservationRow) -> None:
         """Stage a new reservation."""
         self.session.add(row)
+
+    async def insert(
+        self,
+        *,
+        slot: Slot,
+        now: datetime,
+        **fields: Any,
+    ) -> ReservationRow:
+        """Insert a new reservation on `slot` now, with what is staged before it (holds expired
+        on the slot): SlotTaken if the exclusion constraint finds the slot held,
+        ReferenceTaken if its reference is in use. The transaction is then spent."""
+        row = ReservationRow(
+            resource=slot.resource,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            created_at=now,
+            updated_at=now,
+            **fields,
+        )
+        self.session.add(row)
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            sqlstate = getattr(exc.orig, "sqlstate", None)
+            if sqlstate == EXCLUSION_VIOLATION:
+                raise SlotTaken(slot.describe()) from exc
+            if sqlstate == UNIQUE_VIOLATION:
+                raise ReferenceTaken(str(fields.get("reference"))) from exc
+            raise
+        return row
 
     async def get(self, reservation_id: str, *, for_update: bool = False) -> ReservationRow | None:
         """One reservation row, row-locked when asked."""

@@ -7,8 +7,8 @@ import re
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from contracts.reservation import ReservationPaymentUpdate
-from reservation.adapters.tables import ReservationRow
 from reservation.domain.model import StudioService, held_until
+from reservation.service_layer.ports import ReservationRecord
 
 MAX_EMAIL_LENGTH = 320  # RFC 5321's path limit, and the column's width
 # One address: no spaces or control characters (a CR/LF would inject mail headers), one @.
@@ -106,7 +106,7 @@ class ReservationView(BaseModel):
     )
 
     @classmethod
-    def of(cls, row: ReservationRow) -> ReservationView:
+    def of(cls, row: ReservationRecord) -> ReservationView:
         """From a row."""
         payment = None
         if row.paid_session_id:

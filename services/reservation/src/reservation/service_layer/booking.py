@@ -6,9 +6,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
-
-from reservation.adapters.tables import ReservationRow
 from reservation.domain.model import (
     CANCELLABLE_STATUSES,
     PAYABLE_STATUSES,
@@ -24,17 +21,11 @@ from reservation.service_layer import quotas
 from reservation.service_layer.errors import (
     NotCancellable,
     NotPayable,
+    ReferenceTaken,
     ReservationNotFound,
-    SlotTaken,
 )
+from reservation.service_layer.ports import ReservationRecord
 from reservation.service_layer.unit_of_work import UnitOfWork
-
-EXCLUSION_VIOLATION = "23P01"
-UNIQUE_VIOLATION = "23505"
-
-
-def _sqlstate(exc: IntegrityError) -> str | None:
-    return getattr(exc.orig, "sqlstate", None)
 
 
 async def catalog(uow: UnitOfWork) -> list[StudioService]:
@@ -53,7 +44,7 @@ async def book(
     now: datetime,
     hold_minutes: int,
     limits: quotas.BookingLimits | None = None,
-) -> ReservationRow:
+) -> ReservationRecord:
     """Hold a slot for `user_id`: a pending reservation priced from the catalog.
 
     With `limits` (the API's), the start must be within the horizon and on the grid, and the
@@ -78,35 +69,30 @@ async def book(
                     stale.status = Status.EXPIRED
                     stale.updated_at = now
                     uow.facts.expired(stale)
-                row = ReservationRow(
+                # The exclusion constraint is checked here: SlotTaken if another live
+                # reservation holds part of the slot, ReferenceTaken on a reference collision.
+                row = await uow.repo.insert(
                     id=str(uuid.uuid4()),
                     reference=new_reference(),
                     user_id=user_id,
                     user_email=user_email,
                     service_id=service.id,
                     service_name=service.name,
-                    resource=slot.resource,
-                    starts_at=slot.starts_at,
-                    ends_at=slot.ends_at,
+                    slot=slot,
                     amount=service.price,
                     currency=service.currency,
                     status=Status.PENDING,
                     hold_expires_at=hold_expiry(now, hold_minutes, slot.starts_at),
-                    created_at=now,
-                    updated_at=now,
+                    now=now,
                 )
-                uow.repo.add(row)
-                await uow.commit()  # the insert meets the constraint here
+                await uow.commit()
                 return row
-        except IntegrityError as exc:
-            if _sqlstate(exc) == EXCLUSION_VIOLATION:
-                raise SlotTaken(slot.describe()) from exc
-            if _sqlstate(exc) != UNIQUE_VIOLATION:
-                raise
+        except ReferenceTaken:
+            continue
     raise RuntimeError("could not allocate a booking reference")
 
 
-async def get(uow: UnitOfWork, user_id: str, reservation_id: str) -> ReservationRow:
+async def get(uow: UnitOfWork, user_id: str, reservation_id: str) -> ReservationRecord:
     """The caller's reservation; another user's is not found."""
     async with uow:
         row = await uow.repo.get(reservation_id)
@@ -117,15 +103,15 @@ async def get(uow: UnitOfWork, user_id: str, reservation_id: str) -> Reservation
 
 async def list_for(
     uow: UnitOfWork, user_id: str, status: str | None = None
-) -> list[ReservationRow]:
+) -> list[ReservationRecord]:
     """The caller's reservations."""
     async with uow:
-        return await uow.repo.for_user(user_id, status)
+        return list(await uow.repo.for_user(user_id, status))
 
 
 async def cancel(
     uow: UnitOfWork, user_id: str, reservation_id: str, now: datetime
-) -> ReservationRow:
+) -> ReservationRecord:
     """Cancel an unpaid reservation with no payment in flight; its slot is free at once."""
     async with uow:
         row = await uow.repo.get(reservation_id, for_update=True)
@@ -143,12 +129,12 @@ async def cancel(
 
 async def payable(
     uow: UnitOfWork, user_id: str, reservation_ids: Sequence[str], now: datetime
-) -> list[ReservationRow]:
+) -> list[ReservationRecord]:
     """The caller's reservations if every one can be paid now; else the first offending id."""
     if not reservation_ids:
         raise BookingError("reservation_ids", "at least one reservation id is required")
     async with uow:
-        rows: dict[str, ReservationRow] = {}
+        rows: dict[str, ReservationRecord] = {}
         for reservation_id in reservation_ids:
             row = await uow.repo.get(reservation_id)
             if row is None or row.user_id != user_id:
@@ -161,7 +147,7 @@ async def payable(
     return list(rows.values())
 
 
-async def _checkout_open(uow: UnitOfWork, row: ReservationRow) -> bool:
+async def _checkout_open(uow: UnitOfWork, row: ReservationRecord) -> bool:
     """Processing only because a checkout page is open (nothing paid yet): a new session may
     replace it, as the newest session speaks for the reservation."""
     if row.status != Status.PROCESSING:

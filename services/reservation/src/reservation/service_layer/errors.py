@@ -8,6 +8,7 @@ __all__ = [
     "BookingError",
     "NotCancellable",
     "NotPayable",
+    "ReferenceTaken",
     "ReservationNotFound",
     "SlotTaken",
 ]
@@ -27,6 +28,11 @@ class SlotTaken(RuntimeError):
     def __init__(self, slot: str) -> None:
         super().__init__(f"the slot {slot} is already taken")
         self.slot = slot
+
+
+class ReferenceTaken(RuntimeError):
+    """A new reservation's booking reference is already in use (the booking retries with a new
+    one): the repository's translation of the unique constraint."""
 
 
 class NotCancellable(RuntimeError):

@@ -89,6 +89,36 @@ class NullPaymentObserver:
         return decline_code or "unknown"
 
 
+class ReservationRecord(Protocol):
+    """A stored reservation as the booking use cases read and change it, and the API shows it
+    (adapters.tables.ReservationRow is the one PostgreSQL keeps; the unit fakes keep theirs)."""
+
+    id: str
+    reference: str
+    user_id: str
+    user_email: str
+    service_id: str
+    service_name: str
+    resource: str
+    starts_at: datetime
+    ends_at: datetime
+    amount: int
+    currency: str
+    status: str
+    hold_expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    current_session_id: str | None
+    paid_session_id: str | None
+    payment_intent_id: str | None
+    paid_amount: int | None
+    paid_currency: str | None
+    paid_at: datetime | None
+    refund_id: str | None
+    refunded_amount: int | None
+    session_expires_at: datetime | None
+
+
 class Reservations(Protocol):
     """Reservation aggregates, locked and kept for the transaction."""
 

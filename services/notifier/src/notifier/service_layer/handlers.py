@@ -1,24 +1,20 @@
 """One fact in, at most one e-mail out: the claim, the send and the settle, in that order, for a
-batch of facts at a time (a single fact is a batch of one)."""
+batch of facts at a time (a single fact is a batch of one).
+
+The handler sees facts only (decoding records is `notifier.adapters.records`' work) and reaches
+the outside through ports (`notifier.service_layer.ports`): a unit of work on the notification
+rows, a renderer, a sender and an observer for the metrics.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from backbone.kafka.message import Message
-from backbone.kafka.retry import PermanentError
 from backbone.logging import bound_ids, get_logger
-from contracts.reservation import ReservationFact, UnknownFactTypeError, parse_fact
-from notifier.adapters import repository
-from notifier.adapters.metrics import FACTS_IGNORED, NOTIFICATIONS
-from notifier.adapters.templates import Renderer
+from contracts.reservation import ReservationFact
 from notifier.domain.compose import plan_email
 from notifier.domain.errors import (
     PermanentRecipientError,
@@ -26,17 +22,12 @@ from notifier.domain.errors import (
     SendError,
 )
 from notifier.domain.formatting import is_deliverable_address
-from notifier.domain.model import Claim, RenderedEmail
+from notifier.domain.model import Claim, RenderedEmail, UnknownFact
+from notifier.service_layer.ports import NotificationsUnitOfWork, Observer, Renderer, Sender
+
+__all__ = ["Links", "NotifyHandler", "Sender"]
 
 log = get_logger(__name__)
-
-
-class Sender(Protocol):
-    """Sends a rendered e-mail, raising TransientSendError (an outage), PermanentSendError (a
-    refusal for good) or SendError (our configuration)."""
-
-    async def send(self, rendered: RenderedEmail) -> None:
-        """Send it."""
 
 
 @dataclass(frozen=True)
@@ -45,26 +36,6 @@ class Links:
 
     operator_email: str
     checkout_url: str
-
-
-def read_fact(message: Message) -> ReservationFact | str:
-    """The fact in `message`, or the event type of a fact we do not know (without counting it);
-    PermanentError if malformed."""
-    if message.value is None:
-        raise PermanentError("empty value on the facts topic")
-    try:
-        return parse_fact(message.value)
-    except UnknownFactTypeError as exc:
-        # A newer fact published beside the ones we know: not ours to e-mail about (yet).
-        return exc.event_type
-    except (ValidationError, ValueError) as exc:
-        raise PermanentError(f"malformed reservation fact: {exc}") from exc
-
-
-def decode(message: Message) -> ReservationFact | None:
-    """The fact in `message`; None for a type we do not know; PermanentError if malformed."""
-    fact = read_fact(message)
-    return None if isinstance(fact, str) else fact
 
 
 @dataclass(frozen=True)
@@ -112,7 +83,8 @@ class Plan:
 
 
 class NotifyHandler:
-    """The resilient agent's handlers: raise to retry, return to acknowledge.
+    """The resilient agent's handler (through `notifier.adapters.records`): raise to retry,
+    return to acknowledge.
 
     `handle_batch` claims every fact of the batch in one transaction (committed before anything
     is sent), sends the e-mails one after the other, and marks them sent (or failed) in one
@@ -120,44 +92,47 @@ class NotifyHandler:
     If a send fails and the fault is not the message's (an SMTP outage, or our configuration),
     what was sent before it is settled first, then the batch raises. An outage is waited out:
     the processor tries the whole batch again, in order, until the server is back
-    (backbone.kafka.failures); any other failure is tried again in halves, down to single facts
-    (this handler's `__call__`) with bounded retries and the dead-letter topic. Every e-mail
-    already accepted is `sent` by then, so no retry sends it again. A refusal for good (5xx)
-    is recorded `failed` and counted (notifier_notifications_total{outcome="failed"}).
+    (backbone.kafka.failures); any other failure is tried again in halves, down to single facts,
+    with bounded retries and the dead-letter topic. Every e-mail already accepted is `sent` by
+    then, so no retry sends it again. A refusal for good (5xx) is recorded `failed` and counted
+    (notifier_notifications_total{outcome="failed"}).
     """
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        uow: Callable[[], NotificationsUnitOfWork],
         renderer: Renderer,
         sender: Sender,
         links: Links,
+        observer: Observer,
         *,
         settle_every: int = 1,
     ) -> None:
         if settle_every < 1:
             raise ValueError("settle_every must be at least 1")
-        self._sessions = sessions
+        self._uow = uow
         self._renderer = renderer
         self._sender = sender
         self._links = links
+        self._observer = observer
         self._settle_every = settle_every
 
-    async def __call__(self, message: Message) -> None:
-        """Handle one record of reservation.events (or of the group's retry topic)."""
-        await self.handle_batch([message])
+    async def handle(self, fact: ReservationFact | UnknownFact) -> None:
+        """Handle one fact (a batch of one)."""
+        await self.handle_batch([fact])
 
-    async def handle_batch(self, messages: Sequence[Message]) -> None:
-        """Handle records of reservation.events (or of the retry topic) together, in order.
+    async def handle_batch(self, facts: Sequence[ReservationFact | UnknownFact]) -> None:
+        """Handle facts of reservation.events (or of the retry topic) together, in order.
 
         Counters and log lines of a fact are written once its batch is through, so a batch
         tried again in halves does not count a fact twice.
         """
-        plan = self._plan(messages)
+        plan = self._plan(facts)
         repeats, sends = plan.repeats, Sends()
         if plan.emails:
-            async with self._sessions() as session, session.begin():
-                claims = await repository.claim_many(session, [p.rendered for p in plan.emails])
+            async with self._uow() as uow:
+                claims = await uow.notifications.claim_many([p.rendered for p in plan.emails])
+                await uow.commit()
             to_send = []
             for p in plan.emails:
                 claimed = claims[p.event_id]
@@ -172,21 +147,19 @@ class NotifyHandler:
             sends = await self._send(to_send)
         self._count(sends)
         for event_type in plan.ignored:
-            FACTS_IGNORED.labels(event_type).inc()
+            self._observer.fact_ignored(event_type)
             log.info("fact.ignored_unknown_type", fact_type=event_type)
         for p in repeats:
-            NOTIFICATIONS.labels(p.template, "duplicate").inc()
+            self._observer.notification(p.template, "duplicate")
             with _bound(p):
                 log.info("notification.already_settled")
 
-    def _plan(self, messages: Sequence[Message]) -> Plan:
-        """Decode, compose and render, without I/O. A malformed fact raises PermanentError before
-        anything is claimed or sent."""
+    def _plan(self, facts: Sequence[ReservationFact | UnknownFact]) -> Plan:
+        """Compose and render, without I/O."""
         plan, seen = Plan(), set[str]()
-        for message in messages:
-            fact = read_fact(message)
-            if isinstance(fact, str):
-                plan.ignored.append(fact)
+        for fact in facts:
+            if isinstance(fact, UnknownFact):
+                plan.ignored.append(fact.event_type)
                 continue
             email = plan_email(
                 fact,
@@ -224,7 +197,7 @@ class NotifyHandler:
             except PermanentSendError as exc:
                 sends.failed.append((p, str(exc)))
             except SendError as exc:  # an outage, or our configuration: tried again
-                NOTIFICATIONS.labels(p.template, "retried").inc()
+                self._observer.notification(p.template, "retried")
                 await self._settle_before_raising(sends, (p.event_id, str(exc)))
                 raise
             except BaseException:
@@ -245,11 +218,12 @@ class NotifyHandler:
         failed = sends.failed[sends.marked_failed :]
         if not (sent or failed or error):
             return
-        async with self._sessions() as session, session.begin():
-            await repository.mark_sent(session, [p.event_id for p in sent])
-            await repository.mark_failed(session, {p.event_id: reason for p, reason in failed})
+        async with self._uow() as uow:
+            await uow.notifications.mark_sent([p.event_id for p in sent])
+            await uow.notifications.mark_failed({p.event_id: reason for p, reason in failed})
             if error is not None:
-                await repository.record_error(session, *error)
+                await uow.notifications.record_error(*error)
+            await uow.commit()
         sends.marked_sent, sends.marked_failed = len(sends.sent), len(sends.failed)
 
     async def _settle_before_raising(
@@ -265,14 +239,13 @@ class NotifyHandler:
             return
         self._count(sends)
 
-    @staticmethod
-    def _count(sends: Sends) -> None:
+    def _count(self, sends: Sends) -> None:
         for p in sends.sent:
-            NOTIFICATIONS.labels(p.template, "sent").inc()
+            self._observer.notification(p.template, "sent")
             with _bound(p):
                 log.info("notification.sent", message_id=p.rendered.message_id)
         for p, reason in sends.failed:
-            NOTIFICATIONS.labels(p.template, "failed").inc()
+            self._observer.notification(p.template, "failed")
             with _bound(p):
                 log.error("notification.failed_permanently", reason=reason)
 

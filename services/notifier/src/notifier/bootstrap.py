@@ -51,6 +51,7 @@ def bootstrap(
         Links(operator_email=settings.operator_email, checkout_url=settings.checkout_url),
         PrometheusObserver(),
         settle_every=settings.settle_every,
+        lanes=settings.smtp_connections,
     )
     return Notifier(
         settings=settings,

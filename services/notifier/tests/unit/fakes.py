@@ -3,6 +3,7 @@ notification rows (with rollback), the unit of work, a renderer, a sender and th
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -110,19 +111,31 @@ class FakeRenderer:
 class FakeSender:
     """Records what it sends; raises what `refuse` holds for a recipient instead (an exception
     class or instance; TransientSendError, PermanentSendError...). `before_send` runs before
-    each send (to look at the rows the moment an e-mail goes out)."""
+    each send (to look at the rows the moment an e-mail goes out). A send takes `turns` turns
+    of the event loop (a conversation's round trips), so sends from several lanes overlap;
+    `in_flight` and `most_in_flight` say by how much."""
 
     sent: list[RenderedEmail] = field(default_factory=list)
     refuse: dict[str, BaseException | type[BaseException]] = field(default_factory=dict)
     before_send: Callable[[RenderedEmail], None] | None = None
+    turns: int = 0
+    in_flight: list[RenderedEmail] = field(default_factory=list)
+    most_in_flight: int = 0
 
     async def send(self, rendered: RenderedEmail) -> None:
         if self.before_send is not None:
             self.before_send(rendered)
-        error = self.refuse.get(rendered.email.recipient)
-        if error is not None:
-            raise error
-        self.sent.append(rendered)
+        self.in_flight.append(rendered)
+        self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
+        try:
+            for _ in range(self.turns):
+                await asyncio.sleep(0)
+            error = self.refuse.get(rendered.email.recipient)
+            if error is not None:
+                raise error
+            self.sent.append(rendered)
+        finally:
+            self.in_flight.remove(rendered)
 
     def to(self, recipient: str) -> list[RenderedEmail]:
         return [r for r in self.sent if r.email.recipient == recipient]

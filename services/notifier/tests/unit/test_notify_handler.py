@@ -51,9 +51,9 @@ def confirmed(email: str, reservation_id: str | None = None) -> ReservationConfi
 class Notifier:
     """The handler and its fakes."""
 
-    def __init__(self, *, settle_every: int = 10) -> None:
+    def __init__(self, *, settle_every: int = 10, lanes: int = 1, turns: int = 0) -> None:
         self.uow = FakeUnitOfWork()
-        self.sender = FakeSender()
+        self.sender = FakeSender(turns=turns)
         self.observer = FakeObserver()
         self.handler = NotifyHandler(
             lambda: self.uow,
@@ -62,11 +62,20 @@ class Notifier:
             Links(operator_email="ops@studio.test", checkout_url="http://shop.test/"),
             self.observer,
             settle_every=settle_every,
+            lanes=lanes,
         )
 
     def row(self, fact: ReservationConfirmedV1) -> tuple[Status, int, str | None]:
         row = self.uow.rows[str(fact.event_id)]
         return row.status, row.attempts, row.last_error
+
+    def unmarked(self) -> int:
+        """Accepted by the server and not marked sent: what a crash now would send again."""
+        return sum(
+            1
+            for r in self.sender.sent
+            if self.uow.rows[str(r.email.event_id)].status is not Status.SENT
+        )
 
 
 @pytest.fixture
@@ -303,3 +312,134 @@ async def test_a_malformed_fact_is_permanent_and_stops_its_batch_before_any_clai
 
     assert notifier.uow.rows == {}
     assert notifier.sender.sent == []
+
+
+# Several SMTP conversations at once (lanes): the same decisions, sends overlapping.
+
+
+async def test_lanes_send_over_several_conversations_at_once() -> None:
+    notifier = Notifier(settle_every=10, lanes=4, turns=3)
+    facts = [confirmed(f"w{i}@example.test") for i in range(20)]
+
+    await notifier.handler.handle_batch(facts)
+
+    assert notifier.sender.most_in_flight == 4
+    assert sorted(r.email.recipient for r in notifier.sender.sent) == sorted(
+        f.user_email for f in facts
+    )
+    assert all(notifier.row(f) == (Status.SENT, 1, None) for f in facts)
+    assert notifier.observer.count("sent") == 20
+
+
+async def test_lanes_keep_one_reservations_emails_in_order_one_at_a_time() -> None:
+    notifier = Notifier(settle_every=10, lanes=4, turns=3)
+    ours = [confirmed(f"ours{i}@example.test", reservation_id="res-ours") for i in range(4)]
+    others = [confirmed(f"other{i}@example.test") for i in range(8)]
+    batch = [ours[0], *others[:3], ours[1], ours[2], *others[3:], ours[3]]
+    overlapping: list[str] = []
+
+    def check(rendered: RenderedEmail) -> None:
+        if rendered.email.recipient.startswith("ours") and any(
+            r.email.recipient.startswith("ours") for r in notifier.sender.in_flight
+        ):
+            overlapping.append(rendered.email.recipient)
+
+    notifier.sender.before_send = check
+
+    await notifier.handler.handle_batch(batch)
+
+    assert overlapping == []
+    sent = [r.email.recipient for r in notifier.sender.sent]
+    assert [to for to in sent if to.startswith("ours")] == [f.user_email for f in ours]
+    assert notifier.sender.most_in_flight == 4
+    assert sent != [f.user_email for f in batch]  # the others overlapped
+
+
+@pytest.mark.parametrize("settle_every", [1, 3, 10, 25])
+async def test_lanes_never_leave_more_than_settle_every_to_resend(settle_every: int) -> None:
+    notifier = Notifier(settle_every=settle_every, lanes=4, turns=2)
+    facts = [confirmed(f"w{i}@example.test") for i in range(30)]
+    at_risk: list[int] = []
+
+    def watch(rendered: RenderedEmail) -> None:
+        # A crash now could re-send this one, those under way and those accepted, not marked.
+        at_risk.append(1 + len(notifier.sender.in_flight) + notifier.unmarked())
+
+    notifier.sender.before_send = watch
+
+    await notifier.handler.handle_batch(facts)
+
+    assert max(at_risk) <= settle_every
+    assert notifier.sender.most_in_flight == min(4, settle_every)
+    assert all(notifier.row(f) == (Status.SENT, 1, None) for f in facts)
+
+
+async def test_lanes_stop_at_an_outage_and_settle_what_was_accepted() -> None:
+    notifier = Notifier(settle_every=10, lanes=4, turns=2)
+    deferred = confirmed("deferred@example.test", reservation_id="res-deferred")
+    after = confirmed("after@example.test", reservation_id="res-deferred")  # same reservation
+    others = [confirmed(f"w{i}@example.test") for i in range(12)]
+    batch = [*others[:2], deferred, *others[2:6], after, *others[6:]]
+    notifier.sender.refuse[deferred.user_email] = TransientSendError("451 try later")
+
+    with pytest.raises(TransientSendError):
+        await notifier.handler.handle_batch(batch)
+
+    accepted = {str(r.email.event_id) for r in notifier.sender.sent}
+    # What overlapped with the failing send went out and is marked; nothing started after it,
+    # and the deferred reservation's next e-mail waits behind it.
+    assert 0 < len(accepted) < len(others)
+    assert str(after.event_id) not in accepted
+    for fact in batch:
+        status, attempts, _ = notifier.row(fact)
+        assert attempts == 1
+        assert status is (Status.SENT if str(fact.event_id) in accepted else Status.SENDING)
+    assert notifier.row(deferred)[2] == "451 try later"
+    assert notifier.unmarked() == 0
+
+    notifier.sender.refuse.clear()
+    await notifier.handler.handle_batch(batch)
+    sent = [r.email.recipient for r in notifier.sender.sent]
+    assert sorted(sent) == sorted(f.user_email for f in batch)  # each once
+    assert sent.index(deferred.user_email) < sent.index(after.user_email)
+    assert all(notifier.row(f)[0] is Status.SENT for f in batch)
+
+
+async def test_lanes_cancelled_mid_batch_mark_what_was_accepted() -> None:
+    notifier = Notifier(settle_every=10, lanes=4, turns=2)
+    facts = [confirmed(f"w{i}@example.test") for i in range(20)]
+    task = asyncio.create_task(notifier.handler.handle_batch(facts))
+    started: list[RenderedEmail] = []
+
+    def cancel_at_the_sixth(rendered: RenderedEmail) -> None:
+        started.append(rendered)
+        if len(started) == 6:
+            task.cancel()
+
+    notifier.sender.before_send = cancel_at_the_sixth
+
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    # The sends under way were cancelled with the batch, and no lane took another.
+    assert 0 < len(notifier.sender.sent) < len(started) < len(facts)
+    assert notifier.sender.in_flight == []
+    assert notifier.unmarked() == 0
+    accepted = {str(r.email.event_id) for r in notifier.sender.sent}
+    for fact in facts:
+        status = notifier.row(fact)[0]
+        assert status is (Status.SENT if str(fact.event_id) in accepted else Status.SENDING)
+
+
+async def test_lanes_stop_when_a_settle_fails() -> None:
+    notifier = Notifier(settle_every=3, lanes=4, turns=2)
+    facts = [confirmed(f"w{i}@example.test") for i in range(12)]
+    notifier.sender.before_send = lambda r: setattr(
+        notifier.uow, "fail_commits", ConnectionError("database gone")
+    )
+
+    with pytest.raises(ConnectionError):
+        await notifier.handler.handle_batch(facts)
+
+    assert 0 < len(notifier.sender.sent) <= 3
+    assert [notifier.row(f)[0] for f in facts] == [Status.SENDING] * 12

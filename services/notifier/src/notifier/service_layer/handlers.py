@@ -22,7 +22,8 @@ from notifier.domain.errors import (
     SendError,
 )
 from notifier.domain.formatting import is_deliverable_address
-from notifier.domain.model import Claim, RenderedEmail, UnknownFact
+from notifier.domain.model import Claim, UnknownFact
+from notifier.service_layer.lanes import Lanes, Planned, Sends
 from notifier.service_layer.ports import NotificationsUnitOfWork, Observer, Renderer, Sender
 
 __all__ = ["Links", "NotifyHandler", "Sender"]
@@ -36,40 +37,6 @@ class Links:
 
     operator_email: str
     checkout_url: str
-
-
-@dataclass(frozen=True)
-class Planned:
-    """A fact's rendered e-mail, and the ids its log lines carry."""
-
-    rendered: RenderedEmail
-    ids: dict[str, object]
-
-    @property
-    def event_id(self) -> str:
-        """The fact's event_id, the notification row's key."""
-        return str(self.rendered.email.event_id)
-
-    @property
-    def template(self) -> str:
-        """The e-mail's template (the metrics' label)."""
-        return self.rendered.email.template
-
-
-@dataclass
-class Sends:
-    """What a batch's sends came to so far: accepted by the server, or refused for good; and how
-    many of each are marked so (the rest are `sending` in the database)."""
-
-    sent: list[Planned] = field(default_factory=list)
-    failed: list[tuple[Planned, str]] = field(default_factory=list)
-    marked_sent: int = 0
-    marked_failed: int = 0
-
-    @property
-    def unmarked(self) -> int:
-        """Sends whose outcome is not marked yet: what a crash now would send again."""
-        return len(self.sent) - self.marked_sent + len(self.failed) - self.marked_failed
 
 
 @dataclass
@@ -87,10 +54,14 @@ class NotifyHandler:
     return to acknowledge.
 
     `handle_batch` claims every fact of the batch in one transaction (committed before anything
-    is sent), sends the e-mails one after the other, and marks them sent (or failed) in one
-    transaction per `settle_every` sends: a crash re-sends at most that many accepted e-mails.
-    If a send fails and the fault is not the message's (an SMTP outage, or our configuration),
-    what was sent before it is settled first, then the batch raises. An outage is waited out:
+    is sent), sends the e-mails over `lanes` SMTP conversations at once (those about one
+    reservation, order or dispute one after the other, in batch order: `service_layer/lanes.py`),
+    and marks them sent (or failed) in one transaction per `settle_every` sends (fewer with
+    several lanes, so that the lanes go on sending while a settle commits); no lane starts a
+    send while `settle_every` are unmarked, so a crash re-sends at most that many accepted
+    e-mails, whatever the number of lanes. If a send fails and the fault is not the message's
+    (an SMTP outage, or our configuration), no lane starts another, what was sent is settled
+    first, then the batch raises. An outage is waited out:
     the processor tries the whole batch again, in order, until the server is back
     (backbone.kafka.failures); any other failure is tried again in halves, down to single facts,
     with bounded retries and the dead-letter topic. Every e-mail already accepted is `sent` by
@@ -107,15 +78,20 @@ class NotifyHandler:
         observer: Observer,
         *,
         settle_every: int = 1,
+        lanes: int = 1,
     ) -> None:
-        if settle_every < 1:
-            raise ValueError("settle_every must be at least 1")
+        if settle_every < 1 or lanes < 1:
+            raise ValueError("settle_every and lanes must be at least 1")
         self._uow = uow
         self._renderer = renderer
         self._sender = sender
         self._links = links
         self._observer = observer
         self._settle_every = settle_every
+        self._lanes = lanes
+        # Settle once this many sends are unmarked: with one lane, every `settle_every`; with
+        # more, early enough that each other lane can finish a send meanwhile within budget.
+        self._settle_at = max(1, settle_every - lanes + 1)
 
     async def handle(self, fact: ReservationFact | UnknownFact) -> None:
         """Handle one fact (a batch of one)."""
@@ -168,6 +144,7 @@ class NotifyHandler:
             )
             p = Planned(
                 self._renderer.render(email),
+                fact.partition_key(),
                 {
                     "event_id": str(fact.event_id),
                     "correlation_id": fact.correlation_id,
@@ -185,59 +162,102 @@ class NotifyHandler:
         return plan
 
     async def _send(self, to_send: list[Planned]) -> Sends:
-        """Send each in order, marking them sent (or failed) every `settle_every` sends."""
-        sends = Sends()
-        for p in to_send:
-            try:
-                with _bound(p):
-                    recipient = p.rendered.email.recipient
-                    if not is_deliverable_address(recipient):
-                        raise PermanentRecipientError(f"unusable address {recipient!r}")
-                    await self._sender.send(p.rendered)
-            except PermanentSendError as exc:
-                sends.failed.append((p, str(exc)))
-            except SendError as exc:  # an outage, or our configuration: tried again
-                self._observer.notification(p.template, "retried")
-                await self._settle_before_raising(sends, (p.event_id, str(exc)))
-                raise
-            except BaseException:
-                # Cancelled (the worker stopping) or a bug: what was accepted stays accepted.
-                await self._settle_before_raising(sends)
-                raise
-            else:
-                sends.sent.append(p)
-            if sends.unmarked >= self._settle_every:
-                await self._settle(sends)
-        await self._settle(sends)
-        return sends
+        """Send them over the lanes, marking them sent (or failed) as they go; raise the first
+        failure once what was sent is marked."""
+        lanes = Lanes(to_send, self._settle_every)
+        tasks = [
+            asyncio.create_task(self._lane(lanes)) for _ in range(min(self._lanes, len(to_send)))
+        ]
+        try:
+            if tasks:
+                await asyncio.wait(tasks)
+        except BaseException:
+            # Cancelled (the worker stopping): so are the lanes, and what was accepted stays so.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._settle_before_raising(lanes)
+            raise
+        if lanes.failure is not None:
+            await self._settle_before_raising(lanes)
+            raise lanes.failure
+        await self._settle(lanes)
+        return lanes.sends
 
-    async def _settle(self, sends: Sends, error: tuple[str, str] | None = None) -> None:
+    async def _lane(self, lanes: Lanes) -> None:
+        """One conversation's share of the batch: take, send, and settle when it is due."""
+        try:
+            while (p := await lanes.take()) is not None:
+                await self._send_one(lanes, p)
+                while not lanes.settling and lanes.sends.unmarked >= self._settle_at:
+                    lanes.settling = True
+                    try:
+                        await self._settle(lanes)
+                    finally:
+                        lanes.settling = False
+        except Exception as exc:  # a settle failed (the database): the batch stops
+            lanes.fail(exc)
+        except BaseException as exc:  # cancelled mid-send
+            lanes.fail(exc)
+            raise
+
+    async def _send_one(self, lanes: Lanes, p: Planned) -> None:
+        outcome = False
+        try:
+            with _bound(p):
+                recipient = p.rendered.email.recipient
+                if not is_deliverable_address(recipient):
+                    raise PermanentRecipientError(f"unusable address {recipient!r}")
+                await self._sender.send(p.rendered)
+        except PermanentSendError as exc:
+            lanes.sends.failed.append((p, str(exc)))
+            outcome = True
+        except SendError as exc:  # an outage, or our configuration: tried again
+            self._observer.notification(p.template, "retried")
+            lanes.sends.errors.append((p.event_id, str(exc)))
+            lanes.fail(exc)
+        except Exception as exc:  # a bug: what was accepted stays accepted
+            lanes.fail(exc)
+        else:
+            lanes.sends.sent.append(p)
+            outcome = True
+        finally:
+            lanes.finished(p, outcome=outcome)
+
+    async def _settle(self, lanes: Lanes) -> None:
         """Mark what was sent and not marked yet `sent`, what was refused `failed`, and record
-        a transient error on its row (left `sending`), in one transaction."""
+        the transient errors on their rows (left `sending`), in one transaction."""
+        sends = lanes.sends
         sent = sends.sent[sends.marked_sent :]
         failed = sends.failed[sends.marked_failed :]
-        if not (sent or failed or error):
+        errors, sends.errors = sends.errors, []
+        if not (sent or failed or errors):
             return
-        async with self._uow() as uow:
-            await uow.notifications.mark_sent([p.event_id for p in sent])
-            await uow.notifications.mark_failed({p.event_id: reason for p, reason in failed})
-            if error is not None:
-                await uow.notifications.record_error(*error)
-            await uow.commit()
-        sends.marked_sent, sends.marked_failed = len(sends.sent), len(sends.failed)
+        try:
+            async with self._uow() as uow:
+                await uow.notifications.mark_sent([p.event_id for p in sent])
+                await uow.notifications.mark_failed({p.event_id: reason for p, reason in failed})
+                for event_id, reason in errors:
+                    await uow.notifications.record_error(event_id, reason)
+                await uow.commit()
+        except BaseException:
+            sends.errors[:0] = errors
+            raise
+        sends.marked_sent += len(sent)
+        sends.marked_failed += len(failed)
+        lanes.marked(len(sent) + len(failed))
 
-    async def _settle_before_raising(
-        self, sends: Sends, error: tuple[str, str] | None = None
-    ) -> None:
+    async def _settle_before_raising(self, lanes: Lanes) -> None:
         """Settle on the way out of a failed batch, best effort and not cut short by a second
         cancellation: the failure that got us here must reach the caller even if the database
         fails too (the rows then stay `sending`, and a retry sends them again)."""
         try:
-            await asyncio.shield(self._settle(sends, error))
+            await asyncio.shield(self._settle(lanes))
         except Exception as exc:
-            log.warning("notification.settle_failed", error=str(exc)[:300], sent=len(sends.sent))
+            sent = len(lanes.sends.sent)
+            log.warning("notification.settle_failed", error=str(exc)[:300], sent=sent)
             return
-        self._count(sends)
+        self._count(lanes.sends)
 
     def _count(self, sends: Sends) -> None:
         for p in sends.sent:

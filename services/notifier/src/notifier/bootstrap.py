@@ -9,8 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from backbone.db.engine import make_engine, session_factory
 from backbone.kafka import Producer
 from backbone.settings import DatabaseSettings, KafkaSettings, RetrySettings
+from notifier.adapters.metrics import PrometheusObserver
+from notifier.adapters.records import FactRecords
 from notifier.adapters.smtp import SmtpSender
 from notifier.adapters.templates import Renderer
+from notifier.adapters.unit_of_work import SqlNotificationsUnitOfWork
 from notifier.service_layer.handlers import Links, NotifyHandler, Sender
 from notifier.settings import NotifierSettings
 
@@ -24,7 +27,7 @@ class Notifier:
     retry: RetrySettings
     engine: AsyncEngine
     producer: Producer
-    handler: NotifyHandler
+    handler: FactRecords
     sender: Sender = field(repr=False)
 
 
@@ -40,12 +43,15 @@ def bootstrap(
     kafka = kafka or KafkaSettings()
     engine = make_engine(database or DatabaseSettings(), application_name="notifier")
     sender = sender or SmtpSender(settings)
+    sessions = session_factory(engine)
     handler = NotifyHandler(
-        session_factory(engine),
+        lambda: SqlNotificationsUnitOfWork(sessions),
         Renderer(settings.message_id_domain),
         sender,
         Links(operator_email=settings.operator_email, checkout_url=settings.checkout_url),
+        PrometheusObserver(),
         settle_every=settings.settle_every,
+        lanes=settings.smtp_connections,
     )
     return Notifier(
         settings=settings,
@@ -53,6 +59,6 @@ def bootstrap(
         retry=retry or RetrySettings(),
         engine=engine,
         producer=Producer(kafka, client_id=f"{kafka.client_id}-notifier"),
-        handler=handler,
+        handler=FactRecords(handler),
         sender=sender,
     )

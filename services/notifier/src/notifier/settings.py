@@ -38,6 +38,13 @@ class NotifierSettings(BaseSettings):
     smtp_send_timeout_s: float = Field(
         30.0, gt=0, description="Bound on one whole send: connect, TLS, auth, envelope and data."
     )
+    smtp_connections: int = Field(
+        4,
+        ge=1,
+        description="SMTP conversations held open at once (NOTIFIER_SMTP_CONNECTIONS): a batch's"
+        " e-mails are spread over them, those about one reservation, order or dispute one after"
+        " the other in order. The crash resend bound stays NOTIFIER_SETTLE_EVERY in all.",
+    )
     mail_from: str = Field(
         "Studio <no-reply@studio.example>", description="From header and envelope sender."
     )
@@ -60,7 +67,8 @@ class NotifierSettings(BaseSettings):
         10,
         ge=1,
         description="Sends marked sent per transaction (NOTIFIER_SETTLE_EVERY): a worker killed"
-        " mid-batch sends at most this many accepted e-mails once more (same Message-ID).",
+        " mid-batch sends at most this many accepted e-mails once more (same Message-ID), however"
+        " many NOTIFIER_SMTP_CONNECTIONS: no send starts while this many are unmarked.",
     )
     http_host: str = Field(
         "127.0.0.1",

@@ -1,6 +1,7 @@
 """The batch path on its own, on the real PostgreSQL, mail sink and broker (no worker process):
 one claim and one settle per batch, each fact e-mailed once, and a failed batch that leaves
-nothing to send twice when it is tried again in halves."""
+nothing to send twice when it is tried again in halves; over one SMTP conversation (where the
+batch's order and the connection count are exact) and over several at once."""
 
 from __future__ import annotations
 
@@ -63,7 +64,15 @@ async def _built(
 
 @pytest.fixture
 async def notifier(stack: Stack) -> AsyncIterator[Notifier]:
-    async with _built(stack) as built:
+    """One SMTP conversation: the e-mails go out in batch order, one after the other."""
+    async with _built(stack, smtp_connections=1) as built:
+        yield built
+
+
+@pytest.fixture
+async def lanes(stack: Stack) -> AsyncIterator[Notifier]:
+    """Four SMTP conversations at once (the default)."""
+    async with _built(stack, smtp_connections=4) as built:
         yield built
 
 
@@ -214,6 +223,59 @@ async def test_malformed_fact_in_a_batch_is_dead_lettered_alone(
     assert ignored_after == ignored_before + 1
 
 
+async def test_lanes_send_each_fact_once_over_several_connections(
+    stack: Stack, lanes: Notifier, user: Callable[[str], str]
+) -> None:
+    others = [confirmed(stack.unique, user(f"o{i}")) for i in range(12)]
+    same = "res-" + stack.unique + "-same"
+    ours = [confirmed(stack.unique, user(f"ours{i}"), reservation_id=same) for i in range(3)]
+    batch = [ours[0], *others[:6], ours[1], *others[6:], ours[2]]
+
+    await lanes.handler.handle_batch(_records(stack, *batch))
+
+    for fact in batch:
+        [mail] = await mails_to(stack.api, fact.user_email)
+        assert mail["MessageID"] == f"{fact.event_id}@notifier.payment-backbone"
+        row = notification(stack.database_url, fact.event_id)
+        assert row is not None
+        assert (row["status"], row["attempts"]) == ("sent", 1)
+    assert isinstance(lanes.sender, SmtpSender)
+    assert 1 < lanes.sender.connections <= 4
+    # One reservation's e-mails reach the server in the batch's order.
+    received = [m.to[0].address for m in reversed(stack.sink.store.newest_first())]
+    assert [to for to in received if "ours" in to] == [f.user_email for f in ours]
+
+
+async def test_lanes_stop_at_an_outage_and_resend_nothing_accepted(
+    stack: Stack, lanes: Notifier, user: Callable[[str], str]
+) -> None:
+    stack.sink.faults.set(Fault("reject_recipient", code=451, recipient=user("deferred")))
+    same = "res-" + stack.unique + "-deferred"
+    deferred = confirmed(stack.unique, user("deferred"), reservation_id=same)
+    after = confirmed(stack.unique, user("after"), reservation_id=same)
+    others = [confirmed(stack.unique, user(f"o{i}")) for i in range(8)]
+    records = _records(stack, *others[:2], deferred, *others[2:5], after, *others[5:])
+
+    with pytest.raises(TransientSendError, match="451"):
+        await lanes.handler.handle_batch(records)
+    # Whatever the server accepted is marked sent; the deferred reservation's next e-mail
+    # waits behind it.
+    assert await mails_to(stack.api, after.user_email) == []
+    for fact in [*others, deferred, after]:
+        row = notification(stack.database_url, fact.event_id)
+        assert row is not None
+        delivered = len(await mails_to(stack.api, fact.user_email))
+        assert row["status"] == ("sent" if delivered else "sending")
+
+    stack.sink.faults.set(None)
+    await lanes.handler.handle_batch(records)
+    for fact in [*others, deferred, after]:
+        assert len(await mails_to(stack.api, fact.user_email)) == 1
+        row = notification(stack.database_url, fact.event_id)
+        assert row is not None
+        assert row["status"] == "sent"
+
+
 class _Watching(SmtpSender):
     """The real sender, noting before each send how many e-mails it had already sent that are
     not marked sent yet: what a crash at that moment would send again."""
@@ -223,17 +285,26 @@ class _Watching(SmtpSender):
         self._database_url = database_url
         self.accepted: list[str] = []
         self.unmarked_before_send: list[int] = []
+        self.under_way = 0
+        # Before each send: it, the sends under way and those accepted and not marked sent.
+        self.at_risk: list[int] = []
 
     async def send(self, rendered: RenderedEmail) -> None:
         rows = [notification(self._database_url, event_id) for event_id in self.accepted]
         self.unmarked_before_send.append(sum(1 for r in rows if r and r["status"] != "sent"))
-        await super().send(rendered)
+        self.at_risk.append(1 + self.under_way + self.unmarked_before_send[-1])
+        self.under_way += 1
+        try:
+            await super().send(rendered)
+        finally:
+            self.under_way -= 1
         self.accepted.append(str(rendered.email.event_id))
 
 
+@pytest.mark.parametrize("connections", [1, 4])
 @pytest.mark.parametrize("settle_every", [1, 3])
 async def test_a_crash_could_resend_at_most_settle_every_emails(
-    stack: Stack, user: Callable[[str], str], settle_every: int
+    stack: Stack, user: Callable[[str], str], settle_every: int, connections: int
 ) -> None:
     senders: list[_Watching] = []
 
@@ -242,11 +313,19 @@ async def test_a_crash_could_resend_at_most_settle_every_emails(
         return senders[-1]
 
     facts = [confirmed(stack.unique, user(f"w{i}")) for i in range(7)]
-    async with _built(stack, watching, settle_every=settle_every) as built:
+    async with _built(
+        stack, watching, settle_every=settle_every, smtp_connections=connections
+    ) as built:
         await built.handler.handle_batch(_records(stack, *facts))
     [sender] = senders
-    # Before the k-th send, the k sent before it are marked in groups of `settle_every`.
-    assert sender.unmarked_before_send == [k % settle_every for k in range(len(facts))]
+    if connections == 1:
+        # Before the k-th send, the k sent before it are marked in groups of `settle_every`.
+        assert sender.unmarked_before_send == [k % settle_every for k in range(len(facts))]
+    else:
+        # Over several conversations, no send starts while `settle_every` are under way or
+        # accepted and unmarked: with it, at most `settle_every` to re-send after a crash.
+        assert max(sender.at_risk) <= settle_every
+        assert max(sender.at_risk) == settle_every  # and the conversations did overlap
     for fact in facts:
         row = notification(stack.database_url, fact.event_id)
         assert row is not None

@@ -15,6 +15,7 @@ from backbone.kafka.failures import classify as classify_failure
 from backbone.kafka.message import Message
 from backbone.kafka.retry import PermanentError
 from contracts.topics import NOTIFIER_GROUP, RESERVATION_EVENTS, retry_topic
+from notifier.adapters.records import decode
 from notifier.adapters.smtp import classify, message_bytes
 from notifier.domain.errors import (
     PermanentRecipientError,
@@ -23,7 +24,6 @@ from notifier.domain.errors import (
     TransientSendError,
 )
 from notifier.domain.model import Email, RenderedEmail
-from notifier.service_layer.handlers import decode
 from notifier.settings import NotifierSettings
 
 EXAMPLE = Path(__file__).parents[4] / "libs/contracts/examples/reservation.events"

@@ -1,4 +1,5 @@
-"""Prometheus counters of the notifier, by template, and a dead-letter writer that counts."""
+"""Prometheus counters of the notifier, by template, the handler's observer that feeds them, and a
+dead-letter writer that counts."""
 
 from __future__ import annotations
 
@@ -38,6 +39,18 @@ def template_of(message: Message) -> str:
     except (ValueError, AttributeError):
         return UNKNOWN_TEMPLATE
     return template_for(event_type) or UNKNOWN_TEMPLATE
+
+
+class PrometheusObserver:
+    """The handler's observer port (`notifier.service_layer.ports.Observer`) on the counters."""
+
+    def notification(self, template: str, outcome: str) -> None:
+        """notifier_notifications_total{template, outcome} + 1."""
+        NOTIFICATIONS.labels(template, outcome).inc()
+
+    def fact_ignored(self, event_type: str) -> None:
+        """notifier_facts_ignored_total{event_type} + 1."""
+        FACTS_IGNORED.labels(event_type).inc()
 
 
 class CountingDeadLetterWriter(DeadLetterWriter):

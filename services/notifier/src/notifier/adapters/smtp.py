@@ -1,5 +1,5 @@
-"""Sending over SMTP with aiosmtplib: one connection kept open between sends, TLS and auth as
-configured, every step bounded in time."""
+"""Sending over SMTP with aiosmtplib: up to NOTIFIER_SMTP_CONNECTIONS connections, each kept open
+between sends, TLS and auth as configured, every step bounded in time."""
 
 from __future__ import annotations
 
@@ -136,8 +136,41 @@ class _Stale(Exception):
 
 
 class SmtpSender:
-    """Sends rendered e-mails one at a time over one SMTP connection, opened on first use and
-    kept open (connect, TLS, EHLO and AUTH once, not per e-mail).
+    """Sends rendered e-mails over up to `smtp_connections` SMTP connections at once, one
+    transaction at a time on each; a send takes the connection that was idle last (so sends one
+    after the other keep to one connection), and a connection is opened only when every open
+    one is busy. See `_Connection` for how each is kept and replaced."""
+
+    def __init__(self, settings: NotifierSettings) -> None:
+        self._settings = settings
+        self._all = [_Connection(settings) for _ in range(settings.smtp_connections)]
+        self._idle: asyncio.LifoQueue[_Connection] = asyncio.LifoQueue()
+        # The opened ones on top: the first connection is used first, the others when needed.
+        for connection in reversed(self._all):
+            self._idle.put_nowait(connection)
+
+    @property
+    def connections(self) -> int:
+        """Connections opened so far (the first of each, then each replacement)."""
+        return sum(c.connections for c in self._all)
+
+    async def send(self, rendered: RenderedEmail) -> None:
+        """Send, or raise TransientSendError / PermanentSendError / SendError (classify)."""
+        data = message_bytes(rendered, self._settings.mail_from)
+        connection = await self._idle.get()
+        try:
+            await connection.send(rendered.email.recipient, data)
+        finally:
+            self._idle.put_nowait(connection)
+
+    async def close(self) -> None:
+        """QUIT and close every open connection (bounded in time; the next send reopens)."""
+        await asyncio.gather(*(c.close() for c in self._all))
+
+
+class _Connection:
+    """One SMTP connection, opened on first use and kept open (connect, TLS, EHLO and AUTH
+    once, not per e-mail).
 
     A connection the server closed while idle is noticed and replaced before the next send. One
     that fails at MAIL FROM, before the server can have accepted anything, is replaced and the
@@ -161,10 +194,8 @@ class SmtpSender:
         self._lock = asyncio.Lock()  # one transaction at a time on the connection
         self.connections = 0  # opened so far (the first, then each replacement)
 
-    async def send(self, rendered: RenderedEmail) -> None:
-        """Send, or raise TransientSendError / PermanentSendError / SendError (classify)."""
-        data = message_bytes(rendered, self._settings.mail_from)
-        recipient = rendered.email.recipient
+    async def send(self, recipient: str, data: bytes) -> None:
+        """Send `data`, or raise TransientSendError / PermanentSendError / SendError."""
         async with self._lock:
             try:
                 async with asyncio.timeout(self._settings.smtp_send_timeout_s):

@@ -47,6 +47,14 @@ class RenderedEmail:
     html: str
 
 
+@dataclass(frozen=True)
+class UnknownFact:
+    """A fact of a type this notifier does not know (a newer one published beside the ones it
+    knows): acknowledged and counted, no e-mail."""
+
+    event_type: str
+
+
 def message_id_for(event_id: UUID, domain: str) -> str:
     """The Message-ID of the e-mail about `event_id`: the same on every attempt and re-send, so
     a duplicate after a crash between send and mark is recognisable as the same message."""

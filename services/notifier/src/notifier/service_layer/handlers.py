@@ -1,24 +1,20 @@
 """One fact in, at most one e-mail out: the claim, the send and the settle, in that order, for a
-batch of facts at a time (a single fact is a batch of one)."""
+batch of facts at a time (a single fact is a batch of one).
+
+The handler sees facts only (decoding records is `notifier.adapters.records`' work) and reaches
+the outside through ports (`notifier.service_layer.ports`): a unit of work on the notification
+rows, a renderer, a sender and an observer for the metrics.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from backbone.kafka.message import Message
-from backbone.kafka.retry import PermanentError
 from backbone.logging import bound_ids, get_logger
-from contracts.reservation import ReservationFact, UnknownFactTypeError, parse_fact
-from notifier.adapters import repository
-from notifier.adapters.metrics import FACTS_IGNORED, NOTIFICATIONS
-from notifier.adapters.templates import Renderer
+from contracts.reservation import ReservationFact
 from notifier.domain.compose import plan_email
 from notifier.domain.errors import (
     PermanentRecipientError,
@@ -26,17 +22,13 @@ from notifier.domain.errors import (
     SendError,
 )
 from notifier.domain.formatting import is_deliverable_address
-from notifier.domain.model import Claim, RenderedEmail
+from notifier.domain.model import Claim, UnknownFact
+from notifier.service_layer.lanes import Lanes, Planned, Sends
+from notifier.service_layer.ports import NotificationsUnitOfWork, Observer, Renderer, Sender
+
+__all__ = ["Links", "NotifyHandler", "Sender"]
 
 log = get_logger(__name__)
-
-
-class Sender(Protocol):
-    """Sends a rendered e-mail, raising TransientSendError (an outage), PermanentSendError (a
-    refusal for good) or SendError (our configuration)."""
-
-    async def send(self, rendered: RenderedEmail) -> None:
-        """Send it."""
 
 
 @dataclass(frozen=True)
@@ -45,60 +37,6 @@ class Links:
 
     operator_email: str
     checkout_url: str
-
-
-def read_fact(message: Message) -> ReservationFact | str:
-    """The fact in `message`, or the event type of a fact we do not know (without counting it);
-    PermanentError if malformed."""
-    if message.value is None:
-        raise PermanentError("empty value on the facts topic")
-    try:
-        return parse_fact(message.value)
-    except UnknownFactTypeError as exc:
-        # A newer fact published beside the ones we know: not ours to e-mail about (yet).
-        return exc.event_type
-    except (ValidationError, ValueError) as exc:
-        raise PermanentError(f"malformed reservation fact: {exc}") from exc
-
-
-def decode(message: Message) -> ReservationFact | None:
-    """The fact in `message`; None for a type we do not know; PermanentError if malformed."""
-    fact = read_fact(message)
-    return None if isinstance(fact, str) else fact
-
-
-@dataclass(frozen=True)
-class Planned:
-    """A fact's rendered e-mail, and the ids its log lines carry."""
-
-    rendered: RenderedEmail
-    ids: dict[str, object]
-
-    @property
-    def event_id(self) -> str:
-        """The fact's event_id, the notification row's key."""
-        return str(self.rendered.email.event_id)
-
-    @property
-    def template(self) -> str:
-        """The e-mail's template (the metrics' label)."""
-        return self.rendered.email.template
-
-
-@dataclass
-class Sends:
-    """What a batch's sends came to so far: accepted by the server, or refused for good; and how
-    many of each are marked so (the rest are `sending` in the database)."""
-
-    sent: list[Planned] = field(default_factory=list)
-    failed: list[tuple[Planned, str]] = field(default_factory=list)
-    marked_sent: int = 0
-    marked_failed: int = 0
-
-    @property
-    def unmarked(self) -> int:
-        """Sends whose outcome is not marked yet: what a crash now would send again."""
-        return len(self.sent) - self.marked_sent + len(self.failed) - self.marked_failed
 
 
 @dataclass
@@ -112,48 +50,61 @@ class Plan:
 
 
 class NotifyHandler:
-    """The resilient agent's batch handler (`handle_batch`): raise to retry, return to acknowledge.
+    """The resilient agent's batch handler (through `notifier.adapters.records`): raise to
+    retry, return to acknowledge.
 
     `handle_batch` claims every fact of the batch in one transaction (committed before anything
-    is sent), sends the e-mails one after the other, and marks them sent (or failed) in one
-    transaction per `settle_every` sends: a crash re-sends at most that many accepted e-mails.
-    If a send fails and the fault is not the message's (an SMTP outage, or our configuration),
-    what was sent before it is settled first, then the batch raises. An outage is waited out:
+    is sent), sends the e-mails over `lanes` SMTP conversations at once (those about one
+    reservation, order or dispute one after the other, in batch order: `service_layer/lanes.py`),
+    and marks them sent (or failed) in one transaction per `settle_every` sends (fewer with
+    several lanes, so that the lanes go on sending while a settle commits); no lane starts a
+    send while `settle_every` are unmarked, so a crash re-sends at most that many accepted
+    e-mails, whatever the number of lanes. If a send fails and the fault is not the message's
+    (an SMTP outage, or our configuration), no lane starts another, what was sent is settled
+    first, then the batch raises. An outage is waited out:
     the processor tries the whole batch again, in order, until the server is back
-    (backbone.kafka.failures); any other failure is tried again in halves, down to single facts
-    (a batch of one) with bounded retries and the dead-letter topic. Every e-mail
-    already accepted is `sent` by then, so no retry sends it again. A refusal for good (5xx)
-    is recorded `failed` and counted (notifier_notifications_total{outcome="failed"}).
+    (backbone.kafka.failures); any other failure is tried again in halves, down to single facts,
+    with bounded retries and the dead-letter topic. Every e-mail already accepted is `sent` by
+    then, so no retry sends it again. A refusal for good (5xx) is recorded `failed` and counted
+    (notifier_notifications_total{outcome="failed"}).
     """
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        uow: Callable[[], NotificationsUnitOfWork],
         renderer: Renderer,
         sender: Sender,
         links: Links,
+        observer: Observer,
         *,
         settle_every: int = 1,
+        lanes: int = 1,
     ) -> None:
-        if settle_every < 1:
-            raise ValueError("settle_every must be at least 1")
-        self._sessions = sessions
+        if settle_every < 1 or lanes < 1:
+            raise ValueError("settle_every and lanes must be at least 1")
+        self._uow = uow
         self._renderer = renderer
         self._sender = sender
         self._links = links
+        self._observer = observer
         self._settle_every = settle_every
+        self._lanes = lanes
+        # Settle once this many sends are unmarked: with one lane, every `settle_every`; with
+        # more, early enough that each other lane can finish a send meanwhile within budget.
+        self._settle_at = max(1, settle_every - lanes + 1)
 
-    async def handle_batch(self, messages: Sequence[Message]) -> None:
-        """Handle records of reservation.events (or of the retry topic) together, in order.
+    async def handle_batch(self, facts: Sequence[ReservationFact | UnknownFact]) -> None:
+        """Handle facts of reservation.events (or of the retry topic) together, in order.
 
         Counters and log lines of a fact are written once its batch is through, so a batch
         tried again in halves does not count a fact twice.
         """
-        plan = self._plan(messages)
+        plan = self._plan(facts)
         repeats, sends = plan.repeats, Sends()
         if plan.emails:
-            async with self._sessions() as session, session.begin():
-                claims = await repository.claim_many(session, [p.rendered for p in plan.emails])
+            async with self._uow() as uow:
+                claims = await uow.notifications.claim_many([p.rendered for p in plan.emails])
+                await uow.commit()
             to_send = []
             for p in plan.emails:
                 claimed = claims[p.event_id]
@@ -168,21 +119,19 @@ class NotifyHandler:
             sends = await self._send(to_send)
         self._count(sends)
         for event_type in plan.ignored:
-            FACTS_IGNORED.labels(event_type).inc()
+            self._observer.fact_ignored(event_type)
             log.info("fact.ignored_unknown_type", fact_type=event_type)
         for p in repeats:
-            NOTIFICATIONS.labels(p.template, "duplicate").inc()
+            self._observer.notification(p.template, "duplicate")
             with _bound(p):
                 log.info("notification.already_settled")
 
-    def _plan(self, messages: Sequence[Message]) -> Plan:
-        """Decode, compose and render, without I/O. A malformed fact raises PermanentError before
-        anything is claimed or sent."""
+    def _plan(self, facts: Sequence[ReservationFact | UnknownFact]) -> Plan:
+        """Compose and render, without I/O."""
         plan, seen = Plan(), set[str]()
-        for message in messages:
-            fact = read_fact(message)
-            if isinstance(fact, str):
-                plan.ignored.append(fact)
+        for fact in facts:
+            if isinstance(fact, UnknownFact):
+                plan.ignored.append(fact.event_type)
                 continue
             email = plan_email(
                 fact,
@@ -191,6 +140,7 @@ class NotifyHandler:
             )
             p = Planned(
                 self._renderer.render(email),
+                fact.partition_key(),
                 {
                     "event_id": str(fact.event_id),
                     "correlation_id": fact.correlation_id,
@@ -208,67 +158,110 @@ class NotifyHandler:
         return plan
 
     async def _send(self, to_send: list[Planned]) -> Sends:
-        """Send each in order, marking them sent (or failed) every `settle_every` sends."""
-        sends = Sends()
-        for p in to_send:
-            try:
-                with _bound(p):
-                    recipient = p.rendered.email.recipient
-                    if not is_deliverable_address(recipient):
-                        raise PermanentRecipientError(f"unusable address {recipient!r}")
-                    await self._sender.send(p.rendered)
-            except PermanentSendError as exc:
-                sends.failed.append((p, str(exc)))
-            except SendError as exc:  # an outage, or our configuration: tried again
-                NOTIFICATIONS.labels(p.template, "retried").inc()
-                await self._settle_before_raising(sends, (p.event_id, str(exc)))
-                raise
-            except BaseException:
-                # Cancelled (the worker stopping) or a bug: what was accepted stays accepted.
-                await self._settle_before_raising(sends)
-                raise
-            else:
-                sends.sent.append(p)
-            if sends.unmarked >= self._settle_every:
-                await self._settle(sends)
-        await self._settle(sends)
-        return sends
+        """Send them over the lanes, marking them sent (or failed) as they go; raise the first
+        failure once what was sent is marked."""
+        lanes = Lanes(to_send, self._settle_every)
+        tasks = [
+            asyncio.create_task(self._lane(lanes)) for _ in range(min(self._lanes, len(to_send)))
+        ]
+        try:
+            if tasks:
+                await asyncio.wait(tasks)
+        except BaseException:
+            # Cancelled (the worker stopping): so are the lanes, and what was accepted stays so.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._settle_before_raising(lanes)
+            raise
+        if lanes.failure is not None:
+            await self._settle_before_raising(lanes)
+            raise lanes.failure
+        await self._settle(lanes)
+        return lanes.sends
 
-    async def _settle(self, sends: Sends, error: tuple[str, str] | None = None) -> None:
+    async def _lane(self, lanes: Lanes) -> None:
+        """One conversation's share of the batch: take, send, and settle when it is due."""
+        try:
+            while (p := await lanes.take()) is not None:
+                await self._send_one(lanes, p)
+                while not lanes.settling and lanes.sends.unmarked >= self._settle_at:
+                    lanes.settling = True
+                    try:
+                        await self._settle(lanes)
+                    finally:
+                        lanes.settling = False
+        except Exception as exc:  # a settle failed (the database): the batch stops
+            lanes.fail(exc)
+        except BaseException as exc:  # cancelled mid-send
+            lanes.fail(exc)
+            raise
+
+    async def _send_one(self, lanes: Lanes, p: Planned) -> None:
+        outcome = False
+        try:
+            with _bound(p):
+                recipient = p.rendered.email.recipient
+                if not is_deliverable_address(recipient):
+                    raise PermanentRecipientError(f"unusable address {recipient!r}")
+                await self._sender.send(p.rendered)
+        except PermanentSendError as exc:
+            lanes.sends.failed.append((p, str(exc)))
+            outcome = True
+        except SendError as exc:  # an outage, or our configuration: tried again
+            self._observer.notification(p.template, "retried")
+            lanes.sends.errors.append((p.event_id, str(exc)))
+            lanes.fail(exc)
+        except Exception as exc:  # a bug: what was accepted stays accepted
+            lanes.fail(exc)
+        else:
+            lanes.sends.sent.append(p)
+            outcome = True
+        finally:
+            lanes.finished(p, outcome=outcome)
+
+    async def _settle(self, lanes: Lanes) -> None:
         """Mark what was sent and not marked yet `sent`, what was refused `failed`, and record
-        a transient error on its row (left `sending`), in one transaction."""
+        the transient errors on their rows (left `sending`), in one transaction."""
+        sends = lanes.sends
         sent = sends.sent[sends.marked_sent :]
         failed = sends.failed[sends.marked_failed :]
-        if not (sent or failed or error):
+        errors, sends.errors = sends.errors, []
+        if not (sent or failed or errors):
             return
-        async with self._sessions() as session, session.begin():
-            await repository.mark_sent(session, [p.event_id for p in sent])
-            await repository.mark_failed(session, {p.event_id: reason for p, reason in failed})
-            if error is not None:
-                await repository.record_error(session, *error)
-        sends.marked_sent, sends.marked_failed = len(sends.sent), len(sends.failed)
+        try:
+            async with self._uow() as uow:
+                await uow.notifications.mark_sent([p.event_id for p in sent])
+                await uow.notifications.mark_failed({p.event_id: reason for p, reason in failed})
+                for event_id, reason in errors:
+                    await uow.notifications.record_error(event_id, reason)
+                await uow.commit()
+        except BaseException:
+            sends.errors[:0] = errors
+            raise
+        sends.marked_sent += len(sent)
+        sends.marked_failed += len(failed)
+        lanes.marked(len(sent) + len(failed))
 
-    async def _settle_before_raising(
-        self, sends: Sends, error: tuple[str, str] | None = None
-    ) -> None:
+    async def _settle_before_raising(self, lanes: Lanes) -> None:
         """Settle on the way out of a failed batch, best effort and not cut short by a second
         cancellation: the failure that got us here must reach the caller even if the database
         fails too (the rows then stay `sending`, and a retry sends them again)."""
         try:
-            await asyncio.shield(self._settle(sends, error))
+            await asyncio.shield(self._settle(lanes))
         except Exception as exc:
-            log.warning("notification.settle_failed", error=str(exc)[:300], sent=len(sends.sent))
+            sent = len(lanes.sends.sent)
+            log.warning("notification.settle_failed", error=str(exc)[:300], sent=sent)
             return
-        self._count(sends)
+        self._count(lanes.sends)
 
-    @staticmethod
-    def _count(sends: Sends) -> None:
+    def _count(self, sends: Sends) -> None:
         for p in sends.sent:
-            NOTIFICATIONS.labels(p.template, "sent").inc()
+            self._observer.notification(p.template, "sent")
             with _bound(p):
                 log.info("notification.sent", message_id=p.rendered.message_id)
         for p, reason in sends.failed:
-            NOTIFICATIONS.labels(p.template, "failed").inc()
+            self._observer.notification(p.template, "failed")
             with _bound(p):
                 log.error("notification.failed_permanently", reason=reason)
 

@@ -1,0 +1,158 @@
+"""In-memory fakes of the handler's ports, for millisecond tests of its decisions: the
+notification rows (with rollback), the unit of work, a renderer, a sender and the metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from notifier.domain.model import Claim, Email, RenderedEmail, Status, message_id_for
+from notifier.service_layer.ports import NotificationRepository, NotificationsUnitOfWork
+
+
+@dataclass
+class Row:
+    """A notifications row, as the table keeps it."""
+
+    status: Status
+    message_id: str
+    recipient: str
+    attempts: int = 1
+    last_error: str | None = None
+
+
+class FakeNotificationRepository(NotificationRepository):
+    """The notifications table as a dict keyed by event_id, with the SQL repository's rules."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Row] = {}
+
+    async def claim_many(self, emails: Sequence[RenderedEmail]) -> dict[str, Claim]:
+        claims = {}
+        for rendered in emails:
+            event_id = str(rendered.email.event_id)
+            row = self.rows.get(event_id)
+            if row is None:
+                self.rows[event_id] = Row(
+                    Status.SENDING, rendered.message_id, rendered.email.recipient
+                )
+                claims[event_id] = Claim.NEW
+            elif row.status is Status.SENDING:
+                row.attempts += 1
+                claims[event_id] = Claim.RESEND
+            else:
+                claims[event_id] = Claim.DONE
+        return claims
+
+    async def mark_sent(self, event_ids: Sequence[str]) -> None:
+        for event_id in event_ids:
+            row = self.rows[event_id]
+            row.status, row.last_error = Status.SENT, None
+
+    async def mark_failed(self, reasons: Mapping[str, str]) -> None:
+        for event_id, reason in reasons.items():
+            row = self.rows[event_id]
+            row.status, row.last_error = Status.FAILED, reason
+
+    async def record_error(self, event_id: str, reason: str) -> None:
+        row = self.rows[event_id]
+        if row.status is Status.SENDING:
+            row.last_error = reason
+
+    def status(self, event_id: object) -> Status:
+        return self.rows[str(event_id)].status
+
+
+class FakeUnitOfWork(NotificationsUnitOfWork):
+    """One transaction on the fake rows: a rollback restores them as they were at the start.
+    `commits` counts the transactions kept; `fail_commits` makes the next commits raise (the
+    database gone)."""
+
+    def __init__(self) -> None:
+        self.notifications = FakeNotificationRepository()
+        self.commits = 0
+        self.fail_commits: Exception | None = None
+        self._before: dict[str, Row] = {}
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        await super().__aenter__()
+        self._before = copy.deepcopy(self.notifications.rows)
+        return self
+
+    async def _commit(self) -> None:
+        if self.fail_commits is not None:
+            raise self.fail_commits
+        self.commits += 1
+
+    async def rollback(self) -> None:
+        self.notifications.rows = self._before
+
+    @property
+    def rows(self) -> dict[str, Row]:
+        return self.notifications.rows
+
+
+class FakeRenderer:
+    """Bodies that name the template; the real Message-ID."""
+
+    def render(self, email: Email) -> RenderedEmail:
+        return RenderedEmail(
+            email=email,
+            message_id=message_id_for(email.event_id, "notifier.test"),
+            text=email.template,
+            html=f"<p>{email.template}</p>",
+        )
+
+
+@dataclass
+class FakeSender:
+    """Records what it sends; raises what `refuse` holds for a recipient instead (an exception
+    class or instance; TransientSendError, PermanentSendError...). `before_send` runs before
+    each send (to look at the rows the moment an e-mail goes out). A send takes `turns` turns
+    of the event loop (a conversation's round trips), so sends from several lanes overlap;
+    `in_flight` and `most_in_flight` say by how much."""
+
+    sent: list[RenderedEmail] = field(default_factory=list)
+    refuse: dict[str, BaseException | type[BaseException]] = field(default_factory=dict)
+    before_send: Callable[[RenderedEmail], None] | None = None
+    turns: int = 0
+    in_flight: list[RenderedEmail] = field(default_factory=list)
+    most_in_flight: int = 0
+
+    async def send(self, rendered: RenderedEmail) -> None:
+        if self.before_send is not None:
+            self.before_send(rendered)
+        self.in_flight.append(rendered)
+        self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
+        try:
+            for _ in range(self.turns):
+                await asyncio.sleep(0)
+            error = self.refuse.get(rendered.email.recipient)
+            if error is not None:
+                raise error
+            self.sent.append(rendered)
+        finally:
+            self.in_flight.remove(rendered)
+
+    def to(self, recipient: str) -> list[RenderedEmail]:
+        return [r for r in self.sent if r.email.recipient == recipient]
+
+
+@dataclass
+class FakeObserver:
+    """The metrics, as counters."""
+
+    notifications: Counter[tuple[str, str]] = field(default_factory=Counter)
+    ignored: Counter[str] = field(default_factory=Counter)
+
+    def notification(self, template: str, outcome: str) -> None:
+        self.notifications[template, outcome] += 1
+
+    def fact_ignored(self, event_type: str) -> None:
+        self.ignored[event_type] += 1
+
+    def count(self, outcome: str, template: str = "reservation_confirmed") -> int:
+        return self.notifications[template, outcome]

@@ -9,7 +9,7 @@ from checkout.settings import get_settings
 log = get_logger(__name__)
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     """Upgrade the database to the latest revision."""
     settings = get_settings()
     configure_logging("checkout-migrate", settings.log)

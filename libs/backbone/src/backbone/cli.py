@@ -8,6 +8,7 @@ a mistyped command answer at once.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +35,13 @@ def entrypoint(package: str, command: str) -> Entrypoint:
     module = importlib.import_module(f"{package}.entrypoints.{command}")
     run: Entrypoint = module.main
     return run
+
+
+def parser(package: str, command: str, doc: str | None) -> argparse.ArgumentParser:
+    """The argument parser of a command (`--help` shows the first paragraph of the module's
+    docstring); a command without options still parses, so a stray argument is refused."""
+    summary = " ".join((doc or "").strip().split("\n\n")[0].split()) or None
+    return argparse.ArgumentParser(prog=f"python -m {package} {command}", description=summary)
 
 
 def dispatch(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from backbone import cli
 from backbone.db.supervision import serve_until_signalled
 from backbone.logging import configure_logging
 from checkout.bootstrap import build
@@ -19,6 +20,7 @@ async def run(settings: Settings) -> None:
 
 def main(argv: list[str]) -> int:
     """Entry point."""
+    cli.parser("checkout", "relay", __doc__).parse_args(argv)
     settings = get_settings()
     configure_logging("checkout-relay", settings.log)
     asyncio.run(run(settings))

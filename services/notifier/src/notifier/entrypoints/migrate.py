@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-
+from backbone import cli
 from backbone.logging import configure_logging
 from notifier.adapters.migrate import upgrade
 from notifier.settings import get_settings
@@ -11,9 +10,9 @@ from notifier.settings import get_settings
 
 def main(argv: list[str]) -> int:
     """Upgrade to the revision asked for (head by default)."""
-    parser = argparse.ArgumentParser(prog="python -m notifier migrate")
-    parser.add_argument("--revision", default="head")
-    args = parser.parse_args(argv)
+    options = cli.parser("notifier", "migrate", __doc__)
+    options.add_argument("--revision", default="head")
+    args = options.parse_args(argv)
     settings = get_settings()
     configure_logging("notifier-migrate", settings.log)
     upgrade(settings.database, args.revision)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backbone import http_server
+from backbone import cli, http_server
 from backbone.logging import configure_logging
 from reservation.bootstrap import build, prepare_database
 from reservation.entrypoints.app import create_app
@@ -11,6 +11,7 @@ from reservation.settings import get_settings
 
 def main(argv: list[str]) -> int:
     """Run the API until SIGINT/SIGTERM."""
+    cli.parser("reservation", "api", __doc__).parse_args(argv)
     settings = get_settings()
     settings.refuse_unsafe(stripe=False, auth=True)
     configure_logging("reservation-api", settings.log)

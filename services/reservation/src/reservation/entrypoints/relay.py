@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from backbone import cli
 from backbone.db.supervision import serve_until_signalled
 from backbone.kafka.admin import ensure_topics
 from backbone.logging import configure_logging
@@ -21,6 +22,7 @@ async def run(settings: Settings) -> None:
 
 def main(argv: list[str]) -> int:
     """Entry point."""
+    cli.parser("reservation", "relay", __doc__).parse_args(argv)
     settings = get_settings()
     configure_logging("reservation-relay", settings.log)
     prepare_database(settings)

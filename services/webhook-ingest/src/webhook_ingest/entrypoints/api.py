@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backbone import http_server
+from backbone import cli, http_server
 from backbone.logging import configure_logging
 from webhook_ingest.settings import IngestSettings
 
@@ -29,6 +29,7 @@ def server_options(settings: IngestSettings) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     """Serve until interrupted."""
+    cli.parser("webhook_ingest", "api", __doc__).parse_args(argv)
     configure_logging("webhook-ingest")
     settings = IngestSettings()
     settings.refuse_unsafe()

@@ -11,7 +11,7 @@ from backbone import web
 from backbone.auth import JwtVerifier
 from backbone.db.engine import database_probe
 from reservation.bootstrap import Container
-from reservation.entrypoints import api_errors
+from reservation.entrypoints import errors
 from reservation.entrypoints.deps import booking_limits
 from reservation.entrypoints.routes import reservations, services
 
@@ -29,7 +29,7 @@ def create_app(container: Container, verifier: JwtVerifier | None = None) -> Fas
     app.state.verifier = verifier or JwtVerifier(container.settings.auth)
     app.state.limits = booking_limits(container.settings)
     web.install(app, ready=database_probe(container.engine))
-    api_errors.install(app)
+    errors.install(app)
     app.include_router(services.router)
     app.include_router(reservations.router)
     return app

@@ -7,14 +7,14 @@ from prometheus_client import Counter
 
 from backbone.auth import Principal, TypedEmailRefused, confirmation_email
 from backbone.logging import bound_ids, get_logger
-from reservation.entrypoints.api_schemas import (
+from reservation.entrypoints.deps import ContainerDep, LimitsDep, PrincipalDep
+from reservation.entrypoints.schemas import (
     BookRequest,
     PayableRequest,
     PayableView,
     ReservationView,
     email_problem,
 )
-from reservation.entrypoints.deps import ContainerDep, LimitsDep, PrincipalDep
 from reservation.service_layer import booking
 from reservation.service_layer.errors import BookingError
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from reservation.entrypoints.api_schemas import ServiceView
 from reservation.entrypoints.deps import ContainerDep
+from reservation.entrypoints.schemas import ServiceView
 from reservation.service_layer import booking
 
 router = APIRouter(prefix="/api/services", tags=["services"])

@@ -75,9 +75,8 @@ class Container:
     def relay(self) -> tuple[OutboxRelay, Producer]:
         """The outbox relay to reservation.events, and the producer it owns."""
         producer = self.producer("reservation-relay")
-        return OutboxRelay(
-            self.engine, producer, self.settings.kafka, source=OUTBOX_SOURCE
-        ), producer
+        relay = OutboxRelay(self.engine, producer, self.settings.kafka, source=OUTBOX_SOURCE)
+        return relay, producer
 
     def overdue_sessions(self) -> OverdueSessions:
         """The overdue look-up: sessions Stripe never told us about, asked of Stripe."""

@@ -41,7 +41,7 @@ SETTINGS = {
     "webhook_ingest": "webhook_ingest.settings:IngestSettings",
     "reservation": "reservation.settings:Settings",
     "checkout": "checkout.settings:Settings",
-    "notifier": "notifier.settings:NotifierSettings",
+    "notifier": "notifier.settings:Settings",
 }
 _VARIABLE = re.compile(r"\$\{(\w+)(?::?[-?]([^}]*))?\}")
 

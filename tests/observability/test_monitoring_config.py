@@ -35,7 +35,7 @@ METRIC_MODULES = (
     "checkout.adapters.metrics",
     "reservation.adapters.metrics",
     "reservation.adapters.money_metrics",
-    "reservation.entrypoints.api",
+    "reservation.entrypoints.routes.reservations",
     "notifier.adapters.metrics",
 )
 # Series Prometheus makes itself for every target.

@@ -262,7 +262,7 @@ async def api_url(container: Container) -> AsyncIterator[str]:
     """The API served by uvicorn on a free port, in this event loop."""
     import asyncio
 
-    from reservation.entrypoints.api import create_app
+    from reservation.entrypoints.app import create_app
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -1,5 +1,6 @@
-"""uvicorn limits every HTTP service runs with: header size, request-read deadline, keep-alive and
-a connection cap, so slow or huge-header clients are cut off instead of holding the server.
+"""How every HTTP service runs uvicorn: header size, request-read deadline, keep-alive and a
+connection cap, so slow or huge-header clients are cut off instead of holding the server; the
+structlog configuration kept; no access log (each service logs what matters itself).
 
 uvicorn bounds idle keep-alive connections and (with limit_concurrency) connections in use, but
 neither the size of a request head nor the time a client may take to send it: a client that
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import uvicorn
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from uvicorn.config import Config
@@ -137,3 +139,21 @@ def server_options(limits: ServerLimits | None = None) -> dict[str, Any]:
         "limit_concurrency": limits.max_connections,
         "h11_max_incomplete_event_size": limits.max_header_bytes,
     }
+
+
+def uvicorn_options(host: str, port: int, **overrides: Any) -> dict[str, Any]:
+    """uvicorn.run options of an HTTP service on host:port: the limits (ServerLimits, HTTP_*), the
+    process's own structlog logging, no access log; `overrides` adds or replaces options."""
+    return {
+        "host": host,
+        "port": port,
+        "log_config": None,  # keep the structlog configuration
+        "access_log": False,  # every rejection and failure gets its own structured line
+        **server_options(),  # head size, read deadline, keep-alive, connection cap
+        **overrides,
+    }
+
+
+def serve(app: Any, host: str, port: int, **overrides: Any) -> None:
+    """Serve `app` (an ASGI app, or an import string with `factory=True`) until SIGINT/SIGTERM."""
+    uvicorn.run(app, **uvicorn_options(host, port, **overrides))

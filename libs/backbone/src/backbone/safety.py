@@ -1,6 +1,7 @@
 """Production guards: a production configuration refuses to start with development values.
 
-Each service's settings call these checks from a validator, so a process started with
+Each process calls these checks at start-up (a service's settings inherit `GuardedSettings`,
+whose `refuse_unsafe` says what the process uses), so a process started with
 `<PREFIX>_ENVIRONMENT=production` (or `STRIPE_LIVEMODE=true`) and the emulator's key, the
 development JWKS, the example webhook secret or no token audience exits at once with a message
 naming the variable, instead of taking payments that go to localhost or accepting forged tokens.
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, Protocol
 from urllib.parse import urlparse
+
+from pydantic import SecretStr
 
 from backbone.auth import DEV_ISSUER, AuthSettings, dev_jwks_url
 
@@ -128,3 +131,37 @@ def refuse_unsafe_ingest(environment: str, *, livemode: bool, secrets: Iterable[
     if not is_production(environment, livemode or livemode_from_env()):
         return
     _refuse(webhook_secret_problems(secrets))
+
+
+class _StripeAccess(Protocol):
+    @property
+    def api_key(self) -> SecretStr: ...
+
+    @property
+    def api_base(self) -> str | None: ...
+
+
+class _Guarded(Protocol):
+    @property
+    def environment(self) -> str: ...
+
+    @property
+    def stripe(self) -> _StripeAccess: ...
+
+    @property
+    def auth(self) -> AuthSettings: ...
+
+
+class GuardedSettings:
+    """Mixin of a service's settings that has an `environment`, a `stripe` block (api_key,
+    api_base) and an `auth` block: checkout and reservation."""
+
+    def refuse_unsafe(self: _Guarded, *, stripe: bool, auth: bool) -> None:
+        """In production (or with STRIPE_LIVEMODE=true), refuse the emulator, development tokens
+        and the like for what this process uses; UnsafeConfiguration names the variable."""
+        refuse_unsafe_service(
+            self.environment,
+            stripe_key=self.stripe.api_key.get_secret_value() if stripe else None,
+            stripe_base=self.stripe.api_base,
+            auth=self.auth if auth else None,
+        )

@@ -1,27 +1,23 @@
-"""`python -m checkout api|relay|migrate`."""
+"""`python -m checkout api|relay|migrate`: one command per process, each the module of its name
+under checkout.entrypoints (backbone.cli)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from backbone.cli import dispatch
+
+COMMANDS = {
+    "api": "the HTTP API and the payment page (CHECKOUT_PORT, default 8000); migrates first in"
+    " development",
+    "relay": "publishes the outbox (CheckoutSessionCreatedV1) to Kafka",
+    "migrate": "apply the database migrations; seeds the dev beats in development",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch to the process named on the command line."""
-    parser = argparse.ArgumentParser(prog="python -m checkout", description=__doc__)
-    parser.add_argument("command", choices=("api", "relay", "migrate"))
-    args = parser.parse_args(argv)
-    if args.command == "api":
-        from checkout.entrypoints import serve
-
-        return serve.main()
-    if args.command == "relay":
-        from checkout.entrypoints import relay
-
-        return relay.main()
-    from checkout.entrypoints import migrate
-
-    return migrate.main()
+    """Run the command named on the command line."""
+    return dispatch("checkout", COMMANDS, argv)
 
 
 if __name__ == "__main__":

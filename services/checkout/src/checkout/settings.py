@@ -54,7 +54,7 @@ class StripeSettings(BaseSettings):
     )
 
 
-class Settings(StartupSettings):
+class Settings(StartupSettings, safety.GuardedSettings):
     """Everything the checkout processes read; each nested block has its own env prefix."""
 
     model_config = SettingsConfigDict(env_prefix="CHECKOUT_", extra="ignore")
@@ -134,16 +134,6 @@ class Settings(StartupSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     stripe: StripeSettings = Field(default_factory=StripeSettings)
-
-    def refuse_unsafe(self, *, stripe: bool, auth: bool) -> None:
-        """In production (or with STRIPE_LIVEMODE=true), refuse the emulator, development tokens
-        and the like for what this process uses; UnsafeConfiguration names the variable."""
-        safety.refuse_unsafe_service(
-            self.environment,
-            stripe_key=self.stripe.api_key.get_secret_value() if stripe else None,
-            stripe_base=self.stripe.api_base,
-            auth=self.auth if auth else None,
-        )
 
     @property
     def should_relay_in_api(self) -> bool:

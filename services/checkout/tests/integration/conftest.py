@@ -25,15 +25,15 @@ from backbone.auth import AuthSettings
 from backbone.db.engine import make_engine
 from backbone.settings import DatabaseSettings, KafkaSettings
 from checkout.adapters.migrations import migrate, seed_beats
-from checkout.bootstrap import Container, build, build_relay
-from checkout.entrypoints.api import create_app
+from checkout.bootstrap import Container, build
+from checkout.entrypoints.app import create_app
 from checkout.settings import Settings, StripeSettings
 from devstack.devauth import DevAuth
 from devstack.testing import ServedApp
 from reservation.adapters import migrations as reservation_migrations
 from reservation.bootstrap import Container as ReservationContainer
 from reservation.bootstrap import build as build_reservation
-from reservation.entrypoints.api import create_app as create_reservation_app
+from reservation.entrypoints.app import create_app as create_reservation_app
 from reservation.service_layer import booking
 from reservation.settings import Settings as ReservationSettings
 from reservation.settings import StripeSettings as ReservationStripeSettings
@@ -354,7 +354,7 @@ async def checkout(
     url = await asyncio.to_thread(migrated_database, "checkout", _checkout_schema)
     settings = checkout_settings(url, kafka_settings, auth_settings, emulator.url, reservations.url)
     container = build(settings, application_name="checkout-test")
-    relay, producer = build_relay(settings, container.engine)
+    relay, producer = container.relay()
     relay_task = asyncio.create_task(relay.run())
     engine = make_engine(DatabaseSettings(url=SecretStr(url), pool_size=1, max_overflow=1))
     try:

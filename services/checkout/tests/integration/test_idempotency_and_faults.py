@@ -9,7 +9,7 @@ import pytest
 
 from backbone.settings import KafkaSettings
 from checkout.bootstrap import build
-from checkout.entrypoints.api import create_app
+from checkout.entrypoints.app import create_app
 from devstack.devauth import DevAuth
 from devstack.ports import free_port
 from devstack.testing import ServedApp

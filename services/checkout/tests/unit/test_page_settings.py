@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from checkout.entrypoints.pages import security_headers
+from checkout.entrypoints.routes.pages import security_headers
 from checkout.settings import Settings
 
 

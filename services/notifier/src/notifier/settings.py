@@ -1,4 +1,5 @@
-"""The notifier's settings: SMTP, addresses, links, HTTP port, and which stream it reads."""
+"""The notifier's settings, from the environment (NOTIFIER_*, plus the shared KAFKA_*, DATABASE_*,
+CONSUMER_* and LOG_* blocks): SMTP, addresses, links, HTTP port, and which stream it reads."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backbone.settings import DatabaseSettings, KafkaSettings, LogSettings, RetrySettings
 from contracts.topics import NOTIFIER_GROUP, RESERVATION_EVENTS, retry_topic
 
 SmtpSecurity = Literal["none", "starttls", "tls"]
 
 
-class NotifierSettings(BaseSettings):
-    """Everything the notifier reads from the environment (NOTIFIER_*), besides the shared
-    KAFKA_*, DATABASE_*, CONSUMER_* and LOG_* settings of backbone."""
+class Settings(BaseSettings):
+    """Everything the notifier processes read; each nested block has its own env prefix."""
 
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
 
@@ -82,12 +83,21 @@ class NotifierSettings(BaseSettings):
         Path(".data/notifier"), description="Faust's data directory (no tables are kept there)."
     )
 
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
     @property
     def topics(self) -> list[str]:
         """What the agent reads: the facts topic and the group's own retry topic."""
         return [self.source_topic, retry_topic(self.consumer_group)]
 
 
-def get_settings() -> NotifierSettings:
-    """Settings from the environment; call at start-up, never at import."""
-    return NotifierSettings()
+# The name the notifier's adapters and tests were written against.
+NotifierSettings = Settings
+
+
+def get_settings() -> Settings:
+    """Read the settings now (never at import, so tests and CLIs can set the environment first)."""
+    return Settings()

@@ -24,7 +24,8 @@ from mail_sink import Fault
 from notifier.adapters.metrics import CountingDeadLetterWriter
 from notifier.adapters.migrate import upgrade
 from notifier.adapters.smtp import SmtpSender
-from notifier.bootstrap import Notifier, bootstrap
+from notifier.bootstrap import Container as Notifier
+from notifier.bootstrap import build
 from notifier.domain.errors import TransientSendError
 from notifier.domain.model import RenderedEmail
 from notifier.settings import NotifierSettings
@@ -53,7 +54,7 @@ async def _built(
         **settings,
     )
     sender = make_sender(config)
-    built = bootstrap(config, kafka=stack.kafka, database=database, sender=sender)
+    built = build(config, kafka=stack.kafka, database=database, sender=sender)
     try:
         yield built
     finally:

@@ -53,7 +53,7 @@ class StripeSettings(BaseSettings):
     )
 
 
-class Settings(StartupSettings):
+class Settings(StartupSettings, safety.GuardedSettings):
     """Everything the reservation processes read; each nested block has its own env prefix."""
 
     model_config = SettingsConfigDict(env_prefix="RESERVATION_", extra="ignore")
@@ -169,16 +169,6 @@ class Settings(StartupSettings):
         validation_alias=AliasChoices("RESERVATION_API_WORKERS"),
         description="uvicorn worker processes of the API.",
     )
-
-    def refuse_unsafe(self, *, stripe: bool, auth: bool) -> None:
-        """In production (or with STRIPE_LIVEMODE=true), refuse the emulator, development tokens
-        and the like for what this process uses; UnsafeConfiguration names the variable."""
-        safety.refuse_unsafe_service(
-            self.environment,
-            stripe_key=self.stripe.api_key.get_secret_value() if stripe else None,
-            stripe_base=self.stripe.api_base,
-            auth=self.auth if auth else None,
-        )
 
 
 def get_settings() -> Settings:

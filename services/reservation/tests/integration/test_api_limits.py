@@ -12,7 +12,7 @@ import pytest
 
 from devstack.testing import ServedApp
 from reservation.bootstrap import Container
-from reservation.entrypoints.api import create_app
+from reservation.entrypoints.app import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -1,41 +1,22 @@
-"""Run the service: python -m webhook_ingest (settings from the environment)."""
+"""`python -m webhook_ingest [api]`: one command, the module of its name under
+webhook_ingest.entrypoints (backbone.cli); without a command, `api`."""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
 
-import uvicorn
+from backbone.cli import dispatch
+from webhook_ingest.entrypoints.api import server_options
 
-from backbone import http_server
-from backbone.logging import configure_logging
-from webhook_ingest.settings import IngestSettings
+__all__ = ["main", "server_options"]  # server_options: the benchmark's no-op app imports it here
 
-
-def server_options(settings: IngestSettings) -> dict[str, Any]:
-    """uvicorn settings of the service (the benchmark's no-op endpoint uses the same)."""
-    return {
-        "host": settings.host,
-        "port": settings.port,
-        "workers": settings.workers,
-        "loop": "uvloop",
-        # httptools with a head-size limit and a request-read deadline, keep-alive and a
-        # connection cap (HTTP_*): slow clients are cut off, valid webhooks still answered.
-        **http_server.server_options(),
-        "lifespan": "on",
-        "access_log": False,  # every rejection and failure gets its own structured line
-        "log_config": None,  # keep the structlog configuration
-        "proxy_headers": False,  # the client address is not used
-        "backlog": 4096,
-    }
+COMMANDS = {"api": "the webhook endpoint (WEBHOOK_INGEST_HOST:WEBHOOK_INGEST_PORT, default :8001)"}
 
 
-def main() -> None:
-    """Serve until interrupted."""
-    configure_logging("webhook-ingest")
-    settings = IngestSettings()
-    settings.refuse_unsafe()
-    uvicorn.run("webhook_ingest.app:create_app", factory=True, **server_options(settings))
+def main(argv: list[str] | None = None) -> int:
+    """Run the command named on the command line (`api` when none is)."""
+    return dispatch("webhook_ingest", COMMANDS, argv, default="api")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import asyncio
 
-from backbone.db.engine import make_engine
+from backbone import cli
 from backbone.db.supervision import serve_until_signalled
 from backbone.logging import configure_logging
-from checkout.bootstrap import build_relay
-from checkout.settings import get_settings
+from checkout.bootstrap import build
+from checkout.settings import Settings, get_settings
 
 
-async def run() -> None:
+async def run(settings: Settings) -> None:
     """Relay until SIGINT/SIGTERM; several relays may run, one is active (advisory lock)."""
-    settings = get_settings()
-    engine = make_engine(settings.database, application_name="checkout-relay")
-    relay, producer = build_relay(settings, engine)
-    await serve_until_signalled(relay, producer, engine)
+    container = build(settings, application_name="checkout-relay")
+    relay, producer = container.relay()
+    await serve_until_signalled(relay, producer, container.engine)
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     """Entry point."""
-    configure_logging("checkout-relay", get_settings().log)
-    asyncio.run(run())
+    cli.parser("checkout", "relay", __doc__).parse_args(argv)
+    settings = get_settings()
+    configure_logging("checkout-relay", settings.log)
+    asyncio.run(run(settings))
     return 0

@@ -17,9 +17,8 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from backbone.kafka import BrokerUnavailable, Producer
+from backbone.kafka import BrokerUnavailable
 from backbone.logging import configure_logging, get_logger
-from reservation.adapters.stripe_gateway import StripeGateway
 from reservation.adapters.stripe_replay import replay_record
 from reservation.bootstrap import build
 from reservation.service_layer.reconcile import Mismatch, compare, new_run_id
@@ -71,7 +70,7 @@ async def reconcile(
     """One run; returns the exit code."""
     console = console or Console()
     container = build(settings, application_name="reservation-reconcile")
-    gateway = StripeGateway(settings.stripe)
+    gateway = container.stripe
     since = int(time.time()) - window_s
     consumer = settings.consumer_group
     try:
@@ -81,7 +80,7 @@ async def reconcile(
             return 1 if report.mismatches else 0
         if report.replayable:
             run_id = new_run_id()
-            producer = Producer(settings.kafka, client_id=run_id)
+            producer = container.producer(run_id)
             try:
                 await producer.send_many(replay_record(e, run_id) for e in report.replayable)
             finally:

@@ -1,4 +1,5 @@
-"""/healthz, /readyz and /metrics, served by uvicorn inside the Faust worker's event loop."""
+"""The worker's HTTP app (/healthz, /readyz, /metrics), served by uvicorn inside the Faust worker's
+event loop."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from backbone.logging import get_logger
 log = get_logger(__name__)
 
 
-def create_http_app(engine: AsyncEngine) -> FastAPI:
+def create_app(engine: AsyncEngine) -> FastAPI:
     """The worker's small HTTP surface (Faust's own web server stays off): /healthz, /readyz
     (the notifier's database answers) and /metrics, the same plumbing as every HTTP service."""
     api = FastAPI(title="notifier", docs_url=None, redoc_url=None, openapi_url=None)

@@ -22,7 +22,7 @@ from checkout.entrypoints.deps import ContainerDep
 from checkout.entrypoints.page_schemas import PageConfig
 from checkout.settings import Settings
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 ASSETS_PATH = "/checkout/assets"
 
 router = APIRouter(include_in_schema=False)

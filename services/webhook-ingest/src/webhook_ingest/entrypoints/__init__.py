@@ -1,0 +1,1 @@
+"""webhook-ingest's processes, one module per `python -m webhook_ingest` command."""

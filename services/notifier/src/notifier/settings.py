@@ -94,10 +94,6 @@ class Settings(BaseSettings):
         return [self.source_topic, retry_topic(self.consumer_group)]
 
 
-# The name the notifier's adapters and tests were written against.
-NotifierSettings = Settings
-
-
 def get_settings() -> Settings:
     """Read the settings now (never at import, so tests and CLIs can set the environment first)."""
     return Settings()

@@ -28,7 +28,7 @@ from notifier.bootstrap import Container as Notifier
 from notifier.bootstrap import build
 from notifier.domain.errors import TransientSendError
 from notifier.domain.model import RenderedEmail
-from notifier.settings import NotifierSettings
+from notifier.settings import Settings
 
 from .conftest import Stack
 from .support import confirmed, mails_to, notification
@@ -39,13 +39,13 @@ pytestmark = pytest.mark.integration
 @asynccontextmanager
 async def _built(
     stack: Stack,
-    make_sender: Callable[[NotifierSettings], SmtpSender] = SmtpSender,
+    make_sender: Callable[[Settings], SmtpSender] = SmtpSender,
     **settings: Any,
 ) -> AsyncIterator[Notifier]:
     """The worker's handler and adapters, built by its composition root, in this process."""
     database = DatabaseSettings(url=SecretStr(stack.database_url))
     await asyncio.to_thread(upgrade, database)
-    config = NotifierSettings(
+    config = Settings(
         consumer_group=stack.group,
         source_topic=stack.topic,
         smtp_port=stack.sink.smtp_port,
@@ -281,7 +281,7 @@ class _Watching(SmtpSender):
     """The real sender, noting before each send how many e-mails it had already sent that are
     not marked sent yet: what a crash at that moment would send again."""
 
-    def __init__(self, settings: NotifierSettings, database_url: str) -> None:
+    def __init__(self, settings: Settings, database_url: str) -> None:
         super().__init__(settings)
         self._database_url = database_url
         self.accepted: list[str] = []
@@ -309,7 +309,7 @@ async def test_a_crash_could_resend_at_most_settle_every_emails(
 ) -> None:
     senders: list[_Watching] = []
 
-    def watching(settings: NotifierSettings) -> SmtpSender:
+    def watching(settings: Settings) -> SmtpSender:
         senders.append(_Watching(settings, stack.database_url))
         return senders[-1]
 

@@ -14,7 +14,7 @@ from mail_sink import Fault, MailSink
 from notifier.adapters.smtp import SmtpSender
 from notifier.domain.errors import PermanentRecipientError, SendError, TransientSendError
 from notifier.domain.model import Email, RenderedEmail
-from notifier.settings import NotifierSettings
+from notifier.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ def _email(to: str) -> RenderedEmail:
 
 
 def _sender(sink: MailSink, **settings: Any) -> SmtpSender:
-    return SmtpSender(NotifierSettings(smtp_port=sink.smtp_port, smtp_timeout_s=3, **settings))
+    return SmtpSender(Settings(smtp_port=sink.smtp_port, smtp_timeout_s=3, **settings))
 
 
 async def test_one_connection_kept_open_and_replaced_when_lost(

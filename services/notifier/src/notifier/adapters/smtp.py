@@ -21,7 +21,7 @@ from notifier.domain.errors import (
     TransientSendError,
 )
 from notifier.domain.model import RenderedEmail
-from notifier.settings import NotifierSettings
+from notifier.settings import Settings
 
 # RFC 5322 asks for header lines of at most 78 characters; longer ones are folded.
 HEADER_LINE = 78
@@ -141,7 +141,7 @@ class SmtpSender:
     after the other keep to one connection), and a connection is opened only when every open
     one is busy. See `_Connection` for how each is kept and replaced."""
 
-    def __init__(self, settings: NotifierSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._all = [_Connection(settings) for _ in range(settings.smtp_connections)]
         self._idle: asyncio.LifoQueue[_Connection] = asyncio.LifoQueue()
@@ -178,7 +178,7 @@ class _Connection:
     (or reset with RSET when the server merely refused) and the send raises.
     """
 
-    def __init__(self, settings: NotifierSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         s = self._settings = settings
         self._envelope_from = parseaddr(s.mail_from)[1] or s.mail_from
         self._client = aiosmtplib.SMTP(

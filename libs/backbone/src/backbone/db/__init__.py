@@ -13,8 +13,9 @@ about a module imported before it is run.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from backbone.exports import lazy_exports
 
 if TYPE_CHECKING:
     from backbone.db.columns import timestamp, utc_now
@@ -42,7 +43,6 @@ _MODULES = {
     "supervision": ("OutboxMonitor", "serve_until_signalled", "supervise"),
     "unit_of_work": ("AbstractUnitOfWork", "SqlUnitOfWork"),
 }
-_HOMES = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "INBOX",
@@ -76,14 +76,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES, __all__)

@@ -11,8 +11,9 @@ reader) does not load the console rendering.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from backbone.exports import lazy_exports
 
 if TYPE_CHECKING:
     from backbone.dlq.audit import AuditTrail, read_trail
@@ -32,7 +33,6 @@ _MODULES = {
     "replay": ("ReplayInterrupted", "ReplayStamp", "replay_record", "send_paced"),
     "selection": ("Coordinate", "OffsetRange", "Selection"),
 }
-_HOMES = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "BAD_INPUT",
@@ -54,14 +54,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES, __all__)

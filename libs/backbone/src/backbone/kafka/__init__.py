@@ -14,8 +14,9 @@ module imported before it is run.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from backbone.exports import lazy_exports
 
 if TYPE_CHECKING:
     from backbone.kafka.admin import TopicSettings, ensure_topics
@@ -57,7 +58,6 @@ _MODULES = {
     "retry": ("Outcome", "handle_with_retries"),
     "waiting": ("TransientWait", "retry_transient"),
 }
-_HOMES = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "BatchHandler",
@@ -92,14 +92,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES, __all__)

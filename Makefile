@@ -105,7 +105,7 @@ bench-ingest: setup ## Benchmark webhook-ingest (closed-loop max, fixed rate, 2x
 lint: setup ## ruff check, ruff format --check and the import-layer contracts (pyproject.toml)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) lint-imports
+	$(RUN) lint-imports --no-logo
 
 .PHONY: fmt
 fmt: setup ## Format and fix what ruff can

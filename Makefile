@@ -70,10 +70,11 @@ infra: setup ## Start only PostgreSQL and the broker, with every topic created
 token: setup ## Print a development bearer token: make token USER=<id> EMAIL=<address>
 	@$(RUN) python -m devstack.devauth token --user "$(USER)" --email "$(EMAIL)"
 
-# The fast tier first: lint (with the layer contracts), typecheck and the unit tests fail in about
-# a minute; only then the tests on real PostgreSQL, a real broker and real HTTP. Exit status 5
-# (nothing collected) is not a failure: PYTEST_ARGS may name tests of one tier only.
-UNIT := not integration and not e2e
+# The fast tier first: lint (with the layer contracts), typecheck and the unit tests (no
+# PostgreSQL, broker or child process: marked neither integration, e2e nor slow) fail in about a
+# minute; only then the rest, on real PostgreSQL, a real broker, real processes and real HTTP.
+# Exit status 5 (nothing collected) is not a failure: PYTEST_ARGS may name one tier's tests only.
+UNIT := not integration and not e2e and not slow
 
 .PHONY: test
 test: setup ## Lint, typecheck, the unit tier, then every test on real PostgreSQL, broker and HTTP

@@ -17,6 +17,9 @@ import pytest
 
 from backbone.auth import DEV_ISSUER, dev_jwks_url
 
+# Each case starts a real service process and waits for its refusal: the slow tier.
+pytestmark = pytest.mark.slow
+
 STRIPE_SECRET = "whsec_" + "Zq3" * 12
 SAFE_AUTH = {
     "AUTH_JWKS_URL": "https://clerk.studio.example/.well-known/jwks.json",

@@ -95,6 +95,7 @@ def test_alert_rules_are_valid(promtool: str) -> None:
     _run(promtool, "check", "rules", *map(str, RULES))
 
 
+@pytest.mark.slow  # promtool runs the rules' unit tests
 def test_alert_rules_unit_tests_pass(promtool: str) -> None:
     assert RULE_TESTS
     for path in RULE_TESTS:
@@ -169,6 +170,7 @@ def _check_command(command: str, compose: dict[str, Any]) -> None:
         assert option in text, f"`{command}`: {option} is not an option of it"
 
 
+@pytest.mark.slow  # runs every command a runbook names
 def test_every_alert_has_a_runbook_naming_commands_that_exist() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     checked: dict[str, None] = {}

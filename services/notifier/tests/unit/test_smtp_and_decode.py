@@ -24,7 +24,7 @@ from notifier.domain.errors import (
     TransientSendError,
 )
 from notifier.domain.model import Email, RenderedEmail
-from notifier.settings import NotifierSettings
+from notifier.settings import Settings
 
 EXAMPLE = Path(__file__).parents[4] / "libs/contracts/examples/reservation.events"
 
@@ -81,7 +81,7 @@ def _parsed(rendered: RenderedEmail, mail_from: str) -> EmailMessage:
 def test_message_has_both_parts_and_the_stable_message_id() -> None:
     email = Email(uuid4(), "t", "reservation_confirmed", "ada@example.com", "Hi")
     rendered = RenderedEmail(email, "<x@d>", "plain", "<p>html</p>")
-    message = _parsed(rendered, NotifierSettings().mail_from)
+    message = _parsed(rendered, Settings().mail_from)
     assert message["Message-ID"] == "<x@d>"
     assert message["To"] == "ada@example.com"
     assert message["From"] == "Studio <no-reply@studio.example>"
@@ -139,7 +139,7 @@ def test_decode() -> None:
 
 
 def test_default_settings_read_the_registry_names() -> None:
-    settings = NotifierSettings()
+    settings = Settings()
     assert settings.consumer_group == NOTIFIER_GROUP
     assert settings.http_port == 8003
     assert settings.topics == [RESERVATION_EVENTS, retry_topic(NOTIFIER_GROUP)]

@@ -18,14 +18,14 @@ from pathlib import Path
 from notifier.adapters.smtp import SmtpSender
 from notifier.domain.model import RenderedEmail
 from notifier.entrypoints.worker import run
-from notifier.settings import NotifierSettings, get_settings
+from notifier.settings import Settings, get_settings
 
 
 class CrashAfterSend(SmtpSender):
     """Sends, then (on the N-th send, the first time only) kills its own process before the
     caller can mark anything."""
 
-    def __init__(self, settings: NotifierSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.sent: list[str] = []
 

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from backbone.web import ApiError
-from checkout.entrypoints.deps import CallerDep, ContainerDep, request_id_of
+from checkout.bootstrap import Container
+from checkout.entrypoints.deps import Caller, CallerDep, ContainerDep, request_id_of
 from checkout.entrypoints.page_schemas import BeatView, BookSlot, CheckoutQuote
 from checkout.entrypoints.schemas import CreateCheckoutSession
 from checkout.service_layer.checkout import CheckoutRequest
@@ -71,13 +72,7 @@ async def reservation(
     reservation_id: str, caller: CallerDep, c: ContainerDep, request: Request
 ) -> JSONResponse:
     """One of the caller's reservations with its status (another user's is a 404)."""
-    answer = await c.reservations.forward(
-        "GET",
-        _reservation_path(reservation_id),
-        caller.token,
-        request_id=request_id_of(request),
-    )
-    return _passed_on(answer.status, answer.body)
+    return await _on_reservation("GET", reservation_id, caller, c, request)
 
 
 @router.delete("/api/studio/reservations/{reservation_id}")
@@ -85,13 +80,7 @@ async def release(
     reservation_id: str, caller: CallerDep, c: ContainerDep, request: Request
 ) -> JSONResponse:
     """Release an unpaid hold (the user picks another slot)."""
-    answer = await c.reservations.forward(
-        "DELETE",
-        _reservation_path(reservation_id),
-        caller.token,
-        request_id=request_id_of(request),
-    )
-    return _passed_on(answer.status, answer.body)
+    return await _on_reservation("DELETE", reservation_id, caller, c, request)
 
 
 @router.get("/api/beats", response_model_by_alias=True)
@@ -116,3 +105,13 @@ async def quote_order(
         )
     )
     return CheckoutQuote.of(order)
+
+
+async def _on_reservation(
+    method: str, reservation_id: str, caller: Caller, c: Container, request: Request
+) -> JSONResponse:
+    """`method` on one of the caller's reservations at the reservation API, its answer passed on."""
+    answer = await c.reservations.forward(
+        method, _reservation_path(reservation_id), caller.token, request_id=request_id_of(request)
+    )
+    return _passed_on(answer.status, answer.body)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +17,17 @@ from contracts.topics import RESERVATION_EVENTS, RESERVATION_GROUP
 from devstack.broker import EmbeddedBroker
 from devstack.running import RunningStack
 from devstack.stack import DEV_STRIPE_API_KEY
-from devstack.testing import eventually
+from devstack.testing import distinct_slot, eventually
 
 MESSAGE_ID_DOMAIN = "notifier.payment-backbone"
-# Far enough ahead that no hold is cut short by the slot's start (holds end at the latest then).
-_SLOT_BASE = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=60)
-_slots = itertools.count()
 
 
 def next_slot() -> str:
-    """A slot start no other booking of this test session uses (4 h apart: every service fits)."""
-    return (_SLOT_BASE + timedelta(hours=4 * next(_slots))).isoformat()
+    """A slot start no other booking of this test session uses, within the booking horizon.
+
+    Sixty days ahead: far enough that no hold is cut short by the slot's start.
+    """
+    return distinct_slot(days=60, window_hours=7_200).isoformat()
 
 
 @dataclass(frozen=True)

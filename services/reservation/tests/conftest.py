@@ -23,6 +23,7 @@ from contracts import headers as h
 from contracts.checkout import CheckoutSessionCreatedV1
 from contracts.topics import CHECKOUT_SESSIONS, STRIPE_EVENTS
 from devstack.devauth import DevAuth
+from devstack.testing import distinct_slot
 from reservation.adapters.migrations import migrate, seed_catalog
 from reservation.adapters.tables import ReservationRow
 from reservation.bootstrap import Container, build
@@ -124,10 +125,7 @@ def book(container: Container) -> Callable[..., Any]:
         now: datetime | None = None,
     ) -> ReservationRow:
         now = now or datetime.now(UTC)
-        # A random far-future hour keeps tests that share nothing from sharing a slot either.
-        start = starts_at or now.replace(minute=0, second=0, microsecond=0) + timedelta(
-            days=30, hours=3 * (uuid.uuid4().int % 150_000)
-        )
+        start = starts_at or distinct_slot(days=30, window_hours=5_000)
         return await booking.book(
             container.uow(),
             user_id=user_id,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +34,23 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+_slots = itertools.count()
+SLOT_SPACING_HOURS = 3  # longer than the longest catalog service (two hours)
+
+
+def distinct_slot(*, days: int, window_hours: int = 2_000) -> datetime:
+    """A whole-hour start `days` ahead, apart from every other slot this process handed out.
+
+    Each test gets a database of its own, so slots only need to be distinct within a process.
+    Random hours are not: fourteen two-hour bookings among 5,000 random hours overlap in about one
+    run in twenty (the birthday problem). This counter does not repeat a slot until
+    `window_hours / 3` calls have wrapped it.
+    """
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    slots = max(1, window_hours // SLOT_SPACING_HOURS)
+    return hour + timedelta(days=days, hours=SLOT_SPACING_HOURS * (next(_slots) % slots))
 
 
 async def eventually(

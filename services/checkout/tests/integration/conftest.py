@@ -29,7 +29,7 @@ from checkout.bootstrap import Container, build
 from checkout.entrypoints.app import create_app
 from checkout.settings import Settings, StripeSettings
 from devstack.devauth import DevAuth
-from devstack.testing import ServedApp
+from devstack.testing import ServedApp, distinct_slot
 from reservation.adapters import migrations as reservation_migrations
 from reservation.bootstrap import Container as ReservationContainer
 from reservation.bootstrap import build as build_reservation
@@ -177,9 +177,7 @@ class Reservations:
 
     async def book(self, token: str, service_id: str = "mixing", days: int = 3) -> dict[str, Any]:
         """Book a slot over HTTP, a unique hour `days` ahead."""
-        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(
-            days=days, hours=uuid.uuid4().int % 2000
-        )
+        start = distinct_slot(days=days)
         response = await self.http.post(
             "/api/reservations",
             json={"service_id": service_id, "starts_at": start.isoformat()},
@@ -197,7 +195,7 @@ class Reservations:
             user_id=user_id,
             user_email=email,
             service_id="recording",
-            starts_at=datetime.now(UTC) + timedelta(days=9, hours=uuid.uuid4().int % 2000),
+            starts_at=distinct_slot(days=9),
             now=past,
             hold_minutes=30,
         )
@@ -218,8 +216,7 @@ class Reservations:
             user_id=user_id,
             user_email=email,
             service_id="recording",
-            starts_at=datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-            + timedelta(days=12, hours=uuid.uuid4().int % 5000),
+            starts_at=distinct_slot(days=12, window_hours=5_000),
             now=datetime.now(UTC),
             hold_minutes=120,
         )

@@ -23,6 +23,7 @@ from contracts.reservation import (
     ReservationPaymentFailedV1,
     ReservationRefundedV1,
 )
+from devstack.testing import distinct_slot
 from reservation.bootstrap import Container
 from reservation.service_layer.sweep import expire_due_holds
 
@@ -277,7 +278,7 @@ async def test_sweep_expires_due_holds(
 ) -> None:
     due = await book(
         now=datetime.now(UTC) - timedelta(hours=1),
-        starts_at=datetime.now(UTC) + timedelta(days=90, hours=uuid.uuid4().int % 1000),
+        starts_at=distinct_slot(days=90),
     )
     fresh = await book()
     assert await expire_due_holds(lambda: container.uow(None), datetime.now(UTC)) >= 1
@@ -293,9 +294,7 @@ async def test_late_payment_slot_taken_is_refunded_through_stripe(
     stripe_client: stripe.StripeClient,
     emulator_url: str,
 ) -> None:
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(
-        days=200, hours=uuid.uuid4().int % 5000
-    )
+    start = distinct_slot(days=200)
     late = await book(starts_at=start, now=datetime.now(UTC) - timedelta(hours=2))
     await expire_due_holds(lambda: container.uow(None), datetime.now(UTC))
     taker = await book(starts_at=start, user_id="user_2", email="bo@example.com")
@@ -327,9 +326,7 @@ async def test_late_payment_slot_still_free_is_confirmed(
     stripe_client: stripe.StripeClient,
     emulator_url: str,
 ) -> None:
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(
-        days=300, hours=uuid.uuid4().int % 5000
-    )
+    start = distinct_slot(days=300)
     late = await book(starts_at=start, now=datetime.now(UTC) - timedelta(hours=2))
     await expire_due_holds(lambda: container.uow(None), datetime.now(UTC))
     assert reservation_state(reservation_db, late.id)["status"] == "expired"

@@ -22,7 +22,7 @@ from contracts.reservation import (
     ReservationConfirmedV1,
     ReservationRefundedV1,
 )
-from devstack.testing import eventually
+from devstack.testing import distinct_slot, eventually
 from reservation.adapters.metrics import FUNNEL, REFUNDS
 from reservation.adapters.stripe_gateway import StripeGateway
 from reservation.bootstrap import Container
@@ -84,9 +84,7 @@ async def _late_payment(
     container: Container, book: Book, stripe_client: stripe.StripeClient, emulator_url: str
 ) -> tuple[Any, dict[str, Any]]:
     """A reservation whose hold lapsed and whose slot someone else took, then paid: its event."""
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(
-        days=400, hours=uuid.uuid4().int % 5000
-    )
+    start = distinct_slot(days=400)
     late = await book(starts_at=start, now=datetime.now(UTC) - timedelta(hours=2))
     await expire_due_holds(lambda: container.uow(None), datetime.now(UTC))
     await book(starts_at=start, user_id="user_2", email="bo@example.com")

@@ -16,8 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from backbone.kafka import Producer
-from backbone.kafka.producer import OutgoingRecord
+from backbone.kafka import OutgoingRecord, Producer
 from backbone.settings import KafkaSettings
 from bench import profiling
 from bench.payments import event_body, new_batch, outcomes, seed, settled_count, transactions

@@ -204,7 +204,7 @@ def opened(
 
 def count_records(bootstrap: str, topic: str) -> int:
     """Records on the topic (sum of the partitions' high watermarks)."""
-    from backbone.kafka.offsets import high_watermarks, partitions_of, reader
+    from backbone.kafka import high_watermarks, partitions_of, reader
     from backbone.settings import KafkaSettings
 
     async def count() -> int:
@@ -260,7 +260,7 @@ def start_server(
 
 def orchestrate(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 - one linear script
     """Start what is needed, run the parts, print and return every figure."""
-    from backbone.kafka.admin import ensure_topics
+    from backbone.kafka import ensure_topics
     from backbone.settings import KafkaSettings
     from devstack.broker import EmbeddedBroker
 

@@ -26,8 +26,7 @@ from typing import Any
 
 import psycopg
 
-from backbone.kafka import Producer
-from backbone.kafka.producer import OutgoingRecord
+from backbone.kafka import OutgoingRecord, Producer
 from backbone.settings import KafkaSettings
 from bench import profiling
 from bench.stack import MAIL_SINK_MAX_MESSAGES, mail_total

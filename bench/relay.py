@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import ensure_topics
 from backbone.settings import KafkaSettings
 from bench.stack import System
 from bench.stats import CpuSeconds, load_text

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import ensure_topics
 from backbone.settings import KafkaSettings
 from devstack.infra import Provided, provide_kafka, provide_postgres
 from devstack.ports import free_port

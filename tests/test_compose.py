@@ -109,7 +109,7 @@ def test_every_process_has_its_module_and_required_settings(name: str) -> None:
         with mock.patch.dict(os.environ, env, clear=True):
             settings_class()  # every value the compose file sets parses
     if "DATABASE_URL" in env:
-        from backbone.db.prune import PruneSettings
+        from backbone.db import PruneSettings
 
         with mock.patch.dict(os.environ, env, clear=True):
             assert PruneSettings().retention_days > 30
@@ -160,7 +160,7 @@ def test_kafka_runs_three_kraft_brokers_that_replicate_every_write() -> None:
     [n for n, s in SERVICES.items() if "KAFKA_BOOTSTRAP_SERVERS" in (s.get("environment") or {})],
 )
 def test_every_process_creates_topics_replicated_three_times_with_two_in_sync(name: str) -> None:
-    from backbone.kafka.admin import TopicSettings
+    from backbone.kafka import TopicSettings
     from contracts.topics import DLQ_AUDIT, STRIPE_EVENTS, dlq_topic
 
     env = _environment(SERVICES[name])

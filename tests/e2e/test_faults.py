@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import ensure_topics
 from contracts.reservation import ReservationConfirmedV1
 from contracts.stripe import HANDLED_EVENT_TYPES
 from devstack.testing import eventually

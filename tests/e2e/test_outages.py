@@ -31,7 +31,7 @@ import httpx
 import psycopg
 import pytest
 
-from backbone.kafka.message import Message
+from backbone.kafka import Message
 from backbone.settings import KafkaSettings
 from contracts import headers as hdr
 from contracts.reservation import ReservationConfirmedV1

@@ -11,11 +11,9 @@ import faust
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-from backbone.db.inbox import InboxEntry
-from backbone.db.outbox import OutboxEntry
+from backbone.db import InboxEntry, OutboxEntry
 from backbone.faust import DEFAULT_BATCH_MAX_SIZE, create_faust_app, resilient_agent
-from backbone.kafka import BatchHandler, Producer
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import BatchHandler, Producer, ensure_topics
 from backbone.settings import KafkaSettings, RetrySettings
 from contracts.topics import dlq_topic, retry_topic
 

@@ -13,8 +13,8 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.exc import ProgrammingError as SAProgrammingError
 
-from backbone.kafka import BrokerUnavailable
-from backbone.kafka.failures import (
+from backbone.kafka import (
+    BrokerUnavailable,
     Kind,
     PermanentError,
     TransientError,
@@ -112,7 +112,7 @@ def test_registered_types_and_groups() -> None:
 
 
 async def test_retry_transient_waits_out_an_outage_and_raises_anything_else() -> None:
-    from backbone.kafka.waiting import retry_transient
+    from backbone.kafka import retry_transient
     from backbone.settings import RetrySettings
 
     fast = RetrySettings(transient_backoff_initial_s=0.01, transient_backoff_max_s=0.02)

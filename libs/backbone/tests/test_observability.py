@@ -11,9 +11,7 @@ import httpx
 import pytest
 
 from backbone import metrics
-from backbone.kafka import OutgoingRecord, Producer
-from backbone.kafka.admin import ensure_topics
-from backbone.kafka.depth import update_dead_letter_gauge
+from backbone.kafka import OutgoingRecord, Producer, ensure_topics, update_dead_letter_gauge
 from backbone.logging import configure_logging, faust_logging_config, get_logger
 from backbone.metrics_server import serve_metrics
 from backbone.settings import KafkaSettings, LogSettings

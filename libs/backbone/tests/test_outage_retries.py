@@ -10,9 +10,7 @@ import psycopg
 import pytest
 
 from backbone import readiness
-from backbone.kafka import Message, Producer
-from backbone.kafka.deadletter import DeadLetterWriter
-from backbone.kafka.processor import MessageProcessor
+from backbone.kafka import DeadLetterWriter, Message, MessageProcessor, Producer
 from backbone.settings import KafkaSettings, RetrySettings
 from contracts import headers as h
 from contracts.topics import dlq_topic

@@ -17,12 +17,16 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backbone.db.engine import make_engine, session_factory
-from backbone.db.outbox import OutboxRecord, add_all, enqueue
-from backbone.db.relay import OutboxRelay
-from backbone.db.requeue import requeue_since
-from backbone.kafka import Producer
-from backbone.kafka.admin import ensure_topics
+from backbone.db import (
+    OutboxRecord,
+    OutboxRelay,
+    add_all,
+    enqueue,
+    make_engine,
+    requeue_since,
+    session_factory,
+)
+from backbone.kafka import Producer, ensure_topics
 from backbone.settings import DatabaseSettings, KafkaSettings
 from contracts import headers as h
 from devstack.broker import EmbeddedBroker

@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from backbone.kafka import BrokerUnavailable, Producer
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import BrokerUnavailable, Producer, ensure_topics
 from backbone.settings import KafkaSettings
 from devstack.broker import EmbeddedBroker
 from devstack.ports import free_port

@@ -12,11 +12,8 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backbone.db.engine import make_engine
-from backbone.db.prune import INBOX, SENT_OUTBOX, Pruner, PruneSettings
-from backbone.db.relay import OutboxRelay
-from backbone.kafka import Producer
-from backbone.kafka.admin import ensure_topics
+from backbone.db import INBOX, SENT_OUTBOX, OutboxRelay, Pruner, PruneSettings, make_engine
+from backbone.kafka import Producer, ensure_topics
 from backbone.settings import DatabaseSettings, KafkaSettings
 from devstack.testing import eventually
 

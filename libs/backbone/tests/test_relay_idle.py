@@ -13,11 +13,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backbone.db.engine import make_engine, session_factory
-from backbone.db.outbox import enqueue
-from backbone.db.relay import OutboxRelay
-from backbone.kafka import Producer
-from backbone.kafka.admin import ensure_topics
+from backbone.db import OutboxRelay, enqueue, make_engine, session_factory
+from backbone.kafka import Producer, ensure_topics
 from backbone.settings import DatabaseSettings, KafkaSettings
 from devstack.testing import eventually, read_topic
 

@@ -12,11 +12,8 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbone import readiness
-from backbone.db.engine import make_engine
-from backbone.db.relay import OutboxRelay
-from backbone.db.supervision import OutboxMonitor, supervise
-from backbone.kafka import Producer
-from backbone.kafka.admin import ensure_topics
+from backbone.db import OutboxMonitor, OutboxRelay, make_engine, supervise
+from backbone.kafka import Producer, ensure_topics
 from backbone.settings import DatabaseSettings, KafkaSettings, RetrySettings
 from contracts import headers as h
 from devstack.postgres import EmbeddedPostgres, ensure_database

@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pydantic import ValidationError
 
-from backbone.kafka.admin import TopicSettings, ensure_topics
+from backbone.kafka import TopicSettings, ensure_topics
 from backbone.settings import KafkaSettings
 from contracts.topics import (
     CHECKOUT_SESSIONS,

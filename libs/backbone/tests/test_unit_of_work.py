@@ -9,8 +9,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from backbone.db.engine import make_engine, session_factory
-from backbone.db.unit_of_work import SqlUnitOfWork
+from backbone.db import SqlUnitOfWork, make_engine, session_factory
 from backbone.settings import DatabaseSettings
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import ensure_topics
 from backbone.settings import KafkaSettings
 from webhook_ingest.app import create_app
 from webhook_ingest.settings import IngestSettings

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import ensure_topics
 from backbone.settings import KafkaSettings
 from contracts import headers as h
 from contracts.topics import STRIPE_EVENTS

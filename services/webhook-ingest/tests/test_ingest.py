@@ -14,7 +14,7 @@ import pytest
 import stripe
 from prometheus_client import REGISTRY
 
-from backbone.kafka.message import Message
+from backbone.kafka import Message
 from backbone.settings import KafkaSettings
 from contracts import headers as h
 from devstack.testing import read_topic, wait_for_records

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import ensure_topics
 from backbone.settings import KafkaSettings
 from contracts import headers as h
 from devstack.broker import EmbeddedBroker

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 
 from backbone import http_server
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import ensure_topics
 from backbone.settings import KafkaSettings
 from devstack.testing import eventually
 from webhook_ingest.app import create_app

@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import ensure_topics
 from backbone.logging import configure_logging
 from backbone.settings import KafkaSettings
 from devstack import runstate

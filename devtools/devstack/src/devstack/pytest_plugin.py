@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import ensure_topics
 from backbone.settings import KafkaSettings
 from devstack.infra import Provided, provide_kafka, provide_postgres
 from devstack.postgres import copy_database, ensure_database

@@ -14,8 +14,7 @@ from datetime import datetime
 from pydantic import SecretStr
 from sqlalchemy.exc import ProgrammingError
 
-from backbone.db.engine import make_engine
-from backbone.db.requeue import requeue_since
+from backbone.db import make_engine, requeue_since
 from backbone.settings import DatabaseSettings
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import ensure_topics
 from backbone.settings import KafkaSettings
 from devstack.broker import EmbeddedBroker
 from devstack.devauth import DevAuth

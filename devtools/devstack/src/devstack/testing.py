@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from backbone.kafka.message import Message
-from backbone.kafka.offsets import high_watermarks, partitions_of, read_between, reader
+from backbone.kafka import Message, high_watermarks, partitions_of, read_between, reader
 from backbone.settings import KafkaSettings
 
 T = TypeVar("T")

@@ -10,9 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backbone.dlq.cli import main
-from backbone.kafka import Message
-from backbone.kafka.retry import PermanentError
+from backbone.dlq import main
+from backbone.kafka import Message, PermanentError
 from backbone.settings import KafkaSettings
 from contracts import headers as h
 from contracts.topics import dlq_topic

@@ -11,8 +11,7 @@ from typing import Any
 
 import faust
 
-from backbone.kafka import BatchHandler, Producer
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import BatchHandler, Producer, ensure_topics
 from backbone.settings import KafkaSettings, RetrySettings
 from contracts import headers as h
 from contracts.topics import dlq_topic, retry_topic

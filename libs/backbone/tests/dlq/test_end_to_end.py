@@ -10,10 +10,8 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
-from backbone.db.engine import make_engine, session_factory
-from backbone.db.inbox import InboxEntry, claim
-from backbone.kafka import Message
-from backbone.kafka.retry import PermanentError
+from backbone.db import InboxEntry, claim, make_engine, session_factory
+from backbone.kafka import Message, PermanentError
 from backbone.settings import DatabaseSettings, KafkaSettings
 from contracts import headers as h
 from contracts.topics import dlq_topic

@@ -9,8 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from backbone.dlq.render import printable
-from backbone.kafka import Message
-from backbone.kafka.retry import PermanentError
+from backbone.kafka import Message, PermanentError
 from backbone.settings import KafkaSettings
 from contracts import headers as h
 from contracts.topics import dlq_topic

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from backbone.db.engine import make_engine, session_factory
-from backbone.db.inbox import claim
+from backbone.db import claim, make_engine, session_factory
 from backbone.faust import create_faust_app, resilient_agent
 from backbone.kafka import Message, Producer
 from backbone.logging import configure_logging

@@ -9,8 +9,7 @@ import asyncio
 import os
 import signal
 
-from backbone.db.engine import make_engine
-from backbone.db.relay import OutboxRelay
+from backbone.db import OutboxRelay, make_engine
 from backbone.kafka import Producer
 from backbone.logging import configure_logging
 from backbone.settings import DatabaseSettings, KafkaSettings

@@ -14,8 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from backbone.db.engine import make_engine, session_factory
-from backbone.db.relay import OutboxRelay
+from backbone.db import OutboxRelay, make_engine, session_factory
 from backbone.kafka import Producer
 from backbone.settings import KafkaSettings
 from checkout.adapters import migrations

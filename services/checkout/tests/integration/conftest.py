@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbone.auth import AuthSettings
-from backbone.db.engine import make_engine
+from backbone.db import make_engine
 from backbone.settings import DatabaseSettings, KafkaSettings
 from checkout.adapters.migrations import migrate, seed_beats
 from checkout.bootstrap import Container, build

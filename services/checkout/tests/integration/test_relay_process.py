@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from backbone.db.engine import make_engine, session_factory
+from backbone.db import make_engine, session_factory
 from backbone.settings import DatabaseSettings, KafkaSettings
 from checkout.adapters.migrations import migrate
 from checkout.adapters.unit_of_work import SqlCheckoutUnitOfWork

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backbone.db.engine import make_engine, session_factory
-from backbone.db.prune import NOTIFICATIONS, Pruner
+from backbone.db import NOTIFICATIONS, Pruner, make_engine, session_factory
 from backbone.kafka import Producer
 from backbone.settings import DatabaseSettings, KafkaSettings, RetrySettings
 from notifier.adapters.metrics import CountingDeadLetterWriter, PrometheusObserver

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import ensure_topics
 from backbone.settings import KafkaSettings
 from contracts.topics import NOTIFIER_GROUP, RESERVATION_EVENTS, dlq_topic, retry_topic
 from devstack.ports import free_port

@@ -14,8 +14,7 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from backbone.kafka.message import Message
-from backbone.kafka.processor import MessageProcessor
+from backbone.kafka import Message, MessageProcessor
 from backbone.settings import DatabaseSettings, RetrySettings
 from contracts import headers as h
 from contracts.reservation import FactBase

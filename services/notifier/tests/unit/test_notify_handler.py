@@ -12,8 +12,7 @@ from uuid import uuid4
 
 import pytest
 
-from backbone.kafka.message import Message
-from backbone.kafka.retry import PermanentError
+from backbone.kafka import Message, PermanentError
 from contracts.reservation import ReservationConfirmedV1
 from notifier.adapters.records import FactRecords
 from notifier.domain.errors import (

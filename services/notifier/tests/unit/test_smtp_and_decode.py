@@ -11,9 +11,8 @@ from uuid import uuid4
 import aiosmtplib
 import pytest
 
-from backbone.kafka.failures import classify as classify_failure
-from backbone.kafka.message import Message
-from backbone.kafka.retry import PermanentError
+from backbone.kafka import Message, PermanentError
+from backbone.kafka import classify as classify_failure
 from contracts.topics import NOTIFIER_GROUP, RESERVATION_EVENTS, retry_topic
 from notifier.adapters.records import decode
 from notifier.adapters.smtp import classify, message_bytes

@@ -15,11 +15,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from backbone.db.engine import make_engine, session_factory
-from backbone.db.prune import INBOX, Pruner
-from backbone.db.relay import OutboxRelay
-from backbone.kafka import BatchHandler, Producer
-from backbone.kafka.deadletter import DeadLetterWriter
+from backbone.db import INBOX, OutboxRelay, Pruner, make_engine, session_factory
+from backbone.kafka import BatchHandler, DeadLetterWriter, Producer
 from backbone.logging import get_logger
 from backbone.settings import KafkaSettings
 from contracts.topics import CHECKOUT_SESSIONS, STRIPE_EVENTS, retry_topic

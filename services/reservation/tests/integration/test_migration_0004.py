@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from alembic import command
 
-from backbone.db.migrations import alembic_config
+from backbone.db import alembic_config
 from reservation.adapters.migrations import migrate
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from backbone.db.unit_of_work import AbstractUnitOfWork
+from backbone.db import AbstractUnitOfWork
 from reservation.adapters.tables import ReservationRow
 from reservation.domain.model import LIVE_STATUSES, SWEEPABLE_STATUSES, Slot, StudioService
 from reservation.domain.payments import Attempt

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from backbone.kafka import Message
-from backbone.kafka.retry import PermanentError
+from backbone.kafka import Message, PermanentError
 from contracts import headers as h
 from contracts.checkout import ReservationCheckoutMetadata
 from contracts.topics import CHECKOUT_SESSIONS, RESERVATION_EVENTS, STRIPE_EVENTS, retry_topic

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from backbone.db.unit_of_work import AbstractUnitOfWork
+from backbone.db import AbstractUnitOfWork
 from backbone.kafka import Message
 from contracts import headers as h
 from contracts.topics import STRIPE_EVENTS

@@ -35,10 +35,16 @@ from sqlmodel import col
 from backbone.db.engine import session_factory
 from backbone.db.outbox import OutboxEntry
 from backbone.db.prune import SENT_OUTBOX, Pruner, PruneSettings
-from backbone.kafka.failures import classify
-from backbone.kafka.offsets import high_watermarks, partitions_of, read_between, reader
-from backbone.kafka.producer import OutgoingRecord, Producer
-from backbone.kafka.waiting import TransientWait
+from backbone.kafka import (
+    OutgoingRecord,
+    Producer,
+    TransientWait,
+    classify,
+    high_watermarks,
+    partitions_of,
+    read_between,
+    reader,
+)
 from backbone.logging import get_logger
 from backbone.settings import KafkaSettings, RetrySettings
 from contracts import headers as h

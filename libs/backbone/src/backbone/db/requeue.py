@@ -19,8 +19,7 @@ from sqlmodel import col
 
 from backbone.db.engine import make_engine
 from backbone.db.outbox import OutboxEntry
-from backbone.dlq.errors import DlqError
-from backbone.dlq.selection import TIME_HELP, parse_time
+from backbone.dlq import TIME_HELP, DlqError, parse_time
 from backbone.logging import configure_logging, get_logger
 from backbone.settings import DatabaseSettings
 

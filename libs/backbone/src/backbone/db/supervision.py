@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbone.db.relay import OutboxRelay
-from backbone.kafka.producer import Producer
+from backbone.kafka import Producer
 from backbone.logging import get_logger
 from backbone.metrics import OUTBOX_OLDEST_AGE, OUTBOX_UNSENT, RELAY_RESTARTS
 from backbone.metrics_server import serve_metrics

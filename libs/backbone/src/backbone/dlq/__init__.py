@@ -3,7 +3,9 @@
 `main` is the console script (`dlq topics|list|show|replay|audit`). A dead letter is read back as
 a `DeadLetter` by `DlqReader`; a replay writes `replay_record`s into `<group>.retry` (only the
 group that failed reads it) and publishes a `DlqReplayAuditV1` to dlq.audit (`read_trail`).
-Failures an operator can act on are `DlqError`s, with the exit code they map to.
+Failures an operator can act on are `DlqError`s, with the exit code they map to. `parse_time`
+reads the times the commands take (`--since`, `--until`; `TIME_HELP` lists the forms), here and
+in `backbone.db.requeue`.
 
 Names are imported from their modules on first use, so importing one piece (the errors, the
 reader) does not load the console rendering.
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from backbone.dlq.errors import BAD_INPUT, BROKER_FAILED, BrokerError, DlqError
     from backbone.dlq.reader import DeadLetter, DlqReader
     from backbone.dlq.replay import ReplayInterrupted, ReplayStamp, replay_record, send_paced
-    from backbone.dlq.selection import Coordinate, OffsetRange, Selection
+    from backbone.dlq.selection import TIME_HELP, Coordinate, OffsetRange, Selection, parse_time
 
 # Each public name's module, imported on first use (see the docstring). No public name may be
 # a submodule's name: importing that submodule would set the package attribute to the module.
@@ -31,12 +33,13 @@ _MODULES = {
     "errors": ("BAD_INPUT", "BROKER_FAILED", "BrokerError", "DlqError"),
     "reader": ("DeadLetter", "DlqReader"),
     "replay": ("ReplayInterrupted", "ReplayStamp", "replay_record", "send_paced"),
-    "selection": ("Coordinate", "OffsetRange", "Selection"),
+    "selection": ("TIME_HELP", "Coordinate", "OffsetRange", "Selection", "parse_time"),
 }
 
 __all__ = [
     "BAD_INPUT",
     "BROKER_FAILED",
+    "TIME_HELP",
     "AuditTrail",
     "BrokerError",
     "Coordinate",
@@ -48,6 +51,7 @@ __all__ = [
     "ReplayStamp",
     "Selection",
     "main",
+    "parse_time",
     "read_trail",
     "replay_record",
     "send_paced",

@@ -10,8 +10,7 @@ from pydantic import ValidationError
 from backbone.dlq.errors import BrokerError
 from backbone.dlq.reader import DlqReader
 from backbone.dlq.selection import COORDINATE_PATTERN, RANGE_PATTERN, Coordinate, OffsetRange
-from backbone.kafka.message import Message
-from backbone.kafka.producer import BrokerUnavailable, Producer
+from backbone.kafka import BrokerUnavailable, Message, Producer
 from contracts import headers as h
 from contracts.deadletter import DlqReplayAuditV1
 from contracts.topics import DLQ_AUDIT

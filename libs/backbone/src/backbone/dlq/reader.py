@@ -14,8 +14,7 @@ from aiokafka.errors import KafkaError
 
 from backbone.dlq.errors import BrokerError, DlqError
 from backbone.dlq.selection import Coordinate
-from backbone.kafka.message import Message
-from backbone.kafka.offsets import high_watermarks, partitions_of, read_between, reader
+from backbone.kafka import Message, high_watermarks, partitions_of, read_between, reader
 from backbone.settings import KafkaSettings
 from contracts import headers as h
 from contracts.deadletter import DeadLetterHeadersV1

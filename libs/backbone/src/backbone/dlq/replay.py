@@ -10,7 +10,7 @@ from datetime import datetime
 from uuid import UUID
 
 from backbone.dlq.reader import DeadLetter
-from backbone.kafka.producer import BrokerUnavailable, OutgoingRecord, Producer
+from backbone.kafka import BrokerUnavailable, OutgoingRecord, Producer
 from contracts import headers as h
 from contracts.deadletter import without_dead_letter_headers
 from contracts.topics import retry_topic

@@ -21,7 +21,7 @@ from backbone.dlq.errors import BrokerError, DlqError
 from backbone.dlq.reader import DeadLetter, DlqReader
 from backbone.dlq.replay import ReplayInterrupted, ReplayStamp, replay_record, send_paced
 from backbone.dlq.selection import Selection, parse_rate
-from backbone.kafka.producer import Producer
+from backbone.kafka import Producer
 from contracts.deadletter import DlqReplayAuditV1
 from contracts.topics import retry_topic
 

@@ -13,7 +13,7 @@ from backbone.faust.app import (
     resilient_agent,
 )
 from backbone.faust.watch import ConsumerWatch, watch_consumer
-from backbone.kafka.message import BatchHandler
+from backbone.kafka import BatchHandler
 
 __all__ = [
     "DEFAULT_BATCH_MAX_SIZE",

@@ -35,10 +35,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from backbone.faust.watch import DEFAULT_INTERVAL_S, watch_consumer
-from backbone.kafka.deadletter import DeadLetterWriter
-from backbone.kafka.message import BatchHandler, Message
-from backbone.kafka.processor import MessageProcessor
-from backbone.kafka.producer import Producer
+from backbone.kafka import BatchHandler, DeadLetterWriter, Message, MessageProcessor, Producer
 from backbone.logging import faust_logging_config
 from backbone.settings import KafkaSettings, RetrySettings
 

@@ -13,7 +13,7 @@ from typing import Any
 import faust
 
 from backbone import metrics
-from backbone.kafka.depth import update_dead_letter_gauge
+from backbone.kafka import update_dead_letter_gauge
 from backbone.logging import get_logger
 from backbone.settings import KafkaSettings
 

@@ -9,8 +9,7 @@ from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from backbone.db.columns import timestamp, utc_now
-from backbone.db.outbox import OutboxEntry
+from backbone.db import OutboxEntry, timestamp, utc_now
 
 __all__ = ["BeatRow", "CheckoutAttemptRow", "CheckoutSessionRow", "OutboxEntry"]
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.db.outbox import enqueue
-from backbone.db.unit_of_work import SqlUnitOfWork
+from backbone.db import SqlUnitOfWork, enqueue
 from checkout.adapters.repository import Repository
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 

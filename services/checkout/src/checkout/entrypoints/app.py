@@ -13,8 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from backbone import web
 from backbone.auth import JwtVerifier
-from backbone.db.engine import database_probe
-from backbone.db.supervision import supervise
+from backbone.db import database_probe, supervise
 from checkout.bootstrap import Container
 from checkout.entrypoints import errors
 from checkout.entrypoints.routes import checkout_sessions, pages, studio

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from backbone import cli
-from backbone.db.supervision import serve_until_signalled
+from backbone.db import serve_until_signalled
 from backbone.logging import configure_logging
 from checkout.bootstrap import build
 from checkout.settings import Settings, get_settings

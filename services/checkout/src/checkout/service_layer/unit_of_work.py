@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 
-from backbone.db.unit_of_work import AbstractUnitOfWork
+from backbone.db import AbstractUnitOfWork
 from checkout.service_layer.ports import CheckoutRepository
 
 

@@ -7,8 +7,7 @@ import json
 
 from prometheus_client import Counter
 
-from backbone.kafka.deadletter import DeadLetterWriter
-from backbone.kafka.message import Message
+from backbone.kafka import DeadLetterWriter, Message
 from notifier.domain.compose import TEMPLATES, template_for
 
 NOTIFICATIONS = Counter(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 
-from backbone.db import migrations
+from backbone import db
 from backbone.settings import DatabaseSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -14,10 +14,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def upgrade(database: DatabaseSettings, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to run from several processes at once."""
-    migrations.upgrade(MIGRATIONS, database.url.get_secret_value(), revision)
+    db.upgrade(MIGRATIONS, database.url.get_secret_value(), revision)
 
 
 def revision(database: DatabaseSettings, message: str) -> None:
     """Autogenerate a new revision from the SQLModel tables (a developer command)."""
-    config = migrations.alembic_config(MIGRATIONS, database.url.get_secret_value())
+    config = db.alembic_config(MIGRATIONS, database.url.get_secret_value())
     command.revision(config, message=message, autogenerate=True)

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from backbone.kafka.message import Message
-from backbone.kafka.retry import PermanentError
+from backbone.kafka import Message, PermanentError
 from contracts.reservation import ReservationFact, UnknownFactTypeError, parse_fact
 from notifier.domain.model import UnknownFact
 from notifier.service_layer.handlers import NotifyHandler

@@ -13,7 +13,7 @@ from email.utils import formataddr, formatdate, parseaddr
 
 import aiosmtplib
 
-from backbone.kafka.failures import register_transient
+from backbone.kafka import register_transient
 from notifier.domain.errors import (
     PermanentRecipientError,
     PermanentSendError,

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Column, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
-from backbone.db.columns import timestamp, utc_now
+from backbone.db import timestamp, utc_now
 
 
 class NotificationRow(SQLModel, table=True):

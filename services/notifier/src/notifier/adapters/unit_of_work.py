@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.db.unit_of_work import SqlUnitOfWork
+from backbone.db import SqlUnitOfWork
 from notifier.adapters.repository import SqlNotificationRepository
 from notifier.service_layer.ports import NotificationsUnitOfWork
 

@@ -15,7 +15,7 @@ from mode import Service
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbone import web
-from backbone.db.engine import database_probe
+from backbone.db import database_probe
 from backbone.logging import get_logger
 
 log = get_logger(__name__)

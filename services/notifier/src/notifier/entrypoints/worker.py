@@ -10,7 +10,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import ensure_topics
 from backbone.logging import configure_logging, get_logger
 from contracts.topics import all_topic_partitions, dlq_topic
 from notifier.adapters.migrate import upgrade

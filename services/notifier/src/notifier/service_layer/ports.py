@@ -8,7 +8,7 @@ import abc
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from backbone.db.unit_of_work import AbstractUnitOfWork
+from backbone.db import AbstractUnitOfWork
 from notifier.domain.model import Claim, Email, RenderedEmail
 
 

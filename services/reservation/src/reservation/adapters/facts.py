@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.db.outbox import OutboxRecord, add_all
+from backbone.db import OutboxRecord, add_all
 from contracts import headers as h
 from contracts.reservation import (
     FactBase,

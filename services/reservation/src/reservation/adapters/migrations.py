@@ -7,8 +7,7 @@ from importlib.resources import files
 from sqlalchemy import create_engine, pool
 from sqlalchemy.dialects.postgresql import insert
 
-from backbone.db.engine import sqlalchemy_url
-from backbone.db.migrations import upgrade
+from backbone.db import sqlalchemy_url, upgrade
 from reservation.adapters.tables import StudioServiceRow
 from reservation.domain.model import StudioService
 

@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from backbone.db.inbox import InboxEntry
+from backbone.db import InboxEntry
 from reservation.adapters.tables import OrderRow, PaymentAttemptRow, ReservationRow
 from reservation.domain.model import Status
 from reservation.domain.payments import Stage

@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from backbone.kafka import BatchHandler, Message
-from backbone.kafka.retry import PermanentError
+from backbone.kafka import BatchHandler, Message, PermanentError
 from contracts import headers as h
 from contracts.checkout import CHECKOUT_SESSION_CREATED_V1, CheckoutSessionCreatedV1
 from contracts.stripe import parse_stripe_event

@@ -9,9 +9,7 @@ from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from backbone.db.columns import timestamp, utc_now
-from backbone.db.inbox import InboxEntry
-from backbone.db.outbox import OutboxEntry
+from backbone.db import InboxEntry, OutboxEntry, timestamp, utc_now
 
 __all__ = [
     "DisputeRow",

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backbone.db.inbox import claim_many
-from backbone.db.unit_of_work import SqlUnitOfWork
+from backbone.db import SqlUnitOfWork, claim_many
 from reservation.adapters.disputes import DisputeRepository
 from reservation.adapters.facts import FactWriter
 from reservation.adapters.metrics import PrometheusObserver

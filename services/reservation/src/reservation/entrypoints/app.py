@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from backbone import web
 from backbone.auth import JwtVerifier
-from backbone.db.engine import database_probe
+from backbone.db import database_probe
 from reservation.bootstrap import Container
 from reservation.entrypoints import errors
 from reservation.entrypoints.deps import booking_limits

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from backbone import cli
-from backbone.db.supervision import serve_until_signalled
-from backbone.kafka.admin import ensure_topics
+from backbone.db import serve_until_signalled
+from backbone.kafka import ensure_topics
 from backbone.logging import configure_logging
 from reservation.bootstrap import build, prepare_database
 from reservation.settings import Settings, get_settings

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from backbone.kafka.admin import ensure_topics
+from backbone.kafka import ensure_topics
 from backbone.logging import configure_logging
 from backbone.metrics_server import serve_metrics
 from contracts.topics import (

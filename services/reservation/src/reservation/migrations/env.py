@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
-from backbone.db.migrations import run_migrations_online
+from backbone.db import run_migrations_online
 from reservation.adapters import tables  # noqa: F401 - registers the tables on the metadata
 
 run_migrations_online(SQLModel.metadata, lock_name="reservation")

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, Self
 
-from backbone.db.unit_of_work import AbstractUnitOfWork
+from backbone.db import AbstractUnitOfWork
 from backbone.logging import get_logger
 from contracts.reservation import FactBase
 from reservation.domain.disputes import DisputeStage

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from backbone.kafka.waiting import retry_transient
+from backbone.kafka import retry_transient
 from contracts.checkout import ReservationCheckoutMetadata
 from contracts.stripe import HANDLED_EVENT_TYPES
 from reservation.adapters.money_reads import MoneyReads

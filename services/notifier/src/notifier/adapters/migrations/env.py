@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
-from backbone.db.migrations import run_migrations_online
+from backbone.db import run_migrations_online
 from notifier.adapters import tables
 
 run_migrations_online(

@@ -1,6 +1,6 @@
 """What this process waits for right now: stalled consumers and relays, for /readyz and metrics.
 
-A consumer waiting out an outage (backbone.kafka.waiting) or a relay being restarted registers
+A consumer waiting out an outage (backbone.kafka.TransientWait) or a relay being restarted registers
 here; /readyz (backbone.web, backbone.metrics_server) answers 503 naming each, and the gauge
 `consumer_stalled_seconds{group,dependency}` is computed at scrape time, so it keeps growing
 while a handler sleeps between tries.

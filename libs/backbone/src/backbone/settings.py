@@ -83,7 +83,7 @@ class DatabaseSettings(BaseSettings):
 
 class RetrySettings(BaseSettings):
     """How a consumer retries a failing message before it dead-letters it, and how it waits out
-    an outage of a dependency (backbone.kafka.failures), which it never dead-letters."""
+    an outage of a dependency (backbone.kafka.classify), which it never dead-letters."""
 
     model_config = SettingsConfigDict(env_prefix="CONSUMER_", extra="ignore")
 

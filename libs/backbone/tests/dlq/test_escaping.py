@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from backbone.dlq.render import printable
+from backbone.dlq._render import printable
 from backbone.kafka import Message, PermanentError
 from backbone.settings import KafkaSettings
 from contracts import headers as h

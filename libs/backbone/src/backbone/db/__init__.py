@@ -18,30 +18,31 @@ from typing import TYPE_CHECKING
 from backbone.exports import lazy_exports
 
 if TYPE_CHECKING:
-    from backbone.db.columns import timestamp, utc_now
-    from backbone.db.engine import database_probe, make_engine, session_factory, sqlalchemy_url
-    from backbone.db.inbox import InboxEntry, claim, claim_many
-    from backbone.db.migrations import alembic_config, run_migrations_online, upgrade
-    from backbone.db.outbox import OutboxEntry, OutboxRecord, add_all, enqueue
-    from backbone.db.prune import INBOX, NOTIFICATIONS, SENT_OUTBOX, Pruner, PruneSettings
-    from backbone.db.relay import OutboxRelay
+    from backbone.db._columns import timestamp, utc_now
+    from backbone.db._engine import database_probe, make_engine, session_factory, sqlalchemy_url
+    from backbone.db._inbox import InboxEntry, claim, claim_many
+    from backbone.db._migrations import alembic_config, run_migrations_online, upgrade
+    from backbone.db._outbox import OutboxEntry, OutboxRecord, add_all, enqueue
+    from backbone.db._prune import INBOX, NOTIFICATIONS, SENT_OUTBOX, Pruner, PruneSettings
+    from backbone.db._relay import OutboxRelay
+    from backbone.db._supervision import OutboxMonitor, serve_until_signalled, supervise
+    from backbone.db._unit_of_work import AbstractUnitOfWork, SqlUnitOfWork
     from backbone.db.requeue import requeue_since
-    from backbone.db.supervision import OutboxMonitor, serve_until_signalled, supervise
-    from backbone.db.unit_of_work import AbstractUnitOfWork, SqlUnitOfWork
 
-# Each public name's module, imported on first use (see the docstring). No public name may be
-# a submodule's name: importing that submodule would set the package attribute to the module.
+# Each public name's module, imported on first use (see the docstring). The modules are private
+# but `requeue`, a command (`python -m backbone.db.requeue`). No public name may be a submodule's
+# name: importing that submodule would set the package attribute to the module.
 _MODULES = {
-    "columns": ("timestamp", "utc_now"),
-    "engine": ("database_probe", "make_engine", "session_factory", "sqlalchemy_url"),
-    "inbox": ("InboxEntry", "claim", "claim_many"),
-    "migrations": ("alembic_config", "run_migrations_online", "upgrade"),
-    "outbox": ("OutboxEntry", "OutboxRecord", "add_all", "enqueue"),
-    "prune": ("INBOX", "NOTIFICATIONS", "SENT_OUTBOX", "PruneSettings", "Pruner"),
-    "relay": ("OutboxRelay",),
+    "_columns": ("timestamp", "utc_now"),
+    "_engine": ("database_probe", "make_engine", "session_factory", "sqlalchemy_url"),
+    "_inbox": ("InboxEntry", "claim", "claim_many"),
+    "_migrations": ("alembic_config", "run_migrations_online", "upgrade"),
+    "_outbox": ("OutboxEntry", "OutboxRecord", "add_all", "enqueue"),
+    "_prune": ("INBOX", "NOTIFICATIONS", "SENT_OUTBOX", "PruneSettings", "Pruner"),
+    "_relay": ("OutboxRelay",),
     "requeue": ("requeue_since",),
-    "supervision": ("OutboxMonitor", "serve_until_signalled", "supervise"),
-    "unit_of_work": ("AbstractUnitOfWork", "SqlUnitOfWork"),
+    "_supervision": ("OutboxMonitor", "serve_until_signalled", "supervise"),
+    "_unit_of_work": ("AbstractUnitOfWork", "SqlUnitOfWork"),
 }
 
 __all__ = [

@@ -17,8 +17,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
-from backbone.db.engine import make_engine
-from backbone.db.outbox import OutboxEntry
+from backbone.db._engine import make_engine
+from backbone.db._outbox import OutboxEntry
 from backbone.dlq import TIME_HELP, DlqError, parse_time
 from backbone.logging import configure_logging, get_logger
 from backbone.settings import DatabaseSettings

@@ -18,22 +18,23 @@ from typing import TYPE_CHECKING
 from backbone.exports import lazy_exports
 
 if TYPE_CHECKING:
-    from backbone.dlq.audit import AuditTrail, read_trail
+    from backbone.dlq._audit import AuditTrail, read_trail
+    from backbone.dlq._errors import BAD_INPUT, BROKER_FAILED, BrokerError, DlqError
+    from backbone.dlq._reader import DeadLetter, DlqReader
+    from backbone.dlq._replay import ReplayInterrupted, ReplayStamp, replay_record, send_paced
+    from backbone.dlq._selection import TIME_HELP, Coordinate, OffsetRange, Selection, parse_time
     from backbone.dlq.cli import main
-    from backbone.dlq.errors import BAD_INPUT, BROKER_FAILED, BrokerError, DlqError
-    from backbone.dlq.reader import DeadLetter, DlqReader
-    from backbone.dlq.replay import ReplayInterrupted, ReplayStamp, replay_record, send_paced
-    from backbone.dlq.selection import TIME_HELP, Coordinate, OffsetRange, Selection, parse_time
 
-# Each public name's module, imported on first use (see the docstring). No public name may be
-# a submodule's name: importing that submodule would set the package attribute to the module.
+# Each public name's module, imported on first use (see the docstring). The modules are private
+# but `cli`, a command (the `dlq` console script). No public name may be a submodule's name:
+# importing that submodule would set the package attribute to the module.
 _MODULES = {
-    "audit": ("AuditTrail", "read_trail"),
+    "_audit": ("AuditTrail", "read_trail"),
     "cli": ("main",),
-    "errors": ("BAD_INPUT", "BROKER_FAILED", "BrokerError", "DlqError"),
-    "reader": ("DeadLetter", "DlqReader"),
-    "replay": ("ReplayInterrupted", "ReplayStamp", "replay_record", "send_paced"),
-    "selection": ("TIME_HELP", "Coordinate", "OffsetRange", "Selection", "parse_time"),
+    "_errors": ("BAD_INPUT", "BROKER_FAILED", "BrokerError", "DlqError"),
+    "_reader": ("DeadLetter", "DlqReader"),
+    "_replay": ("ReplayInterrupted", "ReplayStamp", "replay_record", "send_paced"),
+    "_selection": ("TIME_HELP", "Coordinate", "OffsetRange", "Selection", "parse_time"),
 }
 
 __all__ = [

@@ -15,16 +15,16 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
-from backbone.dlq.commands import (
+from backbone.dlq._commands import (
     Context,
     audit_command,
     list_command,
     show_command,
     topics_command,
 )
-from backbone.dlq.errors import BAD_INPUT, BROKER_FAILED, DlqError
-from backbone.dlq.render import printable
-from backbone.dlq.replay_command import replay_command
+from backbone.dlq._errors import BAD_INPUT, BROKER_FAILED, DlqError
+from backbone.dlq._render import printable
+from backbone.dlq._replay_command import replay_command
 from backbone.settings import KafkaSettings, LogSettings
 
 Command = Callable[[Context, argparse.Namespace], Coroutine[Any, Any, int]]

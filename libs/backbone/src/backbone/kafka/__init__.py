@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING
 from backbone.exports import lazy_exports
 
 if TYPE_CHECKING:
-    from backbone.kafka.admin import TopicSettings, ensure_topics
-    from backbone.kafka.deadletter import DeadLetterWriter, dead_letter_record
-    from backbone.kafka.depth import dead_letter_depth, update_dead_letter_gauge
-    from backbone.kafka.failures import (
+    from backbone.kafka._deadletter import DeadLetterWriter, dead_letter_record
+    from backbone.kafka._depth import dead_letter_depth, update_dead_letter_gauge
+    from backbone.kafka._failures import (
         Failure,
         Kind,
         PermanentError,
@@ -30,20 +29,22 @@ if TYPE_CHECKING:
         classify,
         register_transient,
     )
-    from backbone.kafka.message import BatchHandler, Headers, Message, encode_headers
-    from backbone.kafka.offsets import high_watermarks, partitions_of, read_between, reader
-    from backbone.kafka.processor import MessageProcessor
-    from backbone.kafka.producer import BrokerUnavailable, Delivered, OutgoingRecord, Producer
-    from backbone.kafka.retry import Outcome, handle_with_retries
-    from backbone.kafka.waiting import TransientWait, retry_transient
+    from backbone.kafka._message import BatchHandler, Headers, Message, encode_headers
+    from backbone.kafka._offsets import high_watermarks, partitions_of, read_between, reader
+    from backbone.kafka._processor import MessageProcessor
+    from backbone.kafka._producer import BrokerUnavailable, Delivered, OutgoingRecord, Producer
+    from backbone.kafka._retry import Outcome, handle_with_retries
+    from backbone.kafka._waiting import TransientWait, retry_transient
+    from backbone.kafka.admin import TopicSettings, ensure_topics
 
-# Each public name's module, imported on first use (see the docstring). No public name may be
-# a submodule's name: importing that submodule would set the package attribute to the module.
+# Each public name's module, imported on first use (see the docstring). The modules are private
+# but `admin`, a command (`python -m backbone.kafka.admin`). No public name may be a submodule's
+# name: importing that submodule would set the package attribute to the module.
 _MODULES = {
     "admin": ("TopicSettings", "ensure_topics"),
-    "deadletter": ("DeadLetterWriter", "dead_letter_record"),
-    "depth": ("dead_letter_depth", "update_dead_letter_gauge"),
-    "failures": (
+    "_deadletter": ("DeadLetterWriter", "dead_letter_record"),
+    "_depth": ("dead_letter_depth", "update_dead_letter_gauge"),
+    "_failures": (
         "Failure",
         "Kind",
         "PermanentError",
@@ -51,12 +52,12 @@ _MODULES = {
         "classify",
         "register_transient",
     ),
-    "message": ("BatchHandler", "Headers", "Message", "encode_headers"),
-    "offsets": ("high_watermarks", "partitions_of", "read_between", "reader"),
-    "processor": ("MessageProcessor",),
-    "producer": ("BrokerUnavailable", "Delivered", "OutgoingRecord", "Producer"),
-    "retry": ("Outcome", "handle_with_retries"),
-    "waiting": ("TransientWait", "retry_transient"),
+    "_message": ("BatchHandler", "Headers", "Message", "encode_headers"),
+    "_offsets": ("high_watermarks", "partitions_of", "read_between", "reader"),
+    "_processor": ("MessageProcessor",),
+    "_producer": ("BrokerUnavailable", "Delivered", "OutgoingRecord", "Producer"),
+    "_retry": ("Outcome", "handle_with_retries"),
+    "_waiting": ("TransientWait", "retry_transient"),
 }
 
 __all__ = [

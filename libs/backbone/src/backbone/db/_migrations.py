@@ -11,7 +11,7 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, pool
 
-from backbone.db.engine import sqlalchemy_url
+from backbone.db._engine import sqlalchemy_url
 
 
 def run_migrations_online(

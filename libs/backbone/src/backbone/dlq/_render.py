@@ -15,7 +15,7 @@ from rich.json import JSON
 from rich.table import Table
 from rich.text import Text
 
-from backbone.dlq.reader import DeadLetter
+from backbone.dlq._reader import DeadLetter
 from contracts.deadletter import DlqReplayAuditV1
 
 TABLE_ERROR_CHARS = 80

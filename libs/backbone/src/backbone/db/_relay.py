@@ -13,7 +13,7 @@ nothing changes; at rest each relay polls twice a second instead of twenty times
 idle cost), and the first fact after a quiet spell waits at most `idle_max_interval_s`. A writer
 in the same process may call `wake()` after its commit to cut the pause short.
 
-Outages are waited out: a PostgreSQL or broker failure (backbone.kafka.failures) drops the lock
+Outages are waited out: a PostgreSQL or broker failure (backbone.kafka.classify) drops the lock
 and its connection, backs off (capped, with jitter, logged per step) and starts over, lock and
 reconciliation included. Rows are read and marked on the connection that holds the lock, so a
 database restart, which releases the lock, cannot go unnoticed while a second relay takes over.
@@ -32,9 +32,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col
 
-from backbone.db.engine import session_factory
-from backbone.db.outbox import OutboxEntry
-from backbone.db.prune import SENT_OUTBOX, Pruner, PruneSettings
+from backbone.db._engine import session_factory
+from backbone.db._outbox import OutboxEntry
+from backbone.db._prune import SENT_OUTBOX, Pruner, PruneSettings
 from backbone.kafka import (
     OutgoingRecord,
     Producer,

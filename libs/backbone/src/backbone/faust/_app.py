@@ -34,7 +34,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from backbone.faust.watch import DEFAULT_INTERVAL_S, watch_consumer
+from backbone.faust._watch import DEFAULT_INTERVAL_S, watch_consumer
 from backbone.kafka import BatchHandler, DeadLetterWriter, Message, MessageProcessor, Producer
 from backbone.logging import faust_logging_config
 from backbone.settings import KafkaSettings, RetrySettings
@@ -146,7 +146,7 @@ def resilient_agent(
     and the dead-letter topic (MessageProcessor.process_batch), so `handler` runs a batch as one
     transaction and must be idempotent per message. `dead_letters` replaces the default writer.
     Lag per partition is set after every batch and, with the dead-letter topic's depth,
-    refreshed every `watch_interval_s` (backbone.faust.watch).
+    refreshed every `watch_interval_s` (`watch_consumer`).
     """
     if batch_max_size < 1:
         raise ValueError("batch_max_size must be at least 1")

@@ -9,7 +9,7 @@ from sqlalchemy import Column, String, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from backbone.db.columns import timestamp, utc_now
+from backbone.db._columns import timestamp, utc_now
 
 
 class InboxEntry(SQLModel, table=True):

@@ -1,6 +1,6 @@
 """Keeps an outbox relay running, and measures the backlog it leaves behind.
 
-The relay waits out outages itself (backbone.db.relay); this restarts it if it dies anyway (a
+The relay waits out outages itself (OutboxRelay); this restarts it if it dies anyway (a
 bug, a failure no one classified), with a growing pause, a log line and `relay` in readiness
 meanwhile. The backlog is measured by a task of its own, so a stopped or crash-looping relay
 shows as a growing `outbox_oldest_unsent_age_seconds` rather than as silence.
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backbone.db.relay import OutboxRelay
+from backbone.db._relay import OutboxRelay
 from backbone.kafka import Producer
 from backbone.logging import get_logger
 from backbone.metrics import OUTBOX_OLDEST_AGE, OUTBOX_UNSENT, RELAY_RESTARTS

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from backbone.kafka.failures import Failure, Kind
-from backbone.kafka.message import Message
-from backbone.kafka.producer import BrokerUnavailable, OutgoingRecord, Producer
-from backbone.kafka.waiting import TransientWait
+from backbone.kafka._failures import Failure, Kind
+from backbone.kafka._message import Message
+from backbone.kafka._producer import BrokerUnavailable, OutgoingRecord, Producer
+from backbone.kafka._waiting import TransientWait
 from backbone.logging import get_logger
 from backbone.settings import RetrySettings
 from contracts.deadletter import DeadLetterHeadersV1, without_dead_letter_headers

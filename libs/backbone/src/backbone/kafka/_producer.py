@@ -11,7 +11,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from backbone.kafka.message import Headers
+from backbone.kafka._message import Headers
 from backbone.logging import get_logger
 from backbone.settings import KafkaSettings
 

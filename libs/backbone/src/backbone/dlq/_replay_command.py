@@ -14,13 +14,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.prompt import Confirm
 from rich.text import Text
 
-from backbone.dlq import render
-from backbone.dlq.audit import AuditTrail, compress, publish, read_trail
-from backbone.dlq.commands import Context, select, selection_from
-from backbone.dlq.errors import BrokerError, DlqError
-from backbone.dlq.reader import DeadLetter, DlqReader
-from backbone.dlq.replay import ReplayInterrupted, ReplayStamp, replay_record, send_paced
-from backbone.dlq.selection import Selection, parse_rate
+from backbone.dlq import _render as render
+from backbone.dlq._audit import AuditTrail, compress, publish, read_trail
+from backbone.dlq._commands import Context, select, selection_from
+from backbone.dlq._errors import BrokerError, DlqError
+from backbone.dlq._reader import DeadLetter, DlqReader
+from backbone.dlq._replay import ReplayInterrupted, ReplayStamp, replay_record, send_paced
+from backbone.dlq._selection import Selection, parse_rate
 from backbone.kafka import Producer
 from contracts.deadletter import DlqReplayAuditV1
 from contracts.topics import retry_topic

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from backbone.dlq.reader import DeadLetter
+from backbone.dlq._reader import DeadLetter
 from backbone.kafka import BrokerUnavailable, OutgoingRecord, Producer
 from contracts import headers as h
 from contracts.deadletter import without_dead_letter_headers

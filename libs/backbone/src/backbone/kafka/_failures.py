@@ -25,7 +25,8 @@ class PermanentError(Exception):
 
 
 # Dead letters name the error class by its module path (`dlq inspect --error` and saved operator
-# queries know this one as backbone.kafka.retry.PermanentError, where it was first defined).
+# queries know this one as backbone.kafka.retry.PermanentError, where it was first defined): a
+# name on the wire, kept although the modules are now private (`from backbone.kafka import ...`).
 PermanentError.__module__ = "backbone.kafka.retry"
 
 
@@ -110,7 +111,7 @@ def _database(exc: BaseException) -> str | None:
 
 def _broker(exc: BaseException) -> str | None:
     names = _names(exc)
-    if "backbone.kafka.producer.BrokerUnavailable" in names:
+    if "backbone.kafka._producer.BrokerUnavailable" in names:
         return "broker"
     if "aiokafka.errors.KafkaError" in names:
         retriable = getattr(exc, "retriable", False)

@@ -12,8 +12,8 @@ from types import TracebackType
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from backbone.dlq.errors import BrokerError, DlqError
-from backbone.dlq.selection import Coordinate
+from backbone.dlq._errors import BrokerError, DlqError
+from backbone.dlq._selection import Coordinate
 from backbone.kafka import Message, high_watermarks, partitions_of, read_between, reader
 from backbone.settings import KafkaSettings
 from contracts import headers as h

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from backbone.kafka.message import Message
+from backbone.kafka._message import Message
 from backbone.settings import KafkaSettings
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from backbone.db.columns import timestamp, utc_now
+from backbone.db._columns import timestamp, utc_now
 
 
 class OutboxEntry(SQLModel, table=True):

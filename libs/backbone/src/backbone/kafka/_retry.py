@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from backbone.kafka.failures import Kind, PermanentError, TransientError, classify
-from backbone.kafka.message import BatchHandler, Message
-from backbone.kafka.waiting import TransientWait
+from backbone.kafka._failures import Kind, PermanentError, TransientError, classify
+from backbone.kafka._message import BatchHandler, Message
+from backbone.kafka._waiting import TransientWait
 from backbone.logging import get_logger
 from backbone.settings import RetrySettings
 
@@ -39,7 +39,7 @@ async def handle_with_retries(
     handler: BatchHandler, message: Message, settings: RetrySettings, *, owner: str = "consumer"
 ) -> Outcome:
     """Call `handler` with `message` alone (a batch of one) until it succeeds or fails for good
-    (backbone.kafka.failures).
+    (backbone.kafka.classify).
 
     A transient failure is waited out for as long as it lasts and does not count against
     `max_attempts`; a permanent one ends at once; any other gets `max_attempts` tries. So a

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backbone import metrics
-from backbone.kafka.offsets import high_watermarks, partitions_of, reader
+from backbone.kafka._offsets import high_watermarks, partitions_of, reader
 from backbone.settings import KafkaSettings
 from contracts.topics import dlq_topic
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
-from backbone.dlq.errors import DlqError
+from backbone.dlq._errors import DlqError
 
 COORDINATE_PATTERN = re.compile(r"^\s*(?:(\d+)\s*:\s*)?(\d+)\s*$")
 RANGE_PATTERN = re.compile(r"^\s*(?:(\d+)\s*:\s*)?(\d+)\s*-\s*(\d+)\s*$")

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from backbone.dlq.errors import BrokerError
-from backbone.dlq.reader import DlqReader
-from backbone.dlq.selection import COORDINATE_PATTERN, RANGE_PATTERN, Coordinate, OffsetRange
+from backbone.dlq._errors import BrokerError
+from backbone.dlq._reader import DlqReader
+from backbone.dlq._selection import COORDINATE_PATTERN, RANGE_PATTERN, Coordinate, OffsetRange
 from backbone.kafka import BrokerUnavailable, Message, Producer
 from contracts import headers as h
 from contracts.deadletter import DlqReplayAuditV1

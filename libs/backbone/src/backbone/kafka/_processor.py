@@ -7,11 +7,11 @@ import time
 from collections.abc import Sequence
 
 from backbone import metrics
-from backbone.kafka.deadletter import DeadLetterWriter
-from backbone.kafka.failures import classify
-from backbone.kafka.message import BatchHandler, Message
-from backbone.kafka.retry import handle_with_retries
-from backbone.kafka.waiting import TransientWait
+from backbone.kafka._deadletter import DeadLetterWriter
+from backbone.kafka._failures import classify
+from backbone.kafka._message import BatchHandler, Message
+from backbone.kafka._retry import handle_with_retries
+from backbone.kafka._waiting import TransientWait
 from backbone.logging import bound_ids, get_logger
 from backbone.settings import RetrySettings
 from contracts import headers as h
@@ -47,7 +47,7 @@ class MessageProcessor:
 
         So one bad message costs a few tries of ever smaller batches, not the batch's speed; the
         handler must be idempotent per message (an inbox), since a failed try is done again.
-        An outage (a transient failure, backbone.kafka.failures) does not split the batch: the
+        An outage (a transient failure, backbone.kafka.classify) does not split the batch: the
         whole batch is tried again, in order, until the dependency is back.
         """
         if len(messages) < 2:

@@ -11,11 +11,11 @@ from typing import BinaryIO
 from aiokafka import TopicPartition
 from rich.console import Console
 
-from backbone.dlq import render
-from backbone.dlq.audit import read_trail
-from backbone.dlq.errors import DlqError
-from backbone.dlq.reader import Bounds, DeadLetter, DlqReader
-from backbone.dlq.selection import (
+from backbone.dlq import _render as render
+from backbone.dlq._audit import read_trail
+from backbone.dlq._errors import DlqError
+from backbone.dlq._reader import Bounds, DeadLetter, DlqReader
+from backbone.dlq._selection import (
     Coordinate,
     OffsetRange,
     Selection,

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from backbone.kafka.failures import Failure, classify
+from backbone.kafka._failures import Failure, classify
 from backbone.logging import get_logger
 from backbone.readiness import STALLS
 from backbone.settings import RetrySettings
@@ -102,7 +102,7 @@ async def retry_transient(
     settings: RetrySettings | None = None,
     give_up_after_s: float | None = None,
 ) -> T:
-    """`await call()`, again after each transient failure (backbone.kafka.failures) with the
+    """`await call()`, again after each transient failure (backbone.kafka.classify) with the
     same backoff as a consumer, until it succeeds; any other failure is raised at once, and so
     is a transient one once `give_up_after_s` have passed (a one-shot command must end)."""
     wait: TransientWait | None = None

@@ -1,6 +1,6 @@
 """The unit of work the checkout use cases are written against: one transaction, one repository.
 
-The convention is backbone's (`backbone.db.unit_of_work`): `async with uow:` opens a
+The convention is backbone's (`backbone.db.AbstractUnitOfWork`): `async with uow:` opens a
 transaction, `await uow.commit()` keeps it, leaving the block without it rolls back. A recorded
 session and its outbox row commit together. The PostgreSQL one is
 `checkout.adapters.unit_of_work.SqlCheckoutUnitOfWork`; the unit tests drive a fake.

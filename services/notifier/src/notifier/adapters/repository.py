@@ -81,7 +81,7 @@ class SqlNotificationRepository(NotificationRepository):
         if found:
             resent = await self._session.execute(_RECLAIM, {"event_ids": found})
             claims |= dict.fromkeys((str(e) for e in resent.scalars()), Claim.RESEND)
-            # Only settled rows past the retention are deleted (backbone.db.prune): one found
+            # Only settled rows past the retention are deleted (backbone.db.Pruner): one found
             # here that is neither new nor `sending` is `sent` or `failed`.
             claims |= {event_id: Claim.DONE for event_id in found if event_id not in claims}
         return claims

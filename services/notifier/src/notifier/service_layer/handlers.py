@@ -63,7 +63,7 @@ class NotifyHandler:
     (an SMTP outage, or our configuration), no lane starts another, what was sent is settled
     first, then the batch raises. An outage is waited out:
     the processor tries the whole batch again, in order, until the server is back
-    (backbone.kafka.failures); any other failure is tried again in halves, down to single facts,
+    (backbone.kafka.classify); any other failure is tried again in halves, down to single facts,
     with bounded retries and the dead-letter topic. Every e-mail already accepted is `sent` by
     then, so no retry sends it again. A refusal for good (5xx) is recorded `failed` and counted
     (notifier_notifications_total{outcome="failed"}).

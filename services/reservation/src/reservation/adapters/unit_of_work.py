@@ -2,8 +2,8 @@
 outbox rows (the use cases see it as service_layer.ports.ReservationUnitOfWork; bootstrap builds
 it).
 
-The shared convention (backbone.db.unit_of_work): `async with uow:` opens the transaction, `await
-uow.commit()` keeps it, leaving the block without it rolls everything back.
+The shared convention (backbone.db.AbstractUnitOfWork): `async with uow:` opens the transaction,
+`await uow.commit()` keeps it, leaving the block without it rolls everything back.
 """
 
 from __future__ import annotations

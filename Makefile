@@ -75,12 +75,18 @@ token: setup ## Print a development bearer token: make token USER=<id> EMAIL=<ad
 # minute; only then the rest, on real PostgreSQL, a real broker, real processes and real HTTP.
 # Exit status 5 (nothing collected) is not a failure: PYTEST_ARGS may name one tier's tests only.
 UNIT := not integration and not e2e and not slow
+# The rest is mostly waiting (outages held for 30 s, group joins, stacks starting), so it runs in
+# TEST_WORKERS pytest-xdist processes, one test file per worker at a time: each worker starts its
+# own embedded PostgreSQL and broker (or containers). A broker from the environment is shared by
+# every worker, and the end-to-end stacks use the contract topic names, so then one process only.
+TEST_WORKERS ?= $(if $(KAFKA_BOOTSTRAP_SERVERS),0,3)
+REST := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: test
 test: setup ## Lint, typecheck, the unit tier, then every test on real PostgreSQL, broker and HTTP
 	@$(MAKE) --no-print-directory lint typecheck
 	$(RUN) pytest -m "$(UNIT)" $(PYTEST_ARGS) || [ $$? -eq 5 ]
-	$(RUN) pytest -m "not ($(UNIT))" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(RUN) pytest -m "not ($(UNIT))" $(REST) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 .PHONY: test-unit
 test-unit: setup ## Run the fast tests that need no infrastructure (about 40 s)

@@ -19,7 +19,7 @@ from reservation.adapters.tables import ReservationRow
 from reservation.domain.model import LIVE_STATUSES, SWEEPABLE_STATUSES, Slot, StudioService
 from reservation.domain.payments import Attempt
 from reservation.service_layer.errors import ReferenceTaken, SlotTaken
-from reservation.service_layer.unit_of_work import UnitOfWork
+from reservation.service_layer.ports import ReservationUnitOfWork
 
 
 @dataclass
@@ -185,6 +185,6 @@ def _check_constraints(new: ReservationRow, others: Iterable[ReservationRow], sl
             raise SlotTaken(slot.describe())
 
 
-def as_uow(fake: FakeUnitOfWork) -> UnitOfWork:
+def as_uow(fake: FakeUnitOfWork) -> ReservationUnitOfWork:
     """The fake where a use case's signature names the real unit of work."""
-    return cast(UnitOfWork, fake)
+    return cast(ReservationUnitOfWork, fake)

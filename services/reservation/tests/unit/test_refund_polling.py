@@ -13,11 +13,10 @@ from backbone.kafka import Message
 from contracts import headers as h
 from contracts.topics import STRIPE_EVENTS
 from reservation.adapters import records
-from reservation.adapters.refund_store import Claimed
-from reservation.adapters.stripe_gateway import RefundRetryableError
 from reservation.service_layer import refund_executor
 from reservation.service_layer.observers import NullObserver
 from reservation.service_layer.payments import Signal, Unhandled
+from reservation.service_layer.ports import Claimed, RefundRetryableError
 from reservation.service_layer.refund_executor import RefundExecutor
 
 

@@ -4,7 +4,6 @@ transaction. They return plain values, so the service layer never sees a table."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select
@@ -15,22 +14,14 @@ from backbone.db import InboxEntry
 from reservation.adapters.tables import OrderRow, PaymentAttemptRow, ReservationRow
 from reservation.domain.model import Status
 from reservation.domain.payments import Stage
+from reservation.service_layer.ports import ReservationState
 
 # Stripe's longest Checkout Session: the deadline of a session whose expires_at we never learnt.
 STRIPE_MAX_SESSION = timedelta(hours=24)
 
 
-@dataclass(frozen=True)
-class ReservationState:
-    """Where a reservation stands, as reconciliation compares it with Stripe."""
-
-    id: str
-    status: str
-    payment_intent_id: str | None
-
-
 class MoneyReads:
-    """The queries, on the caller's session."""
+    """The queries, on the caller's session (service_layer.ports.MoneyReads)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

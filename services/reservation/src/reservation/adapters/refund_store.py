@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, text, update
@@ -13,6 +12,7 @@ from sqlmodel import col
 
 from reservation.adapters.tables import RefundRow
 from reservation.domain.refunds import RefundStatus
+from reservation.service_layer.ports import Claimed
 
 # One statement for any number of payments, locked in the order of their lock keys (the hashes
 # themselves, so two payments whose keys collide still lock in one order everywhere).
@@ -29,20 +29,6 @@ _CLAIM = text(
     " WHERE status = 'requested' AND next_attempt_at <= now() ORDER BY next_attempt_at"
     " LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING key"
 )
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A refund request the executor now carries out (no lock held meanwhile)."""
-
-    key: str
-    origin: str  # ours: create the refund; lookup: read the charge's refunds
-    payment_intent_id: str
-    amount: int
-    reason: str
-    attempts: int
-    correlation_id: str | None
-    charge_id: str | None = None
 
 
 class RefundStore:

@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 import stripe
 
+from reservation.service_layer.ports import (
+    PaymentGatewayError,
+    Refund,
+    RefundRefusedError,
+    RefundRetryableError,
+)
 from reservation.settings import StripeSettings
-
-
-@dataclass(frozen=True)
-class Refund:
-    """A refund Stripe created (or replayed for the same idempotency key)."""
-
-    id: str
-    amount: int
-    currency: str
-    status: str | None = None
-
-
-class PaymentGatewayError(RuntimeError):
-    """Stripe did not answer as hoped."""
-
-
-class RefundRetryableError(PaymentGatewayError):
-    """Stripe unavailable (5xx, 429, a concurrent request, timeout, connection, credentials):
-    try again later with the same idempotency key."""
-
-
-class RefundRefusedError(PaymentGatewayError):
-    """Stripe refused the refund for good (already refunded, disputed, invalid): an operator's
-    case, not a retry's."""
 
 
 def is_retryable(exc: stripe.StripeError) -> bool:

@@ -16,6 +16,7 @@ from backbone.db import SqlUnitOfWork, claim_many
 from reservation.adapters.disputes import DisputeRepository
 from reservation.adapters.facts import FactWriter
 from reservation.adapters.metrics import PrometheusObserver
+from reservation.adapters.money_reads import MoneyReads
 from reservation.adapters.orders import OrderRepository
 from reservation.adapters.provenance import CheckoutRecords
 from reservation.adapters.quota_store import QuotaStore
@@ -38,6 +39,7 @@ class UnitOfWork(SqlUnitOfWork, ReservationUnitOfWork):
     checkout: CheckoutRecords
     facts: FactWriter
     quotas: QuotaStore
+    reads: MoneyReads
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class UnitOfWork(SqlUnitOfWork, ReservationUnitOfWork):
         self.checkout = CheckoutRecords(session)
         self.facts = FactWriter(session, self._correlation_id)
         self.quotas = QuotaStore(session)
+        self.reads = MoneyReads(session)
 
     async def _stage(self) -> None:
         await self.publish()

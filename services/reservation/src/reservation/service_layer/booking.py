@@ -24,18 +24,17 @@ from reservation.service_layer.errors import (
     ReferenceTaken,
     ReservationNotFound,
 )
-from reservation.service_layer.ports import ReservationRecord
-from reservation.service_layer.unit_of_work import UnitOfWork
+from reservation.service_layer.ports import ReservationRecord, ReservationUnitOfWork
 
 
-async def catalog(uow: UnitOfWork) -> list[StudioService]:
+async def catalog(uow: ReservationUnitOfWork) -> list[StudioService]:
     """The bookable services."""
     async with uow:
         return await uow.repo.services()
 
 
 async def book(
-    uow: UnitOfWork,
+    uow: ReservationUnitOfWork,
     *,
     user_id: str,
     user_email: str,
@@ -92,7 +91,7 @@ async def book(
     raise RuntimeError("could not allocate a booking reference")
 
 
-async def get(uow: UnitOfWork, user_id: str, reservation_id: str) -> ReservationRecord:
+async def get(uow: ReservationUnitOfWork, user_id: str, reservation_id: str) -> ReservationRecord:
     """The caller's reservation; another user's is not found."""
     async with uow:
         row = await uow.repo.get(reservation_id)
@@ -102,7 +101,7 @@ async def get(uow: UnitOfWork, user_id: str, reservation_id: str) -> Reservation
 
 
 async def list_for(
-    uow: UnitOfWork, user_id: str, status: str | None = None
+    uow: ReservationUnitOfWork, user_id: str, status: str | None = None
 ) -> list[ReservationRecord]:
     """The caller's reservations."""
     async with uow:
@@ -110,7 +109,7 @@ async def list_for(
 
 
 async def cancel(
-    uow: UnitOfWork, user_id: str, reservation_id: str, now: datetime
+    uow: ReservationUnitOfWork, user_id: str, reservation_id: str, now: datetime
 ) -> ReservationRecord:
     """Cancel an unpaid reservation with no payment in flight; its slot is free at once."""
     async with uow:
@@ -128,7 +127,7 @@ async def cancel(
 
 
 async def payable(
-    uow: UnitOfWork, user_id: str, reservation_ids: Sequence[str], now: datetime
+    uow: ReservationUnitOfWork, user_id: str, reservation_ids: Sequence[str], now: datetime
 ) -> list[ReservationRecord]:
     """The caller's reservations if every one can be paid now; else the first offending id."""
     if not reservation_ids:
@@ -147,7 +146,7 @@ async def payable(
     return list(rows.values())
 
 
-async def _checkout_open(uow: UnitOfWork, row: ReservationRecord) -> bool:
+async def _checkout_open(uow: ReservationUnitOfWork, row: ReservationRecord) -> bool:
     """Processing only because a checkout page is open (nothing paid yet): a new session may
     replace it, as the newest session speaks for the reservation."""
     if row.status != Status.PROCESSING:

@@ -25,11 +25,10 @@ from typing import Any, Protocol
 from backbone.logging import bound_ids, get_logger
 from contracts import stripe as s
 from contracts.stripe import StripeEvent
-from reservation.adapters.money_reads import MoneyReads
 from reservation.service_layer.messages import session_signal
 from reservation.service_layer.observers import OverdueObserver
 from reservation.service_layer.payments import PaymentService
-from reservation.service_layer.unit_of_work import UnitOfWork
+from reservation.service_layer.ports import ReservationUnitOfWork
 
 log = get_logger(__name__)
 
@@ -70,7 +69,7 @@ def synthetic_event(session: dict[str, Any], *, prefix: str, now: int) -> Stripe
 class OverdueSessions:
     """Finds overdue processing reservations and resolves their sessions through Stripe."""
 
-    uow: Callable[[], UnitOfWork]
+    uow: Callable[[], ReservationUnitOfWork]
     stripe: SessionLookup
     payments: PaymentService
     grace: timedelta
@@ -81,9 +80,7 @@ class OverdueSessions:
     async def overdue_session_ids(self) -> list[str]:
         """Sessions whose page should have closed a grace ago, their reservation still waiting."""
         async with self.uow() as uow:
-            return await MoneyReads(uow.session).overdue_session_ids(
-                self.clock() - self.grace, self.batch_size
-            )
+            return await uow.reads.overdue_session_ids(self.clock() - self.grace, self.batch_size)
 
     async def resolve(self, session_id: str) -> str:
         """Look one session up at Stripe and apply what it says; the outcome, for metrics."""

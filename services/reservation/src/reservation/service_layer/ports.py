@@ -1,27 +1,31 @@
-"""Ports the service layer needs from outside it: the unit of work with its repositories, and
-what it tells the metrics (an observer).
+"""Ports the service layer needs from outside it: the unit of work with its repositories, what
+it tells the metrics (an observer), and the values and errors of Stripe's refunds as the use
+cases see them.
 
 Use cases are written against `ReservationUnitOfWork`: adapters.unit_of_work is the
 PostgreSQL implementation, tests/unit/fakes.py the in-memory one. They count what they did
 through `PaymentObserver`: `adapters.metrics.PrometheusObserver` is the Prometheus
 implementation that `bootstrap` wires in, `NullPaymentObserver` counts nothing. No use case
-imports a metric or a table.
+imports a metric, a table or an adapter (the layer contract in pyproject.toml).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from backbone.db import AbstractUnitOfWork
 from backbone.logging import get_logger
 from contracts.reservation import FactBase
 from reservation.domain.disputes import DisputeStage
 from reservation.domain.events import Event, OrderFlagged, RefundRequested
+from reservation.domain.model import Slot, StudioService
 from reservation.domain.orders import Order, OrderDraft
+from reservation.domain.payments import Attempt
 from reservation.domain.refunds import RefundStatus
 from reservation.domain.reservation import Reservation
 
@@ -133,6 +137,37 @@ class Reservations(Protocol):
     async def slot_free(self, reservation: Reservation) -> bool:
         """Whether no live reservation holds any of its slot."""
 
+    # The booking use cases and the sweep read and change stored records, not aggregates.
+
+    async def services(self) -> list[StudioService]:
+        """The bookable services."""
+
+    async def service(self, service_id: str) -> StudioService | None:
+        """One bookable service, None if unknown or retired."""
+
+    async def insert(self, *, slot: Slot, now: datetime, **fields: Any) -> ReservationRecord:
+        """A new reservation on `slot`: SlotTaken if the slot is held, ReferenceTaken if its
+        reference is in use (the transaction is then spent)."""
+
+    async def get(
+        self, reservation_id: str, *, for_update: bool = False
+    ) -> ReservationRecord | None:
+        """One reservation, row-locked when asked."""
+
+    async def for_user(
+        self, user_id: str, status: str | None = None
+    ) -> Sequence[ReservationRecord]:
+        """A user's reservations, soonest slot first."""
+
+    async def stale_holds_on(self, slot: Slot, now: datetime) -> Sequence[ReservationRecord]:
+        """Holds on this slot that have run out but are not yet expired, locked."""
+
+    async def due_holds(self, now: datetime, limit: int) -> Sequence[ReservationRecord]:
+        """Holds run out by `now`, locked (rows another transaction holds are skipped)."""
+
+    async def attempts(self, reservation_id: str) -> list[Attempt]:
+        """Every payment attempt of a reservation recorded so far."""
+
 
 class Orders(Protocol):
     """Beats order aggregates, locked and kept for the transaction."""
@@ -164,7 +199,46 @@ class RefundRecord(Protocol):
     session_id: str | None
     correlation_id: str | None
     applied_at: datetime | None
+    last_error: str | None
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A refund request the executor now carries out (no lock held meanwhile)."""
+
+    key: str
+    origin: str  # ours: create the refund; lookup: read the charge's refunds
+    payment_intent_id: str
+    amount: int
+    reason: str
+    attempts: int
+    correlation_id: str | None
+    charge_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Refund:
+    """A refund Stripe created (or replayed for the same idempotency key)."""
+
+    id: str
+    amount: int
+    currency: str
+    status: str | None = None
+
+
+class PaymentGatewayError(RuntimeError):
+    """Stripe did not answer as hoped."""
+
+
+class RefundRetryableError(PaymentGatewayError):
+    """Stripe unavailable (5xx, 429, a concurrent request, timeout, connection, credentials):
+    try again later with the same idempotency key."""
+
+
+class RefundRefusedError(PaymentGatewayError):
+    """Stripe refused the refund for good (already refunded, disputed, invalid): an operator's
+    case, not a retry's."""
 
 
 class Refunds(Protocol):
@@ -220,6 +294,16 @@ class Refunds(Protocol):
         self, payment_intent_id: str, origins: tuple[str, ...] = ("stripe",)
     ) -> Sequence[RefundRecord]:
         """A payment's refunds of these origins, oldest first."""
+
+    async def claim_due(self, limit: int, lease_s: float) -> list[Claimed]:
+        """Requests due now, their next attempt pushed past the lease (commit before calling
+        Stripe: no row stays locked meanwhile)."""
+
+    async def retry_later(self, key: str, at: datetime, error: str) -> None:
+        """A transient failure: the next attempt is not before `at`."""
+
+    async def waiting(self) -> tuple[int, float]:
+        """How many requests wait for Stripe, and the age in seconds of the oldest."""
 
 
 class Disputes(Protocol):
@@ -285,6 +369,52 @@ class Facts(Protocol):
     def record(self, event: Event) -> None:
         """Write the contract fact of a domain event, if it has one."""
 
+    def expired(self, row: ReservationRecord) -> None:
+        """The hold of a stored reservation ran out unpaid (the sweep and the booking API)."""
+
+
+class Quotas(Protocol):
+    """A user's holds and bookings, for the booking quotas."""
+
+    async def lock_user(self, user_id: str) -> None:
+        """Serialise this user's bookings until the transaction ends."""
+
+    async def live_hold_expiries(
+        self, user_id: str, holding: Collection[str], now: datetime
+    ) -> list[datetime]:
+        """When each of the user's holds in these statuses that still lasts runs out, soonest
+        first."""
+
+    async def bookings_since(self, user_id: str, since: datetime) -> tuple[int, datetime | None]:
+        """How many reservations the user made after `since`, and when the oldest was."""
+
+
+@dataclass(frozen=True)
+class ReservationState:
+    """Where a reservation stands, as reconciliation compares it with Stripe."""
+
+    id: str
+    status: str
+    payment_intent_id: str | None
+
+
+class MoneyReads(Protocol):
+    """Read-only queries of the money jobs (overdue look-ups, reconciliation)."""
+
+    async def overdue_session_ids(self, closed_before: datetime, limit: int) -> list[str]:
+        """Sessions whose page closed before `closed_before`, their reservations still waiting."""
+
+    async def applied(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        """Which of these events `consumer` has applied."""
+
+    async def reservation_states(
+        self, reservation_ids: Sequence[str], payment_intent_ids: Sequence[str]
+    ) -> list[ReservationState]:
+        """The reservations with these ids or paid by these payment intents."""
+
+    async def order_statuses(self, session_ids: Sequence[str]) -> dict[str, str]:
+        """The status of the beat order of each of these sessions."""
+
 
 class ReservationUnitOfWork(AbstractUnitOfWork):
     """One transaction of the reservation service, and what the use cases reach through it."""
@@ -295,6 +425,8 @@ class ReservationUnitOfWork(AbstractUnitOfWork):
     disputes: Disputes
     checkout: CheckoutRecords
     facts: Facts
+    quotas: Quotas
+    reads: MoneyReads
     observer: PaymentObserver
 
     @abc.abstractmethod

@@ -2,9 +2,9 @@
 
 Without them one account could hold the whole calendar, or book and cancel in a loop and have
 hold-expiry e-mails sent to any address it types. Counts come from the reservations table itself
-(no in-process counters; the queries are adapters.quota_store's, `uow.quotas`), so every API
-worker applies the same limits; a transaction-scoped advisory lock per user makes the count and
-the insert one step.
+(no in-process counters; the queries are `uow.quotas`, adapters.quota_store on PostgreSQL), so
+every API worker applies the same limits; a transaction-scoped advisory lock per user makes the
+count and the insert one step.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from reservation.domain.model import BookingError, Status
-from reservation.service_layer.unit_of_work import UnitOfWork
+from reservation.service_layer.ports import ReservationUnitOfWork
 
 # Unpaid holds that keep a slot from others: pending, a checkout page open, a failed attempt.
 HOLDING: frozenset[str] = frozenset({Status.PENDING, Status.PROCESSING, Status.FAILED})
@@ -59,7 +59,9 @@ def check_start(starts_at: datetime, now: datetime, limits: BookingLimits) -> No
         )
 
 
-async def enforce(uow: UnitOfWork, user_id: str, now: datetime, limits: BookingLimits) -> None:
+async def enforce(
+    uow: ReservationUnitOfWork, user_id: str, now: datetime, limits: BookingLimits
+) -> None:
     """Inside the booking's transaction: QuotaExceeded when a new hold would pass a limit."""
     quotas = uow.quotas
     # Serialises this user's bookings until commit: two at once cannot both pass the count.

@@ -19,10 +19,9 @@ from pydantic import ValidationError
 from backbone.kafka import retry_transient
 from contracts.checkout import ReservationCheckoutMetadata
 from contracts.stripe import HANDLED_EVENT_TYPES
-from reservation.adapters.money_reads import MoneyReads
 from reservation.domain.model import SETTLED_STATUSES
 from reservation.domain.orders import OrderStatus
-from reservation.service_layer.unit_of_work import UnitOfWork
+from reservation.service_layer.ports import ReservationUnitOfWork
 
 # How long a listing keeps retrying through a Stripe outage before the command gives up.
 STRIPE_PATIENCE_S = 300.0
@@ -66,7 +65,9 @@ def _reservation_ids(obj: dict[str, Any]) -> tuple[str, ...]:
     return tuple(metadata.reservation_ids)
 
 
-async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: int) -> Report:
+async def compare(
+    uow: ReservationUnitOfWork, stripe: StripeListing, consumer: str, since: int
+) -> Report:
     """Find the mismatches over the window starting at `since` (Unix seconds)."""
     # Stripe's 5xx, 429 and timeouts are waited out (for a while: this is a one-shot command).
     events = await retry_transient(
@@ -80,7 +81,7 @@ async def compare(uow: UnitOfWork, stripe: StripeListing, consumer: str, since: 
         give_up_after_s=STRIPE_PATIENCE_S,
     )
     async with uow:
-        reads = MoneyReads(uow.session)
+        reads = uow.reads
         applied = await reads.applied(consumer, [e["id"] for e in events])
         wanted = {rid for s in sessions for rid in _reservation_ids(s)}
         wanted |= {rid for e in events for rid in _reservation_ids(e["data"]["object"])}

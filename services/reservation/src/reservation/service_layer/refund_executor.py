@@ -26,13 +26,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from backbone.logging import bound_ids, get_logger
-from reservation.adapters.refund_store import Claimed
-from reservation.adapters.stripe_gateway import Refund, RefundRefusedError, RefundRetryableError
 from reservation.domain.refunds import RefundStatus, retry_delay, stripe_status
 from reservation.service_layer.observers import RefundObserver
+from reservation.service_layer.ports import (
+    Claimed,
+    Refund,
+    RefundRefusedError,
+    RefundRetryableError,
+    ReservationUnitOfWork,
+)
 from reservation.service_layer.refund_lookup import record_lookup
 from reservation.service_layer.refunds import settle_ours
-from reservation.service_layer.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -51,7 +55,7 @@ class RefundGateway(Protocol):
 class RefundExecutor:
     """Carries out requested refunds; `run_once` is one round (the worker runs it on a timer)."""
 
-    uow: Callable[[str | None], UnitOfWork]
+    uow: Callable[[str | None], ReservationUnitOfWork]
     gateway: RefundGateway
     observer: RefundObserver
     batch_size: int = 10

@@ -32,13 +32,13 @@ from reservation.service_layer.messages import session_signal
 from reservation.service_layer.observers import ReconcileObserver
 from reservation.service_layer.overdue import synthetic_event
 from reservation.service_layer.payments import PaymentService
+from reservation.service_layer.ports import ReservationUnitOfWork
 from reservation.service_layer.reconcile import (
     Report,
     StripeListing,
     compare,
     new_run_id,
 )
-from reservation.service_layer.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -51,7 +51,7 @@ class ScheduledReconcile:
     """A reconciliation pass per tick, on the one worker that holds the lock."""
 
     engine: AsyncEngine
-    uow: Callable[[], UnitOfWork]
+    uow: Callable[[], ReservationUnitOfWork]
     stripe: StripeListing
     payments: PaymentService
     publish: Republish

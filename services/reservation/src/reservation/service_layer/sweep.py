@@ -7,13 +7,13 @@ from datetime import datetime
 
 from reservation.domain.model import Status
 from reservation.service_layer.observers import NullObserver, SweepObserver
-from reservation.service_layer.unit_of_work import UnitOfWork
+from reservation.service_layer.ports import ReservationUnitOfWork
 
 _UNOBSERVED = NullObserver()
 
 
 async def expire_due_holds(
-    uow: Callable[[], UnitOfWork],
+    uow: Callable[[], ReservationUnitOfWork],
     now: datetime,
     *,
     batch_size: int = 200,

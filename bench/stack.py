@@ -124,17 +124,35 @@ def target(reservation_db: str, data_dir: Path = Path(".data")) -> System:
     )
 
 
+MAIL_PAGE = 10_000
+
+
 def mail_received(mail_url: str, addresses: set[str]) -> dict[str, float]:
-    """recipient -> when the SMTP server accepted the message (Unix time), for `addresses`."""
-    with httpx.Client(timeout=60) as client:
-        listing: dict[str, Any] = client.get(f"{mail_url}/api/v1/messages?limit=0").json()
+    """recipient -> when the SMTP server accepted the message (Unix time), for `addresses`.
+
+    Read newest first, a page at a time, until every address is found or the pages reach mail
+    older than this run's (a page with none of its addresses after one with some): the sink
+    keeps every earlier run's mail too, 190,000 messages by the curve's 8x step, and listing
+    them all at once outlasts any timeout.
+    """
     out: dict[str, float] = {}
-    for message in listing.get("messages", []):
-        for to in message.get("To") or []:
-            address = to.get("Address", "")
-            if address in addresses:
-                created = datetime.fromisoformat(message["Created"].replace("Z", "+00:00"))
-                out[address] = min(out.get(address, float("inf")), created.timestamp())
+    start = 0
+    with httpx.Client(timeout=60) as client:
+        while len(out) < len(addresses):
+            page: dict[str, Any] = client.get(
+                f"{mail_url}/api/v1/messages", params={"start": start, "limit": MAIL_PAGE}
+            ).json()
+            messages = page.get("messages", [])
+            found_before = len(out)
+            for message in messages:
+                for to in message.get("To") or []:
+                    address = to.get("Address", "")
+                    if address in addresses:
+                        created = datetime.fromisoformat(message["Created"].replace("Z", "+00:00"))
+                        out[address] = min(out.get(address, float("inf")), created.timestamp())
+            if len(messages) < MAIL_PAGE or (found_before and len(out) == found_before):
+                break
+            start += MAIL_PAGE
     return out
 
 

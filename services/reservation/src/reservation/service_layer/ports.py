@@ -16,6 +16,7 @@ from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Any, Protocol, Self
 
 from backbone.db import AbstractUnitOfWork
@@ -446,12 +447,15 @@ class ReservationUnitOfWork(AbstractUnitOfWork):
     async def publish(self) -> list[Event]:
         """Take the events the aggregates recorded and act on them in this transaction: facts
         into the outbox, refund requests for the executor (it runs after the commit)."""
+        # Called after every signal of a batch, over every aggregate the batch locked: a look
+        # at each one's events, a copy only of those that recorded some.
         events: list[Event] = []
-        for reservation in self.repo.seen.values():
-            events, reservation.events = [*events, *reservation.events], []
-        for order in self.orders.seen.values():
-            events, order.events = [*events, *order.events], []
-        events, self._loose = [*events, *self._loose], []
+        for aggregate in chain(self.repo.seen.values(), self.orders.seen.values()):
+            if aggregate.events:
+                events.extend(aggregate.events)
+                aggregate.events = []
+        events.extend(self._loose)
+        self._loose = []
         for event in events:
             if isinstance(event, RefundRequested):
                 await self.refunds.request(

@@ -12,7 +12,7 @@ imports a metric, a table or an adapter (the layer contract in pyproject.toml).
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -450,7 +450,10 @@ class ReservationUnitOfWork(AbstractUnitOfWork):
         # Called after every signal of a batch, over every aggregate the batch locked: a look
         # at each one's events, a copy only of those that recorded some.
         events: list[Event] = []
-        for aggregate in chain(self.repo.seen.values(), self.orders.seen.values()):
+        aggregates: Iterable[Reservation | Order] = chain(
+            self.repo.seen.values(), self.orders.seen.values()
+        )
+        for aggregate in aggregates:
             if aggregate.events:
                 events.extend(aggregate.events)
                 aggregate.events = []

@@ -159,6 +159,7 @@ class Pool:
         self.host, self.port, self.cap = host, port, cap
         self.idle: list[Conn] = []
         self.count = 0
+        self.opening = 0
         self.backlog: deque[tuple[bytes, float]] = deque()
         self.answers: list[tuple[float, float, int]] = []
         self.outstanding = 0
@@ -168,12 +169,26 @@ class Pool:
     def submit(self, request: bytes, due: float) -> None:
         self.outstanding += 1
         if self.idle:
-            self.idle.pop().send(request, due)
+            self._send(self.idle.pop(), request, due)
         else:
             self.backlog.append((request, due))
-            if self.count < self.cap:
-                self.count += 1
-                self.loop.create_task(self._open())
+            self._grow()
+
+    def _grow(self) -> None:
+        """Open a connection if the cap allows and more requests wait than are being opened."""
+        if self.count < self.cap and self.opening < len(self.backlog):
+            self.count += 1
+            self.opening += 1
+            self.loop.create_task(self._open())
+
+    def _send(self, conn: Conn, request: bytes, due: float) -> None:
+        """Send on `conn`, or, when the server has closed it (an idle keep-alive timed out) and
+        its connection_lost has not run yet, queue the request first in line for another."""
+        if conn.closed or conn.transport is None or conn.transport.is_closing():
+            self.backlog.appendleft((request, due))
+            self._grow()
+            return
+        conn.send(request, due)
 
     async def _open(self) -> None:
         try:
@@ -184,6 +199,8 @@ class Pool:
             self.count -= 1
             await asyncio.sleep(0.05)
             return
+        finally:
+            self.opening -= 1
         conn.transport = transport
         self._give(conn)
 
@@ -192,7 +209,7 @@ class Pool:
             return
         if self.backlog:
             request, due = self.backlog.popleft()
-            conn.send(request, due)
+            self._send(conn, request, due)
         else:
             self.idle.append(conn)
 
@@ -206,7 +223,7 @@ class Pool:
             request = self.refill()
             if request is not None:
                 self.outstanding += 1
-                conn.send(request, now)
+                self._send(conn, request, now)
                 return
         self._give(conn)
 
@@ -214,6 +231,8 @@ class Pool:
         self.count -= 1
         if conn in self.idle:
             self.idle.remove(conn)
+        if self.backlog:
+            self._grow()
 
 
 async def _drain(pool: Pool, drain_s: float) -> None:

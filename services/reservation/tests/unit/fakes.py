@@ -196,6 +196,10 @@ class FakeDisputes:
 class FakeCheckoutRecords:
     def __init__(self, db: FakeDatabase) -> None:
         self._db = db
+        self.prefetched: list[str] = []
+
+    async def prefetch(self, session_ids: Sequence[str]) -> None:
+        self.prefetched.extend(session_ids)
 
     async def remember(
         self,

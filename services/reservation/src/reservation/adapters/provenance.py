@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+Created = tuple[int | None, str | None, list[str]]
+
 
 class CheckoutRecords:
-    """`checkout_session_facts` and `unverified_payments` within one transaction."""
+    """`checkout_session_facts` and `unverified_payments` within one transaction.
+
+    What `prefetch` read and what `remember` wrote are kept for the transaction, so a batch
+    asks once for all its sessions instead of once per payment.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._known: dict[str, Created | None] = {}
 
     async def remember(
         self,
@@ -32,9 +40,35 @@ class CheckoutRecords:
             ),
             {"s": session_id, "a": amount_total, "c": currency, "r": json.dumps(reservation_ids)},
         )
+        if self._known.get(session_id) is None:
+            # Absent or unknown: the statement stored this (a row another transaction
+            # committed first is read again below, as the first word wins).
+            self._known.pop(session_id, None)
 
-    async def created(self, session_id: str) -> tuple[int | None, str | None, list[str]] | None:
+    async def prefetch(self, session_ids: Sequence[str]) -> None:
+        """Read checkout's records of these sessions in one query, for `created`."""
+        wanted = sorted(set(session_ids) - self._known.keys())
+        if not wanted:
+            return
+        found = await self.session.execute(
+            text(
+                "SELECT session_id, amount_total, currency, reservation_ids"
+                " FROM checkout_session_facts WHERE session_id = ANY(:s)"
+            ),
+            {"s": wanted},
+        )
+        self._known.update(dict.fromkeys(wanted))
+        for row in found:
+            self._known[row.session_id] = (
+                row.amount_total,
+                row.currency,
+                list(row.reservation_ids),
+            )
+
+    async def created(self, session_id: str) -> Created | None:
         """Amount, currency and reservations checkout created the session with, if known."""
+        if session_id in self._known:
+            return self._known[session_id]
         row = (
             await self.session.execute(
                 text(

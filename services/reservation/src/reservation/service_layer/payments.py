@@ -101,6 +101,11 @@ class PaymentService:
         drafts = [s.order for s in sessions if s.order is not None]
         if drafts:
             await uow.orders.lock_or_create_many(drafts)
+        # Checkout's records of the paid sessions in one query (provenance.vet reads them), now
+        # that their reservations are locked: a fact for them has committed or waits for us.
+        paid = [s.session_id for s in sessions if s.stage is Stage.PAID]
+        if paid:
+            await uow.checkout.prefetch(paid)
 
     async def _apply_one(self, uow: ReservationUnitOfWork, signal: Signal) -> dict[str, str]:
         """Apply one signal; what it did to each reservation (id -> action)."""

@@ -342,6 +342,10 @@ class CheckoutRecords(Protocol):
     ) -> None:
         """Keep what checkout created for a session (the first word stays)."""
 
+    async def prefetch(self, session_ids: Sequence[str]) -> None:
+        """Read checkout's records of these sessions at once, for `created` (call it once the
+        sessions' reservations are locked: a fact applied meanwhile has committed by then)."""
+
     async def created(self, session_id: str) -> tuple[int | None, str | None, list[str]] | None:
         """Amount, currency and reservations checkout created the session with, if known."""
 

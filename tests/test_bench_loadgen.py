@@ -1,0 +1,62 @@
+"""The benchmark's load generator against a real local HTTP server: a keep-alive connection the
+server closed while it sat idle is never written to (the 2026-12-06 `make bench` crashed on one);
+the request goes out on a new connection and is answered."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bench.loadgen import Pool
+from devstack.testing import eventually
+
+ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[int, list[int]]]:
+    """A keep-alive server answering every request with 200; the list counts connections."""
+    connections: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(ANSWER)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    listening = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    async with listening:
+        yield port, connections
+
+
+async def test_an_idle_connection_closed_under_it_is_replaced_not_written_to(
+    server: tuple[int, list[int]],
+) -> None:
+    port, connections = server
+    pool = Pool("127.0.0.1", port, cap=4)
+    request = b"GET / HTTP/1.1\r\nHost: test\r\n\r\n"
+
+    pool.submit(request, 0.0)
+    await eventually(lambda: _answered(pool, 1), timeout=5, interval=0.01, what="first answer")
+    idle = pool.idle[-1]
+    assert idle.transport is not None
+    # The server's close arrives: the transport is closing, connection_lost has not run yet.
+    idle.transport.close()
+    pool.submit(request, 0.0)
+
+    await eventually(lambda: _answered(pool, 2), timeout=5, interval=0.01, what="second answer")
+    assert [status for _, _, status in pool.answers] == [200, 200]
+    assert len(connections) == 2
+    assert pool.outstanding == 0
+
+
+async def _answered(pool: Pool, count: int) -> bool:
+    return len(pool.answers) >= count

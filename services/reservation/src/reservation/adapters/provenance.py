@@ -41,8 +41,8 @@ class CheckoutRecords:
             {"s": session_id, "a": amount_total, "c": currency, "r": json.dumps(reservation_ids)},
         )
         if self._known.get(session_id) is None:
-            # Absent or unknown: the statement stored this (a row another transaction
-            # committed first is read again below, as the first word wins).
+            # Not known to have a record before: the row is now ours or a first word another
+            # transaction committed; `created` reads whichever it is.
             self._known.pop(session_id, None)
 
     async def prefetch(self, session_ids: Sequence[str]) -> None:
@@ -67,20 +67,8 @@ class CheckoutRecords:
 
     async def created(self, session_id: str) -> Created | None:
         """Amount, currency and reservations checkout created the session with, if known."""
-        if session_id in self._known:
-            return self._known[session_id]
-        row = (
-            await self.session.execute(
-                text(
-                    "SELECT amount_total, currency, reservation_ids FROM checkout_session_facts"
-                    " WHERE session_id = :s"
-                ),
-                {"s": session_id},
-            )
-        ).first()
-        if row is None:
-            return None
-        return row.amount_total, row.currency, list(row.reservation_ids)
+        await self.prefetch([session_id])
+        return self._known[session_id]
 
     async def park(self, event_id: str, session_id: str, payload: str, now: datetime) -> None:
         """Park a payment (its JSON) until checkout's record of its session arrives."""

@@ -89,7 +89,7 @@ test: setup ## Lint, typecheck, the unit tier, then every test on real PostgreSQ
 	$(RUN) pytest -m "not ($(UNIT))" $(REST) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 .PHONY: test-unit
-test-unit: setup ## Run the fast tests that need no infrastructure (about 40 s)
+test-unit: setup ## Run the fast tests that need no infrastructure (30-40 s)
 	$(RUN) pytest -m "$(UNIT)" $(PYTEST_ARGS)
 
 .PHONY: fuzz

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import threading
 
 import pytest
 
@@ -26,3 +29,54 @@ def test_json_lines_carry_bound_ids_and_redact_secrets(capsys: pytest.CaptureFix
     assert first["service"] == "unit"
     assert "whsec_live_value" not in json.dumps(lines)
     assert "request_id" not in second
+
+
+class _Stream:
+    """A stderr that records each write and each flush."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+        self.flushes = 0
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+    def isatty(self) -> bool:
+        return False
+
+
+async def test_lines_of_one_loop_turn_go_out_in_one_write_at_its_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    configure_logging("unit", LogSettings(format="json"))
+    stream = _Stream()
+    monkeypatch.setattr("sys.stderr", stream)
+    log = get_logger("t")
+    log.info("first", n=1)
+    logging.getLogger("stdlib.t").warning("second")
+    log.info("third", n=3)
+    assert stream.writes == []  # nothing written while the turn runs
+    turn_ended = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(turn_ended.set_result, None)
+    await turn_ended
+    assert len(stream.writes) == 1
+    events = [json.loads(line)["event"] for line in stream.writes[0].splitlines()]
+    assert events == ["first", "second", "third"]
+    assert stream.flushes >= 1
+
+
+def test_without_a_running_loop_each_line_goes_out_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    configure_logging("unit", LogSettings(format="json"))
+    stream = _Stream()
+    monkeypatch.setattr("sys.stderr", stream)
+    get_logger("t").info("alone")
+    assert [json.loads(w)["event"] for w in stream.writes] == ["alone"]
+
+    worker = threading.Thread(target=get_logger("t").info, args=("thread",))
+    worker.start()
+    worker.join()
+    assert [json.loads(w)["event"] for w in stream.writes] == ["alone", "thread"]

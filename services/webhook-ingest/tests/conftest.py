@@ -19,7 +19,7 @@ import uvicorn
 
 from backbone.kafka import ensure_topics
 from backbone.settings import KafkaSettings
-from webhook_ingest.app import create_app
+from webhook_ingest.app import IngestApp, create_app
 from webhook_ingest.settings import IngestSettings
 
 SECRET = "whsec_test_primary_0123456789abcdef"
@@ -70,6 +70,7 @@ class Running:
     url: str
     settings: IngestSettings
     server: uvicorn.Server
+    app: IngestApp
     rejected_before: dict[str, float] = field(default_factory=dict)
 
 
@@ -80,8 +81,9 @@ def serve(settings: IngestSettings, kafka: KafkaSettings) -> Iterator[Running]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    app = create_app(settings, kafka)
     config = uvicorn.Config(
-        create_app(settings, kafka),
+        app,
         loop="uvloop",
         http="httptools",
         lifespan="on",
@@ -97,7 +99,7 @@ def serve(settings: IngestSettings, kafka: KafkaSettings) -> Iterator[Running]:
             raise RuntimeError("webhook-ingest did not start")
         time.sleep(0.01)
     try:
-        yield Running(f"http://127.0.0.1:{port}", settings, server, _rejected_counts())
+        yield Running(f"http://127.0.0.1:{port}", settings, server, app, _rejected_counts())
     finally:
         server.should_exit = True
         thread.join(timeout=15)

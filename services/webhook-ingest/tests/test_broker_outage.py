@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -19,7 +19,7 @@ from backbone.settings import KafkaSettings
 from contracts import headers as h
 from contracts.topics import STRIPE_EVENTS
 from devstack.broker import EmbeddedBroker
-from devstack.testing import wait_for_records
+from devstack.testing import eventually, wait_for_records
 
 from .conftest import ingest_settings, make_event, serve, sign
 
@@ -133,7 +133,8 @@ async def test_in_flight_cap_answers_503_at_once_when_the_broker_hangs(
             os.kill(own_broker.pid, signal.SIGSTOP)
             try:
                 waiting = [asyncio.create_task(post(client, make_event())) for _ in range(5)]
-                await asyncio.sleep(0.3)
+                publisher = service.app.ingest.publisher
+                await eventually(_async(lambda: publisher.in_flight >= 5), what="5 in flight")
                 started = time.monotonic()
                 refused = await post(client, make_event())
                 assert time.monotonic() - started < 0.5
@@ -143,5 +144,14 @@ async def test_in_flight_cap_answers_503_at_once_when_the_broker_hangs(
             finally:
                 os.kill(own_broker.pid, signal.SIGCONT)
             # The background publishes finish or fail; then the service accepts again.
-            await asyncio.sleep(PUBLISH_TIMEOUT_S)
+            await eventually(_async(lambda: publisher.in_flight == 0), what="nothing in flight")
             assert (await post(client, make_event())).status_code == 200
+
+
+def _async(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    """A synchronous check as the awaitable probe `eventually` polls."""
+
+    async def probe() -> bool:
+        return check()
+
+    return probe

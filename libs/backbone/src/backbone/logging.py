@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,14 +31,91 @@ def _stderr() -> Any:
 
 
 class _CurrentStderr:
-    """Writes to whatever sys.stderr is at the time of writing (test runners swap it)."""
+    """Writes to whatever sys.stderr is at the time of writing (test runners swap it).
+
+    On a thread running an event loop, the lines of one loop turn go out together, in one write
+    at the end of the turn (or sooner, past _FLUSH_AT characters), instead of a write system call
+    per line: a service logging each request spent a tenth of its CPU in those calls. Elsewhere
+    (no running loop) every write goes out at once. What a SIGKILL can lose is the current
+    turn's lines; an ordinary exit writes them (atexit).
+    """
+
+    _FLUSH_AT = 64 * 1024
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: list[list[str]] = []  # every thread's pending lines, for the exit flush
+        self._lock = threading.Lock()
+        atexit.register(self.flush_all)
 
     def write(self, text: str) -> int:
-        return int(_stderr().write(text))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return int(_stderr().write(text))
+        pending = self._pending()
+        if not pending:
+            loop.call_soon(self._flush_pending, pending)
+        pending.append(text)
+        self._local.size += len(text)
+        if self._local.size >= self._FLUSH_AT:
+            self._flush_pending(pending)
+        return len(text)
 
     def flush(self) -> None:
-        _stderr().flush()
+        """Out now when no loop runs here; on a loop, the end-of-turn flush is already due."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._flush_pending(self._pending())
 
+    def flush_all(self) -> None:
+        """Every thread's pending lines (at exit, when no loop turn will end any more)."""
+        with self._lock:
+            buffers = list(self._all)
+        for pending in buffers:
+            self._flush_pending(pending)
+
+    def _pending(self) -> list[str]:
+        pending: list[str] | None = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = self._local.pending = []
+            self._local.size = 0
+            with self._lock:
+                self._all.append(pending)
+        return pending
+
+    def _flush_pending(self, pending: list[str]) -> None:
+        if pending:
+            text = "".join(pending)
+            pending.clear()
+            self._local.size = 0
+            stream = _stderr()
+            stream.write(text)
+            stream.flush()
+        else:
+            _stderr().flush()
+
+
+# The one writer of every line, structlog's and the standard library's, so they stay in order.
+_STDERR = _CurrentStderr()
+
+
+class _LineLogger:
+    """structlog's final logger: each rendered line to _STDERR in one call (PrintLogger takes a
+    lock and prints in three calls per line)."""
+
+    def msg(self, message: str) -> None:
+        _STDERR.write(message + "\n")
+
+    log = debug = info = warn = warning = err = error = critical = exception = fatal = msg
+
+
+def _line_logger(*_: Any) -> _LineLogger:
+    return _LINE_LOGGER
+
+
+_LINE_LOGGER = _LineLogger()
 
 # The formatter stdlib records get (set by configure_logging; Faust's logging config uses it).
 _formatters: dict[str, logging.Formatter] = {}
@@ -101,11 +181,11 @@ def configure_logging(service: str, settings: LogSettings | None = None) -> None
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        logger_factory=_line_logger,
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)
-    handler = logging.StreamHandler(_CurrentStderr())
+    handler = logging.StreamHandler(_STDERR)
     formatter = _formatters["stdlib"] = structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],

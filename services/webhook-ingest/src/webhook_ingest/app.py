@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import json
 import os
 import re
@@ -344,11 +345,30 @@ def _header(scope: Scope, wanted: bytes) -> bytes | None:
     return None
 
 
+class _RequestIds:
+    """New request ids without a system call each: 32 hex digits, a random prefix per process
+    (drawn again in a forked child) and a counter. They correlate log lines; they guard nothing."""
+
+    def __init__(self) -> None:
+        self._draw()
+        os.register_at_fork(after_in_child=self._draw)
+
+    def _draw(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._next = itertools.count(1).__next__
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{self._next():016x}"
+
+
+_new_request_id = _RequestIds()
+
+
 def _request_id(given: bytes | None) -> str:
-    """The caller's X-Request-ID when it is safe to echo and log, else a new random one."""
+    """The caller's X-Request-ID when it is safe to echo and log, else a new one."""
     if given is not None and _SAFE_REQUEST_ID.match(given):
         return given.decode("ascii")
-    return os.urandom(16).hex()
+    return _new_request_id()
 
 
 async def _respond(

@@ -38,6 +38,20 @@ class KafkaSettings(BaseSettings):
             " delivery delay there (Faust's own 1,500 ms gave a 420 ms median)."
         ),
     )
+    idle_fetch_max_wait_ms: int = Field(
+        500,
+        ge=1,
+        description=(
+            "The fetch wait of a consumer (Faust worker) that has had no records for"
+            " idle_fetch_after_ms, never shorter than fetch_max_wait_ms; the first fetch that"
+            " brings records sets fetch_max_wait_ms back. Costs nothing on Apache Kafka; on the"
+            " embedded broker the first record after a quiet spell may wait up to this at each"
+            " consumer."
+        ),
+    )
+    idle_fetch_after_ms: int = Field(
+        2_000, ge=0, description="Time without records after which a consumer counts as idle."
+    )
     enable_idempotence: bool = Field(
         False, description="Idempotent producer; Apache Kafka supports it, the embedded broker not."
     )

@@ -12,6 +12,7 @@ from backbone.faust._app import (
     message_from_faust,
     resilient_agent,
 )
+from backbone.faust._fetch_wait import FetchWait
 from backbone.faust._watch import ConsumerWatch, watch_consumer
 from backbone.kafka import BatchHandler
 
@@ -20,6 +21,7 @@ __all__ = [
     "BackboneApp",
     "BatchHandler",
     "ConsumerWatch",
+    "FetchWait",
     "create_faust_app",
     "message_from_faust",
     "resilient_agent",

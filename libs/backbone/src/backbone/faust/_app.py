@@ -9,7 +9,9 @@ works around it, and nothing else in the repository reaches into Faust (docs/adr
    awaiting the broker's ack) before any of its events is acknowledged (ADR 0003).
 2. Faust hard-codes `fetch_max_wait_ms=1500` in its aiokafka consumer thread; the embedded
    broker often waits all of it (a 420 ms median delivery delay). `BackboneApp`'s transport sets
-   `KafkaSettings.fetch_max_wait_ms` on the consumer before it starts (ADR 0007).
+   `KafkaSettings.fetch_max_wait_ms` on the consumer before it starts (ADR 0007), and once it
+   started, lengthens the wait to `idle_fetch_max_wait_ms` while the consumer is idle (`FetchWait`),
+   so an idle worker does not fetch ten times a second.
 3. Agents with Tables or `group_by` lost events when killed or rebalanced (faust-streaming #216,
    #221, #527); a stateless agent lost none. So no Tables, no `group_by`, no leader topic, and
    topics declared by our start-up code from the contracts registry; state is in PostgreSQL.
@@ -34,6 +36,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from backbone.faust._fetch_wait import FetchWait
 from backbone.faust._watch import DEFAULT_INTERVAL_S, watch_consumer
 from backbone.kafka import BatchHandler, DeadLetterWriter, Message, MessageProcessor, Producer
 from backbone.logging import faust_logging_config
@@ -49,6 +52,15 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[mi
         consumer = super()._create_worker_consumer(transport)
         # aiokafka hands this to its fetcher when the consumer starts, which is after this.
         consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms
+        fetch_wait: FetchWait | None = self.app.fetch_wait
+        if fetch_wait is not None:
+            start = consumer.start
+
+            async def start_then_govern_the_fetch_wait() -> None:
+                await start()
+                fetch_wait.install(consumer._fetcher)
+
+            consumer.start = start_then_govern_the_fetch_wait
         return consumer
 
 
@@ -65,6 +77,7 @@ class BackboneApp(faust.App):  # type: ignore[misc]
     """faust.App on the aiokafka transport, with a bounded fetch wait (reason 2 above)."""
 
     fetch_max_wait_ms: int = 1500
+    fetch_wait: FetchWait | None = None  # longer waits once idle (reason 2 above)
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
@@ -107,6 +120,9 @@ def create_faust_app(
     options.update(overrides)
     app = BackboneApp(app_id, **options)
     app.fetch_max_wait_ms = kafka.fetch_max_wait_ms
+    app.fetch_wait = FetchWait(
+        kafka.fetch_max_wait_ms, kafka.idle_fetch_max_wait_ms, kafka.idle_fetch_after_ms / 1000
+    )
     return app
 
 

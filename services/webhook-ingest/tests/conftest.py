@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from backbone import http_server
 from backbone.kafka import ensure_topics
 from backbone.settings import KafkaSettings
 from webhook_ingest.app import IngestApp, create_app
@@ -76,7 +77,8 @@ class Running:
 
 @contextmanager
 def serve(settings: IngestSettings, kafka: KafkaSettings) -> Iterator[Running]:
-    """Serve the service in a thread (its own event loop), as `python -m webhook_ingest` would."""
+    """Serve the service in a thread (its own event loop), as `python -m webhook_ingest` would
+    (the same HTTP protocol and limits, one process)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -85,10 +87,10 @@ def serve(settings: IngestSettings, kafka: KafkaSettings) -> Iterator[Running]:
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
         lifespan="on",
         log_level="warning",
         access_log=False,
+        **http_server.server_options(),  # the product's protocol: limits, early answers
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -7,6 +7,7 @@ disturb the session broker the other tests share.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -146,6 +147,79 @@ async def test_in_flight_cap_answers_503_at_once_when_the_broker_hangs(
             # The background publishes finish or fail; then the service accepts again.
             await eventually(_async(lambda: publisher.in_flight == 0), what="nothing in flight")
             assert (await post(client, make_event())).status_code == 200
+
+
+async def test_a_shed_answer_goes_out_from_the_head_and_the_connection_serves_on(
+    own_broker: EmbeddedBroker,
+) -> None:
+    """At the cap, the 503 is written from the request's head (below ASGI: the app never sees
+    the request), its body is read and dropped, and the same connection serves the next one."""
+    import os
+    import signal
+
+    kafka = KafkaSettings(bootstrap_servers=own_broker.bootstrap_servers)
+    await ensure_topics(kafka, {TOPIC: 6})
+    settings = ingest_settings(
+        TOPIC, WEBHOOK_INGEST_PUBLISH_TIMEOUT_S=PUBLISH_TIMEOUT_S, WEBHOOK_INGEST_MAX_IN_FLIGHT=2
+    )
+    assert own_broker.pid is not None
+    with serve(settings, kafka) as service:
+        publisher = service.app.ingest.publisher
+        port = int(service.url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        async with httpx.AsyncClient(base_url=service.url, timeout=30) as client:
+            os.kill(own_broker.pid, signal.SIGSTOP)
+            try:
+                waiting = [asyncio.create_task(post(client, make_event())) for _ in range(2)]
+                await eventually(_async(lambda: publisher.in_flight >= 2), what="2 in flight")
+                received = _received()
+                shed = make_event()
+                writer.write(_request(shed, sign(shed), request_id=b"req-shed-1"))
+                status, headers, body = await _response(reader)
+                assert status == 503
+                assert headers[b"retry-after"] == b"1"
+                assert headers[b"x-request-id"] == b"req-shed-1"
+                assert json.loads(body)["error"]["code"] == "overloaded"
+                assert _received() == received + 1  # counted once, as a received webhook
+                assert {r.status_code for r in await asyncio.gather(*waiting)} == {503}
+            finally:
+                os.kill(own_broker.pid, signal.SIGCONT)
+            await eventually(_async(lambda: publisher.in_flight == 0), what="nothing in flight")
+        accepted = make_event()
+        writer.write(_request(accepted, sign(accepted), request_id=b"req-next"))
+        status, headers, _ = await _response(reader)
+        assert status == 200
+        assert headers[b"x-request-id"] == b"req-next"
+        writer.close()
+    records = await wait_for_records(kafka, TOPIC, 1)
+    assert accepted in [r.value for r in records]
+    assert shed not in [r.value for r in records]
+
+
+def _request(body: bytes, signature: str, *, request_id: bytes) -> bytes:
+    head = (
+        b"POST /webhooks/stripe HTTP/1.1\r\nhost: ingest\r\ncontent-type: application/json\r\n"
+        b"stripe-signature: %s\r\nx-request-id: %s\r\ncontent-length: %d\r\n\r\n"
+        % (signature.encode(), request_id, len(body))
+    )
+    return head + body
+
+
+async def _response(reader: asyncio.StreamReader) -> tuple[int, dict[bytes, bytes], bytes]:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    status_line, *lines = head[:-4].split(b"\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    body = await asyncio.wait_for(reader.readexactly(int(headers[b"content-length"])), 10)
+    return int(status_line.split()[1]), headers, body
+
+
+def _received() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("webhook_ingest_received_total") or 0.0
 
 
 def _async(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:

@@ -9,7 +9,9 @@ Overload: publishes awaiting the broker are bounded (WEBHOOK_INGEST_MAX_IN_FLIGH
 arrives while the bound is reached is answered 503 with `Retry-After` at once, before its body is
 read or verified and without touching the broker (counted in webhook_ingest_shed_total): Stripe
 retries it, so shedding loses nothing, while what is accepted keeps its latency instead of every
-request queueing behind an unbounded backlog.
+request queueing behind an unbounded backlog. Served by the product's HTTP protocol
+(backbone.http_server), the shed answer goes out from the request's head, below ASGI
+(`IngestApp.early_answer`), so that shedding costs little of the capacity it protects.
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ def _error_body(reason: str, message: str, *, retryable: bool = False) -> bytes:
 
 OVERLOADED = "overloaded"
 _SHED_BODY = _error_body(OVERLOADED, "too many webhooks at once; retry later", retryable=True)
+_SHED_STATUS_LINE = b"HTTP/1.1 503 Service Unavailable\r\n"
+_WEBHOOK_URL = WEBHOOK_PATH.encode()
+_WEBHOOK_URL_QUERY = _WEBHOOK_URL + b"?"
 
 
 class Rejection(Exception):
@@ -186,12 +191,39 @@ class Ingest:
         )
         await send({"type": "http.response.body", "body": _OK_BODY})
 
-    async def _shed(self, send: Send, rid: str, now: float) -> None:
-        """503 + Retry-After at once: the body is neither read nor verified, nothing published.
+    def early_answer(
+        self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> bytes | None:
+        """The shed answer as a whole HTTP response, for a webhook that arrives at the in-flight
+        bound (backbone.http_server.EarlyAnswer); None for everything else."""
+        if self.publisher.in_flight < self._max_in_flight or method != b"POST":
+            return None
+        if url != _WEBHOOK_URL and not url.startswith(_WEBHOOK_URL_QUERY):
+            return None
+        metrics.RECEIVED.inc()
+        rid = _request_id(_find(headers, b"x-request-id"))
+        self._count_shed(time.time())
+        head = [*self._shed_head, (b"x-request-id", rid.encode("ascii"))]
+        return b"".join(
+            [_SHED_STATUS_LINE, *(b"%s: %s\r\n" % pair for pair in head), b"\r\n", _SHED_BODY]
+        )
 
-        One log line a second at most says how many were shed since the last one (a line per
-        shed request would add to the load being shed).
-        """
+    async def _shed(self, send: Send, rid: str, now: float) -> None:
+        """503 + Retry-After at once: the body is neither read nor verified, nothing published."""
+        self._count_shed(now)
+        rid_header = (b"x-request-id", rid.encode("ascii"))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [*self._shed_head, rid_header],
+            }
+        )
+        await send({"type": "http.response.body", "body": _SHED_BODY})
+
+    def _count_shed(self, now: float) -> None:
+        """Count a shed webhook. One log line a second at most says how many were shed since the
+        last one (a line per shed request would add to the load being shed)."""
         metrics.SHED.inc()
         self._shed_unlogged += 1
         if now - self._shed_logged_at >= 1.0:
@@ -202,15 +234,6 @@ class Ingest:
                 max_in_flight=self._max_in_flight,
             )
             self._shed_logged_at, self._shed_unlogged = now, 0
-        rid_header = (b"x-request-id", rid.encode("ascii"))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [*self._shed_head, rid_header],
-            }
-        )
-        await send({"type": "http.response.body", "body": _SHED_BODY})
 
     def _record_outcome(self, facts: EventFacts, rid: str, failure: str | None) -> None:
         """Count and log a verified event's publication; the ids let an operator follow a
@@ -339,9 +362,13 @@ def _record_headers(facts: EventFacts, rid: str, received_at: float) -> list[tup
 
 
 def _header(scope: Scope, wanted: bytes) -> bytes | None:
-    for name, value in scope["headers"]:
+    return _find(scope["headers"], wanted)
+
+
+def _find(headers: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
+    for name, value in headers:
         if name == wanted:
-            return value  # type: ignore[no-any-return]
+            return value
     return None
 
 
@@ -436,6 +463,12 @@ class IngestApp:
     def __init__(self, ingest: Ingest, api: FastAPI) -> None:
         self.ingest = ingest
         self.api = api
+
+    def early_answer(
+        self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> bytes | None:
+        """A webhook shed from its head alone (backbone.http_server.EarlyAnswer)."""
+        return self.ingest.early_answer(method, url, headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == WEBHOOK_PATH:

@@ -123,6 +123,10 @@ class Conn(asyncio.Protocol):
         self.transport.write(request)
 
     def data_received(self, data: bytes) -> None:
+        if not self.busy:
+            # Unsolicited: the server's 408 to a connection that sat idle before its first
+            # request (then it closes). No request of ours is answered by it.
+            return
         self.buf += data
         end = self.buf.find(b"\r\n\r\n")
         if end < 0:

@@ -1,6 +1,8 @@
 """The benchmark's load generator against a real local HTTP server: a keep-alive connection the
 server closed while it sat idle is never written to (the 2026-12-06 `make bench` crashed on one);
-the request goes out on a new connection and is answered."""
+the request goes out on a new connection and is answered. A response nobody asked for (the 408 a
+server sends to a connection that sat idle before its first request) answers no request (a later
+`make bench` crashed on one, recorded with a due time of 0)."""
 
 from __future__ import annotations
 
@@ -60,3 +62,39 @@ async def test_an_idle_connection_closed_under_it_is_replaced_not_written_to(
 
 async def _answered(pool: Pool, count: int) -> bool:
     return len(pool.answers) >= count
+
+
+async def test_an_unsolicited_408_on_a_fresh_idle_connection_answers_no_request() -> None:
+    timeout = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    greeted = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if not greeted.is_set():  # the first connection: timed out before any request
+                greeted.set()
+                writer.write(timeout)
+                await writer.drain()
+                return
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(ANSWER)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    listening = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    async with listening:
+        pool = Pool("127.0.0.1", port, cap=4)
+        pool.count += 1  # a connection opened ahead of demand, as _grow does, that stays idle
+        await pool._open()
+
+        async def idle_one_gone() -> bool:
+            return pool.count == 0
+
+        await eventually(idle_one_gone, timeout=5, interval=0.01, what="the 408'd connection lost")
+        assert pool.answers == []
+        pool.submit(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n", 1.0)
+        await eventually(lambda: _answered(pool, 1), timeout=5, interval=0.01, what="an answer")
+        assert [(due, status) for due, _, status in pool.answers] == [(1.0, 200)]

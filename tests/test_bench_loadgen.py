@@ -7,6 +7,7 @@ server sends to a connection that sat idle before its first request) answers no 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,14 +18,21 @@ from devstack.testing import eventually
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[tuple[int, list[int]]]:
-    """A keep-alive server answering every request with 200; the list counts connections."""
+@contextlib.asynccontextmanager
+async def keep_alive_server(
+    *, greet_first_with: bytes | None = None
+) -> AsyncIterator[tuple[int, list[int]]]:
+    """A keep-alive server answering every request with 200; the list counts connections. With
+    `greet_first_with`, its first connection gets those bytes before any request, then closes."""
     connections: list[int] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connections.append(1)
         try:
+            if greet_first_with is not None and len(connections) == 1:
+                writer.write(greet_first_with)
+                await writer.drain()
+                return
             while await reader.readuntil(b"\r\n\r\n"):
                 writer.write(ANSWER)
                 await writer.drain()
@@ -37,6 +45,12 @@ async def server() -> AsyncIterator[tuple[int, list[int]]]:
     port = listening.sockets[0].getsockname()[1]
     async with listening:
         yield port, connections
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[int, list[int]]]:
+    async with keep_alive_server() as running:
+        yield running
 
 
 async def test_an_idle_connection_closed_under_it_is_replaced_not_written_to(
@@ -66,26 +80,7 @@ async def _answered(pool: Pool, count: int) -> bool:
 
 async def test_an_unsolicited_408_on_a_fresh_idle_connection_answers_no_request() -> None:
     timeout = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-    greeted = asyncio.Event()
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            if not greeted.is_set():  # the first connection: timed out before any request
-                greeted.set()
-                writer.write(timeout)
-                await writer.drain()
-                return
-            while await reader.readuntil(b"\r\n\r\n"):
-                writer.write(ANSWER)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    listening = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = listening.sockets[0].getsockname()[1]
-    async with listening:
+    async with keep_alive_server(greet_first_with=timeout) as (port, _):
         pool = Pool("127.0.0.1", port, cap=4)
         pool.count += 1  # a connection opened ahead of demand, as _grow does, that stays idle
         await pool._open()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from contracts import headers as h
 from contracts.topics import STRIPE_EVENTS
 from devstack.broker import EmbeddedBroker
 from devstack.testing import eventually, wait_for_records
+from webhook_ingest.settings import IngestSettings
 
 from .conftest import ingest_settings, make_event, serve, sign
 
@@ -87,9 +90,6 @@ async def test_broker_down_503_then_recovers_without_restart(own_broker: Embedde
 
 async def test_broker_hung_503_within_bound_then_recovers(own_broker: EmbeddedBroker) -> None:
     """A broker that accepts connections but answers nothing (SIGSTOP): the bound still holds."""
-    import os
-    import signal
-
     kafka = KafkaSettings(bootstrap_servers=own_broker.bootstrap_servers, send_timeout_s=5.0)
     await ensure_topics(kafka, {TOPIC: 6})
     settings = ingest_settings(TOPIC, WEBHOOK_INGEST_PUBLISH_TIMEOUT_S=PUBLISH_TIMEOUT_S)
@@ -119,14 +119,7 @@ async def test_in_flight_cap_answers_503_at_once_when_the_broker_hangs(
     own_broker: EmbeddedBroker,
 ) -> None:
     """Past the cap of publishes awaiting the broker, the answer is 503 without waiting."""
-    import os
-    import signal
-
-    kafka = KafkaSettings(bootstrap_servers=own_broker.bootstrap_servers)
-    await ensure_topics(kafka, {TOPIC: 6})
-    settings = ingest_settings(
-        TOPIC, WEBHOOK_INGEST_PUBLISH_TIMEOUT_S=PUBLISH_TIMEOUT_S, WEBHOOK_INGEST_MAX_IN_FLIGHT=5
-    )
+    kafka, settings = await _capped_at(own_broker, 5)
     assert own_broker.pid is not None
     with serve(settings, kafka) as service:
         async with httpx.AsyncClient(base_url=service.url, timeout=30) as client:
@@ -154,14 +147,7 @@ async def test_a_shed_answer_goes_out_from_the_head_and_the_connection_serves_on
 ) -> None:
     """At the cap, the 503 is written from the request's head (below ASGI: the app never sees
     the request), its body is read and dropped, and the same connection serves the next one."""
-    import os
-    import signal
-
-    kafka = KafkaSettings(bootstrap_servers=own_broker.bootstrap_servers)
-    await ensure_topics(kafka, {TOPIC: 6})
-    settings = ingest_settings(
-        TOPIC, WEBHOOK_INGEST_PUBLISH_TIMEOUT_S=PUBLISH_TIMEOUT_S, WEBHOOK_INGEST_MAX_IN_FLIGHT=2
-    )
+    kafka, settings = await _capped_at(own_broker, 2)
     assert own_broker.pid is not None
     with serve(settings, kafka) as service:
         publisher = service.app.ingest.publisher
@@ -194,6 +180,21 @@ async def test_a_shed_answer_goes_out_from_the_head_and_the_connection_serves_on
     records = await wait_for_records(kafka, TOPIC, 1)
     assert accepted in [r.value for r in records]
     assert shed not in [r.value for r in records]
+
+
+async def _capped_at(
+    own_broker: EmbeddedBroker, max_in_flight: int
+) -> tuple[KafkaSettings, IngestSettings]:
+    """The broker's settings, with the topic made, and ingest's, capped at `max_in_flight`."""
+    assert own_broker.pid is not None
+    kafka = KafkaSettings(bootstrap_servers=own_broker.bootstrap_servers)
+    await ensure_topics(kafka, {TOPIC: 6})
+    settings = ingest_settings(
+        TOPIC,
+        WEBHOOK_INGEST_PUBLISH_TIMEOUT_S=PUBLISH_TIMEOUT_S,
+        WEBHOOK_INGEST_MAX_IN_FLIGHT=max_in_flight,
+    )
+    return kafka, settings
 
 
 def _request(body: bytes, signature: str, *, request_id: bytes) -> bytes:

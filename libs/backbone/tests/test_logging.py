@@ -80,3 +80,38 @@ def test_without_a_running_loop_each_line_goes_out_at_once(monkeypatch: pytest.M
     worker.start()
     worker.join()
     assert [json.loads(w)["event"] for w in stream.writes] == ["alone", "thread"]
+
+
+def test_lines_left_by_a_loop_that_stopped_go_out_with_the_next_loops_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    configure_logging("unit", LogSettings(format="json"))
+    stream = _Stream()
+    monkeypatch.setattr("sys.stderr", stream)
+
+    async def log_and_stop() -> None:
+        get_logger("t").info("last words")
+        asyncio.get_running_loop().stop()  # the turn's flush is left unrun
+
+    async def next_loop() -> None:
+        get_logger("t").info("next")
+        turn_ended = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(turn_ended.set_result, None)
+        await turn_ended
+
+    first = asyncio.new_event_loop()
+    try:
+        first.create_task(log_and_stop())
+        first.run_forever()
+    finally:
+        first.close()
+    assert stream.writes == []
+    second = asyncio.new_event_loop()
+    try:
+        second.run_until_complete(next_loop())
+    finally:
+        second.close()
+    assert [json.loads(line)["event"] for w in stream.writes for line in w.splitlines()] == [
+        "last words",
+        "next",
+    ]

@@ -54,8 +54,11 @@ class _CurrentStderr:
         except RuntimeError:
             return int(_stderr().write(text))
         pending = self._pending()
-        if not pending:
+        if self._local.flush_on is not loop:
+            # None scheduled yet, or on a loop that stopped before its next turn (a thread may
+            # run one loop after another): the end of this turn writes what is pending.
             loop.call_soon(self._flush_pending, pending)
+            self._local.flush_on = loop
         pending.append(text)
         self._local.size += len(text)
         if self._local.size >= self._FLUSH_AT:
@@ -81,11 +84,13 @@ class _CurrentStderr:
         if pending is None:
             pending = self._local.pending = []
             self._local.size = 0
+            self._local.flush_on = None
             with self._lock:
                 self._all.append(pending)
         return pending
 
     def _flush_pending(self, pending: list[str]) -> None:
+        self._local.flush_on = None
         if pending:
             text = "".join(pending)
             pending.clear()

@@ -101,8 +101,9 @@ def test_lines_left_by_a_loop_that_stopped_go_out_with_the_next_loops_turn(
 
     first = asyncio.new_event_loop()
     try:
-        first.create_task(log_and_stop())
+        stopping = first.create_task(log_and_stop())
         first.run_forever()
+        assert stopping.done()
     finally:
         first.close()
     assert stream.writes == []

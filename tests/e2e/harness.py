@@ -66,7 +66,11 @@ class Harness:
     def http(self) -> httpx.AsyncClient:
         """One client per harness, opened on first use (in the test session's loop)."""
         if self._client is None or self._client.is_closed:
-            self._client = httpx.AsyncClient(timeout=15.0)
+            # Idle connections are dropped well before the servers close theirs (HTTP_KEEP_ALIVE_S,
+            # 5 s; httpx's default is also 5 s): a request sent on a connection the server is
+            # closing at that moment fails with a ReadError (test_faults failed once on one).
+            limits = httpx.Limits(keepalive_expiry=2.0)
+            self._client = httpx.AsyncClient(timeout=15.0, limits=limits)
         return self._client
 
     def url(self, part: str, path: str = "") -> str:

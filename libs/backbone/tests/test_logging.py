@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -89,23 +91,13 @@ def test_lines_left_by_a_loop_that_stopped_go_out_with_the_next_loops_turn(
     stream = _Stream()
     monkeypatch.setattr("sys.stderr", stream)
 
-    async def log_and_stop() -> None:
-        get_logger("t").info("last words")
-        asyncio.get_running_loop().stop()  # the turn's flush is left unrun
-
     async def next_loop() -> None:
         get_logger("t").info("next")
         turn_ended = asyncio.get_running_loop().create_future()
         asyncio.get_running_loop().call_soon(turn_ended.set_result, None)
         await turn_ended
 
-    first = asyncio.new_event_loop()
-    try:
-        stopping = first.create_task(log_and_stop())
-        first.run_forever()
-        assert stopping.done()
-    finally:
-        first.close()
+    _stop_after_logging("last words")
     assert stream.writes == []
     second = asyncio.new_event_loop()
     try:
@@ -116,3 +108,56 @@ def test_lines_left_by_a_loop_that_stopped_go_out_with_the_next_loops_turn(
         "last words",
         "next",
     ]
+
+
+def _stop_after_logging(event: str) -> None:
+    """Run a loop whose only task logs `event` and stops the loop in the same turn, so the
+    turn's flush never runs on it."""
+
+    async def log_and_stop() -> None:
+        get_logger("t").info(event)
+        asyncio.get_running_loop().stop()
+
+    loop = asyncio.new_event_loop()
+    try:
+        stopping = loop.create_task(log_and_stop())
+        loop.run_forever()
+        assert stopping.done()
+    finally:
+        loop.close()
+
+
+def test_a_line_written_without_a_loop_goes_after_the_lines_a_stopped_loop_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    configure_logging("unit", LogSettings(format="json"))
+    stream = _Stream()
+    monkeypatch.setattr("sys.stderr", stream)
+    _stop_after_logging("held")
+    assert stream.writes == []
+    get_logger("t").info("direct")
+    assert [json.loads(line)["event"] for w in stream.writes for line in w.splitlines()] == [
+        "held",
+        "direct",
+    ]
+
+
+def test_an_ordinary_exit_writes_the_lines_still_held() -> None:
+    child = """
+import asyncio
+from backbone.logging import configure_logging, get_logger
+from backbone.settings import LogSettings
+
+async def log_and_stop():
+    get_logger("t").info("at exit")
+    asyncio.get_running_loop().stop()  # the turn's flush never runs
+
+configure_logging("unit", LogSettings(format="json"))
+loop = asyncio.new_event_loop()
+task = loop.create_task(log_and_stop())
+loop.run_forever()
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert [json.loads(line)["event"] for line in done.stderr.splitlines()] == ["at exit"]

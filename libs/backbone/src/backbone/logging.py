@@ -30,39 +30,52 @@ def _stderr() -> Any:
     return stream
 
 
+class _Pending:
+    """One thread's lines waiting for the end of its loop's turn."""
+
+    __slots__ = ("flush_on", "lines", "size")
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.size = 0
+        self.flush_on: asyncio.AbstractEventLoop | None = None  # the loop a flush is due on
+
+
 class _CurrentStderr:
     """Writes to whatever sys.stderr is at the time of writing (test runners swap it).
 
     On a thread running an event loop, the lines of one loop turn go out together, in one write
     at the end of the turn (or sooner, past _FLUSH_AT characters), instead of a write system call
-    per line: a service logging each request spent a tenth of its CPU in those calls. Elsewhere
-    (no running loop) every write goes out at once. What a SIGKILL can lose is the current
-    turn's lines; an ordinary exit writes them (atexit).
+    per line. Elsewhere (no running loop) a line goes out at once, after any lines the thread
+    still holds. What a SIGKILL can lose is the current turn's lines; a loop that stops before
+    its next turn leaves its last lines to the thread's next write, and an ordinary exit writes
+    what is left (atexit).
     """
 
     _FLUSH_AT = 64 * 1024
 
     def __init__(self) -> None:
         self._local = threading.local()
-        self._all: list[list[str]] = []  # every thread's pending lines, for the exit flush
+        self._all: list[_Pending] = []  # every thread's, for the exit flush
         self._lock = threading.Lock()
         atexit.register(self.flush_all)
 
     def write(self, text: str) -> int:
+        pending = self._pending()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            self._flush(pending)  # what an earlier loop left goes first
             return int(_stderr().write(text))
-        pending = self._pending()
-        if self._local.flush_on is not loop:
-            # None scheduled yet, or on a loop that stopped before its next turn (a thread may
+        if pending.flush_on is not loop:
+            # None due yet, or due on a loop that stopped before its next turn (a thread may
             # run one loop after another): the end of this turn writes what is pending.
-            loop.call_soon(self._flush_pending, pending)
-            self._local.flush_on = loop
-        pending.append(text)
-        self._local.size += len(text)
-        if self._local.size >= self._FLUSH_AT:
-            self._flush_pending(pending)
+            loop.call_soon(self._flush, pending)
+            pending.flush_on = loop
+        pending.lines.append(text)
+        pending.size += len(text)
+        if pending.size >= self._FLUSH_AT:
+            self._flush(pending)
         return len(text)
 
     def flush(self) -> None:
@@ -70,36 +83,34 @@ class _CurrentStderr:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            self._flush_pending(self._pending())
+            self._flush(self._pending())
+            _stderr().flush()
 
     def flush_all(self) -> None:
         """Every thread's pending lines (at exit, when no loop turn will end any more)."""
         with self._lock:
-            buffers = list(self._all)
-        for pending in buffers:
-            self._flush_pending(pending)
+            every = list(self._all)
+        for pending in every:
+            self._flush(pending)
 
-    def _pending(self) -> list[str]:
-        pending: list[str] | None = getattr(self._local, "pending", None)
+    def _pending(self) -> _Pending:
+        pending: _Pending | None = getattr(self._local, "pending", None)
         if pending is None:
-            pending = self._local.pending = []
-            self._local.size = 0
-            self._local.flush_on = None
+            pending = self._local.pending = _Pending()
             with self._lock:
                 self._all.append(pending)
         return pending
 
-    def _flush_pending(self, pending: list[str]) -> None:
-        self._local.flush_on = None
-        if pending:
-            text = "".join(pending)
-            pending.clear()
-            self._local.size = 0
+    @staticmethod
+    def _flush(pending: _Pending) -> None:
+        pending.flush_on = None
+        if pending.lines:
+            text = "".join(pending.lines)
+            pending.lines.clear()
+            pending.size = 0
             stream = _stderr()
             stream.write(text)
             stream.flush()
-        else:
-            _stderr().flush()
 
 
 # The one writer of every line, structlog's and the standard library's, so they stay in order.

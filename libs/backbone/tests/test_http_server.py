@@ -75,8 +75,13 @@ def served(app: App) -> Iterator[int]:
         sock.close()
 
 
-def _request(path: bytes, body: bytes) -> bytes:
-    return b"POST %s HTTP/1.1\r\nhost: t\r\ncontent-length: %d\r\n\r\n%s" % (path, len(body), body)
+def _request(path: bytes, body: bytes, *, extra: bytes = b"") -> bytes:
+    return b"POST %s HTTP/1.1\r\nhost: t\r\n%scontent-length: %d\r\n\r\n%s" % (
+        path,
+        extra,
+        len(body),
+        body,
+    )
 
 
 async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -117,3 +122,15 @@ async def test_no_early_answer_overtakes_a_response_still_under_way() -> None:
         assert await _response(reader) == (200, b"second")
         writer.close()
     assert app.called == ["/slow", "/shed"]
+
+
+async def test_a_request_that_closes_its_connection_is_served_as_usual() -> None:
+    """No early answer where the connection closes after it: the client may still be sending
+    the body, and a close then could cut off the answer."""
+    app = App()
+    with served(app) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(_request(b"/shed", b"last", extra=b"connection: close\r\n"))
+        assert await _response(reader) == (200, b"last")
+        writer.close()
+    assert app.called == ["/shed"]

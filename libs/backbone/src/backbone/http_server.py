@@ -80,7 +80,10 @@ def _early_answer_of(app: Any) -> Callable[..., bytes | None] | None:
 
 
 class _Answered:
-    """The cycle of a request answered from its head: its body, if any, is read and dropped."""
+    """The cycle of a request answered from its head: its body, if any, is read and dropped.
+
+    A new one per request: LimitedHttpProtocol tells the request being read from the one before
+    it by their cycles' identity (a shared one would count a body as a head)."""
 
     response_complete = True
     response_started = True

@@ -109,6 +109,10 @@ class Ingest:
             (b"content-length", b"%d" % len(_SHED_BODY)),
             (_RETRY_AFTER, str(settings.shed_retry_after_s).encode()),
         ]
+        # The early answer's bytes up to its request id, built once (it is the overload's path).
+        self._shed_response_head = b"".join(
+            [_SHED_STATUS_LINE, *(b"%s: %s\r\n" % pair for pair in self._shed_head)]
+        )
         self._shed_logged_at = 0.0
         self._shed_unlogged = 0
         self._api_versions = frozenset(settings.api_versions)
@@ -128,7 +132,9 @@ class Ingest:
         received_at = time.time()
         metrics.RECEIVED.inc()
         if self.publisher.in_flight >= self._max_in_flight:
-            await self._shed(send, _request_id(_header(scope, b"x-request-id")), received_at)
+            await self._shed(
+                send, _request_id(_header(scope["headers"], b"x-request-id")), received_at
+            )
             return
         content_type = content_length = signature = request_id = None
         for name, value in scope["headers"]:
@@ -201,11 +207,12 @@ class Ingest:
         if url != _WEBHOOK_URL and not url.startswith(_WEBHOOK_URL_QUERY):
             return None
         metrics.RECEIVED.inc()
-        rid = _request_id(_find(headers, b"x-request-id"))
+        rid = _request_id(_header(headers, b"x-request-id"))
         self._count_shed(time.time())
-        head = [*self._shed_head, (b"x-request-id", rid.encode("ascii"))]
-        return b"".join(
-            [_SHED_STATUS_LINE, *(b"%s: %s\r\n" % pair for pair in head), b"\r\n", _SHED_BODY]
+        return b"%sx-request-id: %s\r\n\r\n%s" % (
+            self._shed_response_head,
+            rid.encode("ascii"),
+            _SHED_BODY,
         )
 
     async def _shed(self, send: Send, rid: str, now: float) -> None:
@@ -361,11 +368,7 @@ def _record_headers(facts: EventFacts, rid: str, received_at: float) -> list[tup
     )
 
 
-def _header(scope: Scope, wanted: bytes) -> bytes | None:
-    return _find(scope["headers"], wanted)
-
-
-def _find(headers: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
+def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
     for name, value in headers:
         if name == wanted:
             return value

@@ -13,6 +13,7 @@ from backbone.faust._app import (
     resilient_agent,
 )
 from backbone.faust._fetch_wait import FetchWait
+from backbone.faust._lost_log import LostLogGuard
 from backbone.faust._watch import ConsumerWatch, watch_consumer
 from backbone.kafka import BatchHandler
 
@@ -22,6 +23,7 @@ __all__ = [
     "BatchHandler",
     "ConsumerWatch",
     "FetchWait",
+    "LostLogGuard",
     "create_faust_app",
     "message_from_faust",
     "resilient_agent",

@@ -25,6 +25,12 @@ works around it, and nothing else in the repository reaches into Faust (docs/adr
    Ready follows the session timeout), frequent commits (a small redelivery window after a kill),
    acks=all, raw bytes, our log format. Run `faust worker --without-web`: `web_enabled=False`
    alone still binds port 6066.
+6. A broker that lost records it had acknowledged (the embedded broker restarted; an unclean
+   leader election) leaves the group's position beyond the end of the new log. The embedded
+   broker answers a fetch there with no records, not "out of range", and after either answer
+   Faust's read offset drops every record below the old position. `LostLogGuard` resets the
+   position to the start, as the out-of-range answer does, and Faust's bookkeeping for the
+   partition is dropped as on a revoke; the inbox skips what was applied before the loss.
 """
 
 from __future__ import annotations
@@ -34,9 +40,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import faust
+from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from backbone.faust._fetch_wait import FetchWait
+from backbone.faust._lost_log import LostLogGuard
 from backbone.faust._watch import DEFAULT_INTERVAL_S, watch_consumer
 from backbone.kafka import BatchHandler, DeadLetterWriter, Message, MessageProcessor, Producer
 from backbone.logging import faust_logging_config
@@ -46,22 +55,44 @@ DEFAULT_BATCH_MAX_SIZE = 200
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
-    """Faust's aiokafka consumer with our fetch wait (Faust hard-codes fetch_max_wait_ms=1500)."""
+    """Faust's aiokafka consumer with our fetch wait (Faust hard-codes fetch_max_wait_ms=1500) and
+    the lost-log guard (reason 6 above)."""
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # aiokafka hands this to its fetcher when the consumer starts, which is after this.
         consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms
         fetch_wait: FetchWait | None = self.app.fetch_wait
-        if fetch_wait is not None:
-            start = consumer.start
+        lost_log = LostLogGuard(self._forget_partition)
+        start = consumer.start
 
-            async def start_then_govern_the_fetch_wait() -> None:
-                await start()
+        async def start_then_guard_the_fetcher() -> None:
+            await start()
+            lost_log.install(consumer._fetcher)
+            if fetch_wait is not None:
                 fetch_wait.install(consumer._fetcher)
 
-            consumer.start = start_then_govern_the_fetch_wait
+        consumer.start = start_then_guard_the_fetcher
         return consumer
+
+    def _forget_partition(self, tp: TopicPartition) -> None:
+        """Called on this thread's loop; Faust's bookkeeping lives on the app's loop, where this
+        runs before any record fetched from the reset position is handed on."""
+        self.parent_loop.call_soon_threadsafe(_forget_read_offsets, self.consumer, TP(*tp))
+
+
+def _forget_read_offsets(consumer: Any, tp: TP) -> None:
+    """Drop Faust's read, acknowledged and committed offsets of a partition whose position was
+    reset below them, as Faust does for a revoked partition: else it would drop every record
+    below the old read offset and never commit below the old committed one."""
+    for offsets in (
+        consumer._read_offset,
+        consumer._committed_offset,
+        consumer._acked,
+        consumer._acked_index,
+        consumer._gap,
+    ):
+        offsets.pop(tp, None)
 
 
 class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]

@@ -18,6 +18,7 @@ from backbone.kafka import Producer
 from backbone.settings import DatabaseSettings, KafkaSettings, RetrySettings
 from notifier.adapters.metrics import CountingDeadLetterWriter, PrometheusObserver
 from notifier.adapters.records import FactRecords
+from notifier.adapters.repository import SqlSettlements
 from notifier.adapters.smtp import SmtpSender
 from notifier.adapters.templates import Renderer
 from notifier.adapters.unit_of_work import SqlNotificationsUnitOfWork
@@ -89,10 +90,11 @@ def build(
     sessions = session_factory(engine)
     handler = NotifyHandler(
         lambda: SqlNotificationsUnitOfWork(sessions),
+        lambda: SqlSettlements(engine),
         Renderer(settings.message_id_domain),
         sender,
-        Links(operator_email=settings.operator_email, checkout_url=settings.checkout_url),
-        PrometheusObserver(),
+        links=Links(operator_email=settings.operator_email, checkout_url=settings.checkout_url),
+        observer=PrometheusObserver(),
         settle_every=settings.settle_every,
         lanes=settings.smtp_connections,
     )

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         description="Right-hand side of Message-IDs: <event_id@domain>, stable across re-sends.",
     )
     batch_max_size: int = Field(
-        50, ge=1, description="Most facts handled as one batch (one claim for all of them)."
+        200, ge=1, description="Most facts handled as one batch (one claim for all of them)."
     )
     settle_every: int = Field(
         10,

@@ -10,7 +10,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from notifier.domain.model import Claim, Email, RenderedEmail, Status, message_id_for
-from notifier.service_layer.ports import NotificationRepository, NotificationsUnitOfWork
+from notifier.service_layer.ports import (
+    NotificationRepository,
+    NotificationsUnitOfWork,
+    Settlements,
+)
 
 
 @dataclass
@@ -47,20 +51,22 @@ class FakeNotificationRepository(NotificationRepository):
                 claims[event_id] = Claim.DONE
         return claims
 
-    async def mark_sent(self, event_ids: Sequence[str]) -> None:
-        for event_id in event_ids:
+    def settle(
+        self,
+        sent: Sequence[str],
+        failed: Mapping[str, str],
+        errors: Sequence[tuple[str, str]],
+    ) -> None:
+        for event_id in sent:
             row = self.rows[event_id]
             row.status, row.last_error = Status.SENT, None
-
-    async def mark_failed(self, reasons: Mapping[str, str]) -> None:
-        for event_id, reason in reasons.items():
+        for event_id, reason in failed.items():
             row = self.rows[event_id]
             row.status, row.last_error = Status.FAILED, reason
-
-    async def record_error(self, event_id: str, reason: str) -> None:
-        row = self.rows[event_id]
-        if row.status is Status.SENDING:
-            row.last_error = reason
+        for event_id, reason in errors:
+            row = self.rows[event_id]
+            if row.status is Status.SENDING:
+                row.last_error = reason
 
     def status(self, event_id: object) -> Status:
         return self.rows[str(event_id)].status
@@ -93,6 +99,25 @@ class FakeUnitOfWork(NotificationsUnitOfWork):
     @property
     def rows(self) -> dict[str, Row]:
         return self.notifications.rows
+
+
+class FakeSettlements(Settlements):
+    """Settles on the unit of work's rows, each settle one write: counted in its `commits`,
+    and failing as its commits do (`fail_commits`)."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    async def settle(
+        self,
+        sent: Sequence[str],
+        failed: Mapping[str, str],
+        errors: Sequence[tuple[str, str]],
+    ) -> None:
+        if self._uow.fail_commits is not None:
+            raise self._uow.fail_commits
+        self._uow.notifications.settle(sent, failed, errors)
+        self._uow.commits += 1
 
 
 class FakeRenderer:

@@ -24,7 +24,7 @@ from notifier.domain.errors import (
 from notifier.domain.model import RenderedEmail, Status, UnknownFact
 from notifier.service_layer.handlers import Links, NotifyHandler
 
-from .fakes import FakeObserver, FakeRenderer, FakeSender, FakeUnitOfWork
+from .fakes import FakeObserver, FakeRenderer, FakeSender, FakeSettlements, FakeUnitOfWork
 
 STARTS = datetime(2030, 5, 17, 14, 0, tzinfo=UTC)
 
@@ -56,10 +56,11 @@ class Notifier:
         self.observer = FakeObserver()
         self.handler = NotifyHandler(
             lambda: self.uow,
+            lambda: FakeSettlements(self.uow),
             FakeRenderer(),
             self.sender,
-            Links(operator_email="ops@studio.test", checkout_url="http://shop.test/"),
-            self.observer,
+            links=Links(operator_email="ops@studio.test", checkout_url="http://shop.test/"),
+            observer=self.observer,
             settle_every=settle_every,
             lanes=lanes,
         )

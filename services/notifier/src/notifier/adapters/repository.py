@@ -1,5 +1,6 @@
-"""The notification rows on PostgreSQL, claimed and settled many per statement; the unit of work
-(`notifier.adapters.unit_of_work`) owns each transaction.
+"""The notification rows on PostgreSQL, claimed and settled many per statement: a claim in the
+unit of work's transaction (`notifier.adapters.unit_of_work`), a settle as one statement on its
+own (`SqlSettlements`).
 
 Each statement takes arrays (one parameter per column, whatever the count), so it is the same
 statement for a batch of one or of a hundred, and PostgreSQL prepares it once.
@@ -10,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from notifier.domain.model import Claim, RenderedEmail
-from notifier.service_layer.ports import NotificationRepository
+from notifier.service_layer.ports import NotificationRepository, Settlements
 
 ERROR_LIMIT = 2000
 
@@ -36,18 +37,21 @@ _RECLAIM = text(
     " WHERE event_id = ANY(CAST(:event_ids AS varchar[])) AND status = 'sending'"
     " RETURNING event_id"
 )
-_MARK_SENT = text(
-    "UPDATE notifications SET status = 'sent', last_error = NULL, sent_at = now(),"
-    " updated_at = now() WHERE event_id = ANY(CAST(:event_ids AS varchar[]))"
-)
-_MARK_FAILED = text(
-    "UPDATE notifications AS n SET status = 'failed', last_error = f.reason, updated_at = now()"
-    " FROM unnest(CAST(:event_ids AS varchar[]), CAST(:reasons AS text[])) AS f(event_id, reason)"
-    " WHERE n.event_id = f.event_id"
-)
-_RECORD_ERROR = text(
-    "UPDATE notifications SET last_error = :reason, updated_at = now()"
-    " WHERE event_id = :event_id AND status = 'sending'"
+# A batch's outcomes in one statement: each data-modifying CTE updates its own rows (an e-mail is
+# sent, refused or errored, never two of these in one settle), all in one snapshot, atomically.
+_SETTLE = text(
+    "WITH sent AS ("
+    " UPDATE notifications SET status = 'sent', last_error = NULL, sent_at = now(),"
+    " updated_at = now() WHERE event_id = ANY(CAST(:sent AS varchar[]))"
+    "), failed AS ("
+    " UPDATE notifications AS n SET status = 'failed', last_error = f.reason, updated_at = now()"
+    " FROM unnest(CAST(:failed_ids AS varchar[]), CAST(:failed_reasons AS text[]))"
+    " AS f(event_id, reason) WHERE n.event_id = f.event_id"
+    "), errors AS ("
+    " UPDATE notifications AS n SET last_error = e.reason, updated_at = now()"
+    " FROM unnest(CAST(:error_ids AS varchar[]), CAST(:error_reasons AS text[]))"
+    " AS e(event_id, reason) WHERE n.event_id = e.event_id AND n.status = 'sending'"
+    ") SELECT 1"
 )
 
 
@@ -86,24 +90,51 @@ class SqlNotificationRepository(NotificationRepository):
             claims |= {event_id: Claim.DONE for event_id in found if event_id not in claims}
         return claims
 
-    async def mark_sent(self, event_ids: Sequence[str]) -> None:
-        """The server accepted these messages: never send them again."""
-        if event_ids:
-            await self._session.execute(_MARK_SENT, {"event_ids": list(event_ids)})
 
-    async def mark_failed(self, reasons: Mapping[str, str]) -> None:
-        """Refused for good (event_id -> reason): keep the reason, never retry on redelivery."""
-        if reasons:
-            await self._session.execute(
-                _MARK_FAILED,
+class SqlSettlements(Settlements):
+    """Settles on one connection held for the block, in autocommit: each settle is a single
+    statement, so it is atomic on its own, and it costs one round trip instead of four (a pool
+    checkout's ping, BEGIN, the statement, COMMIT). The connection is taken at the first
+    settle and dropped after a failed one (the next settle takes a new one)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def settle(
+        self,
+        sent: Sequence[str],
+        failed: Mapping[str, str],
+        errors: Sequence[tuple[str, str]],
+    ) -> None:
+        if not (sent or failed or errors):
+            return
+        if self._connection is None:
+            connection = await self._engine.connect()
+            try:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            except BaseException:
+                await connection.close()
+                raise
+            self._connection = connection
+        try:
+            await self._connection.execute(
+                _SETTLE,
                 {
-                    "event_ids": list(reasons),
-                    "reasons": [reason[:ERROR_LIMIT] for reason in reasons.values()],
+                    "sent": list(sent),
+                    "failed_ids": list(failed),
+                    "failed_reasons": [reason[:ERROR_LIMIT] for reason in failed.values()],
+                    "error_ids": [event_id for event_id, _ in errors],
+                    "error_reasons": [reason[:ERROR_LIMIT] for _, reason in errors],
                 },
             )
+        except BaseException:
+            # Failed or cut short mid-statement: the connection's state is unknown, drop it.
+            connection, self._connection = self._connection, None
+            await connection.invalidate()
+            raise
 
-    async def record_error(self, event_id: str, reason: str) -> None:
-        """A transient failure: the row stays `sending` (a retry or replay sends it again)."""
-        await self._session.execute(
-            _RECORD_ERROR, {"event_id": event_id, "reason": reason[:ERROR_LIMIT]}
-        )
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()

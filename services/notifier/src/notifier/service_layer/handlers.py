@@ -24,7 +24,13 @@ from notifier.domain.errors import (
 from notifier.domain.formatting import is_deliverable_address
 from notifier.domain.model import Claim, UnknownFact
 from notifier.service_layer.lanes import Lanes, Planned, Sends
-from notifier.service_layer.ports import NotificationsUnitOfWork, Observer, Renderer, Sender
+from notifier.service_layer.ports import (
+    NotificationsUnitOfWork,
+    Observer,
+    Renderer,
+    Sender,
+    Settlements,
+)
 
 __all__ = ["Links", "NotifyHandler", "Sender"]
 
@@ -56,12 +62,12 @@ class NotifyHandler:
     `handle_batch` claims every fact of the batch in one transaction (committed before anything
     is sent), sends the e-mails over `lanes` SMTP conversations at once (those about one
     reservation, order or dispute one after the other, in batch order: `service_layer/lanes.py`),
-    and marks them sent (or failed) in one transaction per `settle_every` sends (fewer with
-    several lanes, so that the lanes go on sending while a settle commits); no lane starts a
-    send while `settle_every` are unmarked, so a crash re-sends at most that many accepted
-    e-mails, whatever the number of lanes. If a send fails and the fault is not the message's
-    (an SMTP outage, or our configuration), no lane starts another, what was sent is settled
-    first, then the batch raises. An outage is waited out:
+    while a settler task marks them sent (or failed) in one write (`Settlements`) per
+    `settle_every` sends (sooner with several lanes), so that the lanes go on sending while a
+    settle is written; no lane starts a send while `settle_every` are unmarked, so a crash
+    re-sends at most that many accepted e-mails, whatever the number of lanes. If a send fails
+    and the fault is not the message's (an SMTP outage, or our configuration), no lane starts
+    another, what was sent is settled first, then the batch raises. An outage is waited out:
     the processor tries the whole batch again, in order, until the server is back
     (backbone.kafka.classify); any other failure is tried again in halves, down to single facts,
     with bounded retries and the dead-letter topic. Every e-mail already accepted is `sent` by
@@ -72,17 +78,19 @@ class NotifyHandler:
     def __init__(
         self,
         uow: Callable[[], NotificationsUnitOfWork],
+        settlements: Callable[[], Settlements],
         renderer: Renderer,
         sender: Sender,
+        *,
         links: Links,
         observer: Observer,
-        *,
         settle_every: int = 1,
         lanes: int = 1,
     ) -> None:
         if settle_every < 1 or lanes < 1:
             raise ValueError("settle_every and lanes must be at least 1")
         self._uow = uow
+        self._settlements = settlements
         self._renderer = renderer
         self._sender = sender
         self._links = links
@@ -91,6 +99,8 @@ class NotifyHandler:
         self._lanes = lanes
         # Settle once this many sends are unmarked: with one lane, every `settle_every`; with
         # more, early enough that each other lane can finish a send meanwhile within budget.
+        # (Settling as soon as any is unmarked was tried: more, smaller writes, each waiting for
+        # its commit to be flushed, and fewer e-mails a second, BENCHMARKS.md.)
         self._settle_at = max(1, settle_every - lanes + 1)
 
     async def handle_batch(self, facts: Sequence[ReservationFact | UnknownFact]) -> None:
@@ -158,44 +168,54 @@ class NotifyHandler:
         return plan
 
     async def _send(self, to_send: list[Planned]) -> Sends:
-        """Send them over the lanes, marking them sent (or failed) as they go; raise the first
-        failure once what was sent is marked."""
+        """Send them over the lanes while a settler marks them sent (or failed) as they go;
+        raise the first failure once what was sent is marked."""
         lanes = Lanes(to_send, self._settle_every)
-        tasks = [
-            asyncio.create_task(self._lane(lanes)) for _ in range(min(self._lanes, len(to_send)))
-        ]
-        try:
-            if tasks:
-                await asyncio.wait(tasks)
-        except BaseException:
-            # Cancelled (the worker stopping): so are the lanes, and what was accepted stays so.
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self._settle_before_raising(lanes)
-            raise
-        if lanes.failure is not None:
-            await self._settle_before_raising(lanes)
-            raise lanes.failure
-        await self._settle(lanes)
+        async with self._settlements() as settlements:
+            tasks = [
+                asyncio.create_task(self._lane(lanes))
+                for _ in range(min(self._lanes, len(to_send)))
+            ]
+            settler = asyncio.create_task(self._settler(lanes, settlements))
+            try:
+                if tasks:
+                    await asyncio.wait(tasks)
+                lanes.close()
+                await settler
+            except BaseException:
+                # Cancelled (the worker stopping): so are the lanes, and what was accepted
+                # stays so.
+                for task in [*tasks, settler]:
+                    task.cancel()
+                await asyncio.gather(*tasks, settler, return_exceptions=True)
+                await self._settle_before_raising(lanes, settlements)
+                raise
+            if lanes.failure is not None:
+                await self._settle_before_raising(lanes, settlements)
+                raise lanes.failure
+            await self._settle(lanes, settlements)
         return lanes.sends
 
     async def _lane(self, lanes: Lanes) -> None:
-        """One conversation's share of the batch: take, send, and settle when it is due."""
+        """One conversation's share of the batch: take the next e-mail it may send, send it."""
         try:
             while (p := await lanes.take()) is not None:
                 await self._send_one(lanes, p)
-                while not lanes.settling and lanes.sends.unmarked >= self._settle_at:
-                    lanes.settling = True
-                    try:
-                        await self._settle(lanes)
-                    finally:
-                        lanes.settling = False
-        except Exception as exc:  # a settle failed (the database): the batch stops
-            lanes.fail(exc)
         except BaseException as exc:  # cancelled mid-send
             lanes.fail(exc)
             raise
+
+    async def _settler(self, lanes: Lanes, settlements: Settlements) -> None:
+        """Settle whenever `settle_at` sends are unmarked, while the lanes go on sending within
+        the budget, until they are through (`_send` settles what is left)."""
+        try:
+            while not lanes.closed and lanes.failure is None:
+                if lanes.sends.unmarked >= self._settle_at:
+                    await self._settle(lanes, settlements)
+                else:
+                    await lanes.changed()
+        except Exception as exc:  # a settle failed (the database): the batch stops
+            lanes.fail(exc)
 
     async def _send_one(self, lanes: Lanes, p: Planned) -> None:
         outcome = False
@@ -220,9 +240,9 @@ class NotifyHandler:
         finally:
             lanes.finished(p, outcome=outcome)
 
-    async def _settle(self, lanes: Lanes) -> None:
+    async def _settle(self, lanes: Lanes, settlements: Settlements) -> None:
         """Mark what was sent and not marked yet `sent`, what was refused `failed`, and record
-        the transient errors on their rows (left `sending`), in one transaction."""
+        the transient errors on their rows (left `sending`), in one write."""
         sends = lanes.sends
         sent = sends.sent[sends.marked_sent :]
         failed = sends.failed[sends.marked_failed :]
@@ -230,12 +250,11 @@ class NotifyHandler:
         if not (sent or failed or errors):
             return
         try:
-            async with self._uow() as uow:
-                await uow.notifications.mark_sent([p.event_id for p in sent])
-                await uow.notifications.mark_failed({p.event_id: reason for p, reason in failed})
-                for event_id, reason in errors:
-                    await uow.notifications.record_error(event_id, reason)
-                await uow.commit()
+            await settlements.settle(
+                [p.event_id for p in sent],
+                {p.event_id: reason for p, reason in failed},
+                errors,
+            )
         except BaseException:
             sends.errors[:0] = errors
             raise
@@ -243,12 +262,12 @@ class NotifyHandler:
         sends.marked_failed += len(failed)
         lanes.marked(len(sent) + len(failed))
 
-    async def _settle_before_raising(self, lanes: Lanes) -> None:
+    async def _settle_before_raising(self, lanes: Lanes, settlements: Settlements) -> None:
         """Settle on the way out of a failed batch, best effort and not cut short by a second
         cancellation: the failure that got us here must reach the caller even if the database
         fails too (the rows then stay `sending`, and a retry sends them again)."""
         try:
-            await asyncio.shield(self._settle(lanes))
+            await asyncio.shield(self._settle(lanes, settlements))
         except Exception as exc:
             sent = len(lanes.sends.sent)
             log.warning("notification.settle_failed", error=str(exc)[:300], sent=sent)

@@ -60,7 +60,7 @@ class Lanes:
     def __init__(self, to_send: list[Planned], budget: int) -> None:
         self.sends = Sends()
         self.failure: BaseException | None = None
-        self.settling = False
+        self.closed = False  # the lanes are through: nothing more will be sent
         self._left = list(to_send)
         self._busy: set[str] = set()
         self._budget = budget
@@ -100,6 +100,15 @@ class Lanes:
         """`count` outcomes are marked: their places in the budget are free."""
         self._taken -= count
         self._notify()
+
+    def close(self) -> None:
+        """Every lane is through."""
+        self.closed = True
+        self._notify()
+
+    async def changed(self) -> None:
+        """Wait for the next change: a send over, a failure, outcomes marked, or the close."""
+        await self._changed.wait()
 
     def _notify(self) -> None:
         self._changed.set()

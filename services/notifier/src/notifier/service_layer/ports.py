@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from backbone.db import AbstractUnitOfWork
 from notifier.domain.model import Claim, Email, RenderedEmail
 
 
 class NotificationRepository(abc.ABC):
-    """The notification rows, one per fact: claimed before the send, settled after it. Writes
-    happen in the caller's transaction (its unit of work); none of them commits."""
+    """The notification rows, one per fact, claimed before the send (settled after it through
+    `Settlements`). Claims happen in the caller's transaction (its unit of work)."""
 
     @abc.abstractmethod
     async def claim_many(self, emails: Sequence[RenderedEmail]) -> dict[str, Claim]:
@@ -22,23 +23,43 @@ class NotificationRepository(abc.ABC):
         RESEND (found `sending`: a previous attempt failed, or a worker died after sending) or
         DONE (found `sent` or `failed`). A NEW or RESEND claim counts an attempt."""
 
-    @abc.abstractmethod
-    async def mark_sent(self, event_ids: Sequence[str]) -> None:
-        """The server accepted these messages: never send them again."""
-
-    @abc.abstractmethod
-    async def mark_failed(self, reasons: Mapping[str, str]) -> None:
-        """Refused for good (event_id -> reason): keep the reason, never retry on redelivery."""
-
-    @abc.abstractmethod
-    async def record_error(self, event_id: str, reason: str) -> None:
-        """A transient failure: the row stays `sending` (a retry or replay sends it again)."""
-
 
 class NotificationsUnitOfWork(AbstractUnitOfWork):
     """One transaction on the notifications (explicit `commit()`, rollback on exit)."""
 
     notifications: NotificationRepository
+
+
+class Settlements(abc.ABC):
+    """Where a batch's outcomes are marked while its sends go on, for the `async with` block
+    (the batch's sending). Each `settle` is one write, atomic and kept once it returns: no
+    transaction spans two, so marking costs one round trip to the database, and the budget of
+    unmarked sends (what a crash would send again) frees up that much sooner."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release what the block held (a database connection)."""
+
+    @abc.abstractmethod
+    async def settle(
+        self,
+        sent: Sequence[str],
+        failed: Mapping[str, str],
+        errors: Sequence[tuple[str, str]],
+    ) -> None:
+        """In one write: `sent` (event_ids) accepted by the server, never to be sent again;
+        `failed` (event_id -> reason) refused for good; `errors` (event_id, reason) transient
+        failures recorded on rows that stay `sending` (a retry or replay sends them again)."""
 
 
 class Sender(Protocol):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from uuid import uuid4
 
 import psycopg
@@ -66,14 +67,14 @@ async def test_one_settle_marks_sent_refused_and_errored_rows(
 ) -> None:
     a, b, refused, deferred = await _claimed(engine, unique, 4)
 
-    async with SqlSettlements(engine) as settlements:
+    async with aclosing(SqlSettlements(engine)) as settlements:
         await settlements.settle([a, b], {refused: "554 no such user"}, [(deferred, "451 later")])
 
     assert _row(database_url, a) == _row(database_url, b) == ("sent", None)
     assert _row(database_url, refused) == ("failed", "554 no such user")
     assert _row(database_url, deferred) == ("sending", "451 later")
     # An error is recorded on a row that is still `sending` only: a sent row keeps no error.
-    async with SqlSettlements(engine) as settlements:
+    async with aclosing(SqlSettlements(engine)) as settlements:
         await settlements.settle([], {}, [(a, "451 later")])
     assert _row(database_url, a) == ("sent", None)
 
@@ -82,7 +83,7 @@ async def test_a_settle_that_fails_drops_its_connection_and_the_next_one_reconne
     engine: AsyncEngine, database_url: str, unique: str
 ) -> None:
     first, second = await _claimed(engine, unique, 2)
-    async with SqlSettlements(engine) as settlements:
+    async with aclosing(SqlSettlements(engine)) as settlements:
         await settlements.settle([first], {}, [])
         # The server ends the settle's session (as a failover or an admin would).
         with psycopg.connect(database_url, autocommit=True) as admin:

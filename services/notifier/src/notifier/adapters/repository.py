@@ -95,7 +95,8 @@ class SqlSettlements(Settlements):
     """Settles on one connection held for the block, in autocommit: each settle is a single
     statement, so it is atomic on its own, and it costs one round trip instead of four (a pool
     checkout's ping, BEGIN, the statement, COMMIT). The connection is taken at the first
-    settle and dropped after a failed one (the next settle takes a new one)."""
+    settle, dropped after a failed one (the next settle takes a new one), and given back on
+    `aclose()`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -134,7 +135,7 @@ class SqlSettlements(Settlements):
             await connection.invalidate()
             raise
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 
 from backbone.logging import bound_ids, get_logger
@@ -171,7 +171,7 @@ class NotifyHandler:
         """Send them over the lanes while a settler marks them sent (or failed) as they go;
         raise the first failure once what was sent is marked."""
         lanes = Lanes(to_send, self._settle_every)
-        async with self._settlements() as settlements:
+        async with aclosing(self._settlements()) as settlements:
             tasks = [
                 asyncio.create_task(self._lane(lanes))
                 for _ in range(min(self._lanes, len(to_send)))

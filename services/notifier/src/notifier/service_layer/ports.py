@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from backbone.db import AbstractUnitOfWork
 from notifier.domain.model import Claim, Email, RenderedEmail
@@ -31,24 +30,13 @@ class NotificationsUnitOfWork(AbstractUnitOfWork):
 
 
 class Settlements(abc.ABC):
-    """Where a batch's outcomes are marked while its sends go on, for the `async with` block
-    (the batch's sending). Each `settle` is one write, atomic and kept once it returns: no
+    """Where a batch's outcomes are marked while its sends go on, until `aclose()` (the batch's
+    sending is over). Each `settle` is one write, atomic and kept once it returns: no
     transaction spans two, so marking costs one round trip to the database, and the budget of
     unmarked sends (what a crash would send again) frees up that much sooner."""
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
-        """Release what the block held (a database connection)."""
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release what the settles held (a database connection)."""
 
     @abc.abstractmethod
     async def settle(

@@ -9,6 +9,10 @@ The parts are a stack of our own: an embedded broker and a durable embedded Post
 `make run`'s.
 
     python -m bench.notifier_throughput --emails 20000 --connections 1,4
+
+With `--processes N`, N notifier processes (one consumer group, the topic's partitions split
+between them) drain the same backlog, each with its own SMTP connections and its own budget of
+unmarked sends: what scaling the notifier out on this machine buys.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from contracts import headers as h
 from contracts.reservation import ReservationConfirmedV1
 from contracts.topics import RESERVATION_EVENTS
 from devstack.infra import Provided, provide_kafka, provide_postgres
+from devstack.ports import free_port
 from devstack.running import RunningStack
 
 STARTS = datetime(2030, 5, 17, 14, 0, tzinfo=UTC)
@@ -98,6 +103,26 @@ def _progress(database_url: str, tag: str) -> tuple[int, float | None, float | N
     return int(row[0]), row[1] and float(row[1]), row[2] and float(row[2])
 
 
+def _notifiers(stack: RunningStack, processes: int, connections: int) -> list[str]:
+    """Declare `processes` notifier processes with `connections` SMTP connections each: the
+    first is the stack's own, the others copies with their own state directory and port."""
+    spec = stack.specs["notifier"]
+    env = {**spec.env, "NOTIFIER_SMTP_CONNECTIONS": str(connections)}
+    stack.specs["notifier"] = dataclasses.replace(spec, env=env)
+    names = ["notifier"]
+    for n in range(2, processes + 1):
+        name, port = f"notifier-{n}", free_port()
+        copy = {
+            **env,
+            "NOTIFIER_DATA_DIR": str(stack.work_dir / f"faust-{name}"),
+            "NOTIFIER_HTTP_PORT": str(port),
+        }
+        health = f"http://127.0.0.1:{port}/healthz"
+        stack.specs[name] = dataclasses.replace(spec, name=name, env=copy, health=health)
+        names.append(name)
+    return names
+
+
 def run_once(
     stack: RunningStack,
     pids: dict[str, int],
@@ -105,24 +130,28 @@ def run_once(
     connections: int,
     timeout_s: float,
     *,
+    processes: int = 1,
     profile_s: float = 0.0,
 ) -> dict[str, Any]:
-    """One drain of `emails` facts by a notifier with `connections` SMTP connections."""
-    if "notifier" in stack.children:
-        stack.children["notifier"].terminate()
+    """One drain of `emails` facts by `processes` notifiers with `connections` SMTP connections
+    each."""
+    for name, running in list(stack.children.items()):
+        if name.startswith("notifier"):
+            running.terminate()
     database_url = stack.config.databases["notifier"]
     tag = uuid.uuid4().hex[:8]
     mails_before = mail_total(stack.url("mail-web"))
     asyncio.run(_enqueue(stack.kafka, _facts(emails, tag)))
-    spec = stack.specs["notifier"]
-    stack.specs["notifier"] = dataclasses.replace(
-        spec, env={**spec.env, "NOTIFIER_SMTP_CONNECTIONS": str(connections)}
-    )
+    names = _notifiers(stack, processes, connections)
     load_before = load_text()
     started = time.time()
-    child = stack.start_process("notifier")
-    assert child.proc is not None
-    cpu = cpu_watch({**pids, "notifier": child.proc.pid})
+    children = [stack.start_process(name) for name in names]
+    notifier_pids = {}
+    for name, started_child in zip(names, children, strict=True):
+        assert started_child.proc is not None
+        notifier_pids[name] = started_child.proc.pid
+    child = children[0]
+    cpu = cpu_watch({**pids, **notifier_pids})
     deadline = time.monotonic() + timeout_s
     done, first, last = _progress(database_url, tag)
     profile = None
@@ -137,9 +166,11 @@ def run_once(
         done, first, last = _progress(database_url, tag)
     finished = time.time()
     usage = cpu.report()
-    child.terminate()
+    for started_child in children:
+        started_child.terminate()
     span = (last - first) if first is not None and last is not None else 0.0
     return {
+        "processes": processes,
         "connections": connections,
         "emails": emails,
         "sent": done,
@@ -162,6 +193,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--profile", type=float, default=0.0, help="py-spy the notifier (s)")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="notifier processes sharing the consumer group"
+    )
     args = parser.parse_args()
     work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-notifier-"))
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -197,7 +231,15 @@ def main() -> None:
         connections = [int(c) for c in args.connections.split(",")]
         for _ in range(args.rounds):
             for k in connections:
-                result = run_once(stack, pids, args.emails, k, args.timeout, profile_s=args.profile)
+                result = run_once(
+                    stack,
+                    pids,
+                    args.emails,
+                    k,
+                    args.timeout,
+                    processes=args.processes,
+                    profile_s=args.profile,
+                )
                 print(json.dumps(result), flush=True)
     finally:
         if stack is not None:

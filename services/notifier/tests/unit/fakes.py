@@ -51,23 +51,6 @@ class FakeNotificationRepository(NotificationRepository):
                 claims[event_id] = Claim.DONE
         return claims
 
-    def settle(
-        self,
-        sent: Sequence[str],
-        failed: Mapping[str, str],
-        errors: Sequence[tuple[str, str]],
-    ) -> None:
-        for event_id in sent:
-            row = self.rows[event_id]
-            row.status, row.last_error = Status.SENT, None
-        for event_id, reason in failed.items():
-            row = self.rows[event_id]
-            row.status, row.last_error = Status.FAILED, reason
-        for event_id, reason in errors:
-            row = self.rows[event_id]
-            if row.status is Status.SENDING:
-                row.last_error = reason
-
     def status(self, event_id: object) -> Status:
         return self.rows[str(event_id)].status
 
@@ -102,8 +85,8 @@ class FakeUnitOfWork(NotificationsUnitOfWork):
 
 
 class FakeSettlements(Settlements):
-    """Settles on the unit of work's rows, each settle one write: counted in its `commits`,
-    and failing as its commits do (`fail_commits`)."""
+    """Settles on the unit of work's rows with the SQL statement's rules, each settle one write:
+    counted in its `commits`, and failing as its commits do (`fail_commits`)."""
 
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
@@ -116,7 +99,17 @@ class FakeSettlements(Settlements):
     ) -> None:
         if self._uow.fail_commits is not None:
             raise self._uow.fail_commits
-        self._uow.notifications.settle(sent, failed, errors)
+        rows = self._uow.rows
+        for event_id in sent:
+            row = rows[event_id]
+            row.status, row.last_error = Status.SENT, None
+        for event_id, reason in failed.items():
+            row = rows[event_id]
+            row.status, row.last_error = Status.FAILED, reason
+        for event_id, reason in errors:
+            row = rows[event_id]
+            if row.status is Status.SENDING:
+                row.last_error = reason
         self._uow.commits += 1
 
 

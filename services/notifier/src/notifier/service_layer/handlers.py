@@ -170,6 +170,8 @@ class NotifyHandler:
     async def _send(self, to_send: list[Planned]) -> Sends:
         """Send them over the lanes while a settler marks them sent (or failed) as they go;
         raise the first failure once what was sent is marked."""
+        if not to_send:  # every fact of the batch was settled before: no lane, no settler
+            return Sends()
         lanes = Lanes(to_send, self._settle_every)
         async with aclosing(self._settlements()) as settlements:
             tasks = [
@@ -178,8 +180,7 @@ class NotifyHandler:
             ]
             settler = asyncio.create_task(self._settler(lanes, settlements))
             try:
-                if tasks:
-                    await asyncio.wait(tasks)
+                await asyncio.wait(tasks)
                 lanes.close()
                 await settler
             except BaseException:

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -15,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backbone import readiness
-from backbone.logging import get_logger
+from backbone.logging import bound_ids, get_logger
 
 log = get_logger(__name__)
 
@@ -100,7 +99,7 @@ class RequestIdMiddleware:
                 )
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        with bound_ids(request_id=request_id):
             await self.app(scope, receive, send_with_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ARRAY, String, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -30,6 +30,16 @@ _CLAIM = text(
     " LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING key"
 )
 
+# Payments with a refund from Stripe not applied yet: built once, an array parameter (a select
+# built per call with an IN list is keyed, compiled and expanded again every time).
+_WAITING = (
+    select(col(RefundRow.payment_intent_id))
+    .where(col(RefundRow.payment_intent_id) == any_(bindparam("ids", type_=ARRAY(String))))
+    .where(col(RefundRow.origin) == "stripe")
+    .where(col(RefundRow.applied_at).is_(None))
+    .distinct()
+)
+
 
 class RefundStore:
     """The refunds of one transaction."""
@@ -46,15 +56,7 @@ class RefundStore:
         wanted = sorted(set(payment_intent_ids))
         if not wanted:
             return
-        waiting = set(
-            await self.session.scalars(
-                select(col(RefundRow.payment_intent_id))
-                .where(col(RefundRow.payment_intent_id).in_(wanted))
-                .where(col(RefundRow.origin) == "stripe")
-                .where(col(RefundRow.applied_at).is_(None))
-                .distinct()
-            )
-        )
+        waiting = set(await self.session.scalars(_WAITING, {"ids": wanted}))
         self._none_waiting.update(set(wanted) - waiting)
 
     def might_wait(self, payment_intent_id: str) -> bool:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     )
     from backbone.kafka._message import BatchHandler, Headers, Message, encode_headers
     from backbone.kafka._offsets import high_watermarks, partitions_of, read_between, reader
+    from backbone.kafka._partitioner import KeyPartitioner, murmur2
     from backbone.kafka._processor import MessageProcessor
     from backbone.kafka._producer import BrokerUnavailable, Delivered, OutgoingRecord, Producer
     from backbone.kafka._retry import Outcome, handle_with_retries
@@ -54,6 +55,7 @@ _MODULES = {
     ),
     "_message": ("BatchHandler", "Headers", "Message", "encode_headers"),
     "_offsets": ("high_watermarks", "partitions_of", "read_between", "reader"),
+    "_partitioner": ("KeyPartitioner", "murmur2"),
     "_processor": ("MessageProcessor",),
     "_producer": ("BrokerUnavailable", "Delivered", "OutgoingRecord", "Producer"),
     "_retry": ("Outcome", "handle_with_retries"),
@@ -67,6 +69,7 @@ __all__ = [
     "Delivered",
     "Failure",
     "Headers",
+    "KeyPartitioner",
     "Kind",
     "Message",
     "MessageProcessor",
@@ -84,6 +87,7 @@ __all__ = [
     "ensure_topics",
     "handle_with_retries",
     "high_watermarks",
+    "murmur2",
     "partitions_of",
     "read_between",
     "reader",

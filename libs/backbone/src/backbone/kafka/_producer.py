@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from backbone.kafka._message import Headers
+from backbone.kafka._partitioner import KeyPartitioner
 from backbone.logging import get_logger
 from backbone.settings import KafkaSettings
 
@@ -151,6 +152,8 @@ class Producer:
             enable_idempotence=self._settings.enable_idempotence,
             linger_ms=self._settings.linger_ms,
             max_batch_size=self._settings.max_batch_size,
+            # Kafka's default rule (a key's murmur2 hash), without aiokafka's byte-by-byte hash.
+            partitioner=KeyPartitioner(),
             # Retries of one batch inside the client stay within our own bound per send.
             retry_backoff_ms=100,
         )

@@ -33,6 +33,43 @@ def test_json_lines_carry_bound_ids_and_redact_secrets(capsys: pytest.CaptureFix
     assert "request_id" not in second
 
 
+async def test_nested_ids_come_back_on_the_way_out_and_stay_in_their_task(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("unit", LogSettings(format="json"))
+    log = get_logger("t")
+
+    async def other_task() -> None:
+        log.info("elsewhere")
+
+    with bound_ids(event_id="evt_1", session_id="cs_1"):
+        with bound_ids(session_id="cs_2", reservation_id="r_1"):
+            log.info("inner")
+            log.info("named", session_id="cs_3")  # a field the call names wins
+            await asyncio.create_task(other_task())  # a task started here inherits the ids
+        log.info("outer")
+    log.info("outside")
+    turn_ended = asyncio.get_running_loop().create_future()  # lines go out at a turn's end
+    asyncio.get_running_loop().call_soon(turn_ended.set_result, None)
+    await turn_ended
+    lines = {
+        line["event"]: line
+        for line in map(json.loads, filter(None, capsys.readouterr().err.splitlines()))
+    }
+    inner, named, outer = lines["inner"], lines["named"], lines["outer"]
+    assert (inner["event_id"], inner["session_id"], inner["reservation_id"]) == (
+        "evt_1",
+        "cs_2",
+        "r_1",
+    )
+    assert named["session_id"] == "cs_3"
+    assert lines["elsewhere"]["reservation_id"] == "r_1"
+    assert (outer["event_id"], outer["session_id"]) == ("evt_1", "cs_1")
+    assert "reservation_id" not in outer
+    assert not {"event_id", "session_id"} & set(lines["outside"])
+    assert lines["outside"]["service"] == "unit"
+
+
 class _Stream:
     """A stderr that records each write and each flush."""
 

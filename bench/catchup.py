@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from backbone.kafka import OutgoingRecord, Producer
+from backbone.kafka import Producer
 from backbone.settings import KafkaSettings
 from bench import profiling
-from bench.payments import event_body, new_batch, outcomes, seed, settled_count, transactions
+from bench.payments import (
+    as_ingested,
+    event_body,
+    new_batch,
+    outcomes,
+    seed,
+    settled_count,
+    transactions,
+)
 from bench.stack import System
 from bench.stats import cpu_watch, load_text
-from contracts.topics import STRIPE_EVENTS
-from webhook_ingest.app import _record_headers
-from webhook_ingest.event import read_event
 
 WORKER = "reservation-worker"
 
@@ -35,12 +39,7 @@ async def _enqueue(kafka: str, bodies: list[bytes]) -> float:
     await producer.start()
     try:
         for at in range(0, len(bodies), 1000):
-            records = []
-            for body in bodies[at : at + 1000]:
-                facts = read_event(body)
-                headers = _record_headers(facts, uuid.uuid4().hex, time.time())
-                records.append(OutgoingRecord(STRIPE_EVENTS, body, facts.key.encode(), headers))
-            await producer.send_many(records)
+            await producer.send_many([as_ingested(body) for body in bodies[at : at + 1000]])
     finally:
         await producer.stop()
     return time.perf_counter() - started

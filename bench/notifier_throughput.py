@@ -150,7 +150,6 @@ def run_once(
     for name, started_child in zip(names, children, strict=True):
         assert started_child.proc is not None
         notifier_pids[name] = started_child.proc.pid
-    child = children[0]
     cpu = cpu_watch({**pids, **notifier_pids})
     deadline = time.monotonic() + timeout_s
     done, first, last = _progress(database_url, tag)
@@ -160,7 +159,7 @@ def run_once(
             time.sleep(0.2)
             done, first, last = _progress(database_url, tag)
         out = stack.work_dir / "profile" / f"notifier-{connections}c"
-        profile = profiling.record(child.proc.pid, profile_s, out)
+        profile = profiling.record(notifier_pids["notifier"], profile_s, out)
     while done < emails and time.monotonic() < deadline:
         time.sleep(0.5)
         done, first, last = _progress(database_url, tag)

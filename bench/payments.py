@@ -20,8 +20,12 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from backbone.kafka import OutgoingRecord
 from contracts import stripe as s
 from contracts.checkout import ReservationCheckoutMetadata
+from contracts.topics import STRIPE_EVENTS
+from webhook_ingest.app import _record_headers
+from webhook_ingest.event import read_event
 
 # One catalog entry of the development seed (reservation.adapters.migrations.DEV_CATALOG).
 SERVICE_ID, SERVICE_NAME, RESOURCE, PRICE, CURRENCY, MINUTES = (
@@ -193,6 +197,14 @@ def event_body(p: Payment, tag: str) -> bytes:
     }
     # One line (no indent): the load process keeps one body per line.
     return json.dumps(event).encode()
+
+
+def as_ingested(body: bytes) -> OutgoingRecord:
+    """The record webhook-ingest puts on stripe.events for this body: its own key and headers
+    (`read_event`, `_record_headers`), without the HTTP round trip."""
+    facts = read_event(body)
+    headers = _record_headers(facts, uuid.uuid4().hex, time.time())
+    return OutgoingRecord(STRIPE_EVENTS, body, facts.key.encode(), headers)
 
 
 def signature(body: bytes, secret: str, timestamp: int) -> str:

@@ -54,11 +54,10 @@ class System:
         for provided in self.infra:
             if provided.embedded_broker is not None and provided.embedded_broker.pid:
                 out["broker"] = provided.embedded_broker.pid
-            if provided.embedded_postgres is not None:
-                # The postmaster; CpuWatch adds its children (a backend per connection).
-                pid_file = provided.embedded_postgres.data_dir / "postmaster.pid"
-                if pid_file.exists():
-                    out["postgres"] = int(pid_file.read_text().split()[0])
+            if provided.embedded_postgres is not None and (
+                pids := provided.embedded_postgres.pids()
+            ):
+                out["postgres"] = pids[0]  # the postmaster; CpuWatch adds its backends
         return out
 
     def add_worker(self, name: str) -> None:

@@ -3,9 +3,11 @@
 No broker and no Faust: the worker's own batch handler (`reservation.adapters.records`, built by
 `reservation.bootstrap.build` as the worker builds it) is handed records of signed
 `checkout.session.completed` events, as the agent hands them over, against a real PostgreSQL
-(embedded unless DATABASE_URL is set) seeded with the payments they pay (`bench.payments`). For
-each batch size it reports this process's CPU per event and per transaction, PostgreSQL's CPU per
-event (its backends' and the postmaster's, when it runs here).
+(DATABASE_URL, else a container, else embedded; an embedded one is durable, as `make run`'s and
+the other parts' are, so each commit waits for its flush) seeded with the payments they pay
+(`bench.payments`). For each batch size it reports this process's CPU per event and per
+transaction, and PostgreSQL's CPU per event (its backends' and the postmaster's, when it runs
+here).
 Fitting CPU = fixed + n x per-event over the sizes splits what a transaction costs from what an
 event costs: at 1x (200 payments/s) the worker's batches hold a few events each, in catch-up 200.
 
@@ -20,23 +22,22 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from pydantic import SecretStr
 
 from backbone.kafka import Message
 from backbone.logging import configure_logging
 from backbone.settings import DatabaseSettings, LogSettings
 from bench import payments, profiling
-from bench.stats import load_text
-from contracts import headers as h
-from contracts.topics import STRIPE_EVENTS
+from bench.stats import load_text, process_tree_cpu
 from devstack.infra import provide_postgres
+from devstack.postgres import ensure_database
 from reservation.adapters.migrations import migrate, seed_catalog
 from reservation.adapters.records import make_handler
 from reservation.bootstrap import build
@@ -45,63 +46,30 @@ from reservation.settings import Settings
 
 def _database(server_url: str) -> str:
     """A new database on the server, migrated and seeded with the catalog."""
-    name = f"bench_apply_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = server_url.partition("?")[0].rpartition("/")
-    url = f"{base}/{name}"
+    url = ensure_database(server_url, f"bench_apply_{uuid.uuid4().hex[:8]}")
     migrate(url)
     seed_catalog(url)
     return url
 
 
 def _records(batch: payments.Batch) -> list[Message]:
-    """The records ingest would have put on stripe.events for the batch's payments."""
+    """The records ingest would have put on stripe.events for the batch's payments, as the
+    agent hands them over."""
     records = []
     for offset, p in enumerate(batch.payments):
-        event_id = f"evt_bench_{batch.tag}_{p.index:06d}"
-        headers = h.stripe_event_headers(
-            event_id=event_id,
-            event_type="checkout.session.completed",
-            livemode=False,
-            received_at="2026-01-01T00:00:00.000+00:00",
-            request_id=uuid.uuid4().hex,
-            correlation_id=p.session_id,
-            api_version=payments.API_VERSION,
-        )
+        record = payments.as_ingested(payments.event_body(p, batch.tag))
         records.append(
             Message(
-                topic=STRIPE_EVENTS,
+                topic=record.topic,
                 partition=0,
                 offset=offset,
-                key=p.session_id.encode(),
-                value=payments.event_body(p, batch.tag),
-                headers=tuple(headers),
+                key=record.key,
+                value=record.value,
+                headers=tuple(record.headers),
                 timestamp_ms=int(time.time() * 1000),
             )
         )
     return records
-
-
-def _postgres_cpu_s(pids: list[int]) -> float:
-    """utime + stime of these PostgreSQL processes and their children (the backends)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    seen: set[int] = set()
-    todo = list(pids)
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            continue
-        todo += [int(c) for c in children]
-    return total
 
 
 async def _run_size(
@@ -121,7 +89,7 @@ async def _run_size(
     try:
         await handler(records[:1])  # connect and warm the statement caches
         records = records[1:]
-        pg_before = _postgres_cpu_s([postmaster]) if postmaster else 0.0
+        pg_before = _postgres_cpu_s(postmaster)
         sampler = None
         if profile is not None:  # py-spy from a thread: sampling ourselves must not block the loop
             sampler = asyncio.create_task(
@@ -133,7 +101,7 @@ async def _run_size(
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         if sampler is not None:
             await sampler
-        pg = (_postgres_cpu_s([postmaster]) - pg_before) if postmaster else None
+        pg = _postgres_cpu_s(postmaster) - pg_before if postmaster else None
     finally:
         await container.close()
     applied = len(records)
@@ -147,6 +115,11 @@ async def _run_size(
         "worker_cpu_ms_per_transaction": round(cpu * 1000 / transactions, 3),
         "postgres_cpu_ms_per_event": round(pg * 1000 / applied, 3) if pg is not None else None,
     }
+
+
+def _postgres_cpu_s(postmaster: int | None) -> float:
+    """CPU seconds of the PostgreSQL server so far (the postmaster and its backends)."""
+    return process_tree_cpu({"postgres": postmaster})["postgres"] if postmaster else 0.0
 
 
 def _fit(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
@@ -164,12 +137,12 @@ def _fit(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [int(s) for s in args.sizes.split(",")]
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="bench-apply-"))
-    postgres = provide_postgres()
+    # Durable, as bench.stack's: a commit here waits for its WAL flush, as in `make run`.
+    postgres = provide_postgres(data_dir=work / "postgres")
+    server = postgres.embedded_postgres
     try:
-        server = postgres.embedded_postgres
-        postmaster = None
-        if server is not None:  # its CPU is counted only when it runs here
-            postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+        # Its CPU is counted only when it runs here.
+        postmaster = server.pids()[0] if server is not None else None
         url = _database(postgres.address)
         rows = []
         for size in sizes:
@@ -179,6 +152,8 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             print(json.dumps(row), flush=True)
     finally:
         postgres.stop()
+        if server is not None:
+            shutil.rmtree(server.data_dir, ignore_errors=True)
     fit = _fit(rows)
     return {
         "load_before": args.load_before,

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Bound on one whole send: connect, TLS, auth, envelope and data."
     )
     smtp_connections: int = Field(
-        4,
+        6,
         ge=1,
         description="SMTP conversations held open at once (NOTIFIER_SMTP_CONNECTIONS): a batch's"
         " e-mails are spread over them, those about one reservation, order or dispute one after"

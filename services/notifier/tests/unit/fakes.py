@@ -58,12 +58,16 @@ class FakeNotificationRepository(NotificationRepository):
 class FakeUnitOfWork(NotificationsUnitOfWork):
     """One transaction on the fake rows: a rollback restores them as they were at the start.
     `commits` counts the transactions kept; `fail_commits` makes the next commits raise (the
-    database gone)."""
+    database gone). The settles' pace and overlap are kept here too (`FakeSettlements`)."""
 
     def __init__(self) -> None:
         self.notifications = FakeNotificationRepository()
         self.commits = 0
         self.fail_commits: Exception | None = None
+        self.settle_turns = 0
+        self.fail_settles = 0  # that many of the next settles fail (their connection lost)
+        self.settling = 0
+        self.most_settling = 0
         self._before: dict[str, Row] = {}
 
     async def __aenter__(self) -> FakeUnitOfWork:
@@ -86,7 +90,9 @@ class FakeUnitOfWork(NotificationsUnitOfWork):
 
 class FakeSettlements(Settlements):
     """Settles on the unit of work's rows with the SQL statement's rules, each settle one write:
-    counted in its `commits`, and failing as its commits do (`fail_commits`)."""
+    counted in its `commits`, and failing as its commits do (`fail_commits`). A settle takes the
+    unit of work's `settle_turns` turns of the event loop before it is kept (a round trip and a
+    flush), so settles can overlap; `settling` and `most_settling` say by how much."""
 
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
@@ -97,9 +103,20 @@ class FakeSettlements(Settlements):
         failed: Mapping[str, str],
         errors: Sequence[tuple[str, str]],
     ) -> None:
-        if self._uow.fail_commits is not None:
-            raise self._uow.fail_commits
-        rows = self._uow.rows
+        uow = self._uow
+        uow.settling += 1
+        uow.most_settling = max(uow.most_settling, uow.settling)
+        try:
+            for _ in range(uow.settle_turns):
+                await _next_turn()
+            if uow.fail_commits is not None:
+                raise uow.fail_commits
+            if uow.fail_settles:
+                uow.fail_settles -= 1
+                raise ConnectionError("the settle's connection was lost")
+        finally:
+            uow.settling -= 1
+        rows = uow.rows
         for event_id in sent:
             row = rows[event_id]
             row.status, row.last_error = Status.SENT, None
@@ -110,7 +127,7 @@ class FakeSettlements(Settlements):
             row = rows[event_id]
             if row.status is Status.SENDING:
                 row.last_error = reason
-        self._uow.commits += 1
+        uow.commits += 1
 
 
 class FakeRenderer:

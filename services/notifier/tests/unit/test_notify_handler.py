@@ -355,9 +355,13 @@ async def test_lanes_keep_one_reservations_emails_in_order_one_at_a_time() -> No
     assert sent != [f.user_email for f in batch]  # the others overlapped
 
 
+@pytest.mark.parametrize("settle_turns", [0, 3])
 @pytest.mark.parametrize("settle_every", [1, 3, 10, 25])
-async def test_lanes_never_leave_more_than_settle_every_to_resend(settle_every: int) -> None:
+async def test_lanes_never_leave_more_than_settle_every_to_resend(
+    settle_every: int, settle_turns: int
+) -> None:
     notifier = Notifier(settle_every=settle_every, lanes=4, turns=2)
+    notifier.uow.settle_turns = settle_turns  # settles that take time overlap
     facts = [confirmed(f"w{i}@example.test") for i in range(30)]
     at_risk: list[int] = []
 
@@ -372,6 +376,48 @@ async def test_lanes_never_leave_more_than_settle_every_to_resend(settle_every: 
     assert max(at_risk) <= settle_every
     assert notifier.sender.most_in_flight == min(4, settle_every)
     assert all(notifier.row(f) == (Status.SENT, 1, None) for f in facts)
+
+
+async def test_one_lane_marks_every_settle_every_sends_while_settles_take_time() -> None:
+    notifier = Notifier(settle_every=3, lanes=1, turns=1)
+    notifier.uow.settle_turns = 4
+    facts = [confirmed(f"w{i}@example.test") for i in range(9)]
+    marked_before: list[int] = []
+    notifier.sender.before_send = lambda r: marked_before.append(
+        sum(1 for row in notifier.uow.rows.values() if row.status is Status.SENT)
+    )
+
+    await notifier.handler.handle_batch(facts)
+
+    assert notifier.uow.most_settling == 1
+    assert marked_before == [0, 0, 0, 3, 3, 3, 6, 6, 6]
+    assert all(notifier.row(f)[0] is Status.SENT for f in facts)
+
+
+async def test_a_failed_settle_is_written_again_before_the_batch_raises() -> None:
+    # A settle's connection is lost mid-batch: the lanes stop, and what that settle was to mark
+    # is marked on the way out (the next settle takes a new connection), so the retry of the
+    # batch sends nothing again.
+    notifier = Notifier(settle_every=10, lanes=4, turns=2)
+    notifier.uow.settle_turns = 3
+    notifier.uow.fail_settles = 1
+    facts = [confirmed(f"w{i}@example.test") for i in range(30)]
+
+    with pytest.raises(ConnectionError):
+        await notifier.handler.handle_batch(facts)
+
+    accepted = {str(r.email.event_id) for r in notifier.sender.sent}
+    assert 0 < len(accepted) < len(facts)
+    for fact in facts:
+        status = notifier.row(fact)[0]
+        assert status is (Status.SENT if str(fact.event_id) in accepted else Status.SENDING)
+    assert notifier.unmarked() == 0
+
+    await notifier.handler.handle_batch(facts)
+    assert sorted(r.email.recipient for r in notifier.sender.sent) == sorted(
+        f.user_email for f in facts
+    )
+    assert all(notifier.row(f)[0] is Status.SENT for f in facts)
 
 
 async def test_lanes_stop_at_an_outage_and_settle_what_was_accepted() -> None:

@@ -102,7 +102,12 @@ class Ingest:
         self._livemode = settings.livemode
         self._retry_after = str(settings.retry_after_s).encode()
         self._mode_name = "live" if settings.livemode else "test"
-        self.publisher = Publisher(producer, settings.topic, settings.publish_timeout_s)
+        self.publisher = Publisher(
+            producer,
+            settings.topic,
+            settings.publish_timeout_s,
+            linger_s=settings.publish_linger_ms / 1000,
+        )
         self._max_in_flight = settings.max_in_flight
         self._shed_head = [
             _JSON,

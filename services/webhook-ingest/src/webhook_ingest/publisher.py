@@ -4,12 +4,11 @@ Under load, hundreds of webhooks are verified in one turn of the event loop. Eac
 the first schedules a flush `linger_s` later, brought forward to the end of the turn once
 `flush_at` records wait (at once when `linger_s` is 0), which hands every record that came
 meanwhile to the shared producer in one `send_many` (one task, one bound) and settles each future
-with its outcome. That costs one task per flush instead of several tasks
-and futures per webhook (the profile's largest item after HTTP itself), while each webhook is
-still answered 200 only once the broker acknowledged its record (acks=all): a batch succeeds
-only when every record in it was acknowledged, and a batch that fails or passes the bound fails
-every record in it (503, Stripe retries; a record may then be on the topic twice, consumers
-deduplicate by event id). The bound is one timer per batch too: at `timeout_s` every record
+with its outcome. That costs one task per flush instead of several tasks and futures per webhook
+(the profile's largest item after HTTP itself), while each webhook is still answered 200 only
+once the broker acknowledged its record (acks=all): a batch succeeds only when every record in
+it was acknowledged, and a batch that fails or passes the bound fails every record in it (503,
+Stripe retries; a record may then be on the topic twice, consumers deduplicate by event id). The bound is one timer per batch too: at `timeout_s` every record
 still waiting fails with TimeoutError, while the producer finishes or fails in the background
 (its own timeout discards a stuck client).
 
@@ -34,7 +33,7 @@ from backbone.kafka import BrokerUnavailable, OutgoingRecord, Producer
 
 
 class Publisher:
-    """Records of one event-loop turn produced together; a future per record."""
+    """Records of a linger (of a turn, under load) produced together; a future per record."""
 
     def __init__(
         self,

@@ -5,12 +5,12 @@ the first schedules a flush `linger_s` later, brought forward to the end of the 
 `flush_at` records wait (at once when `linger_s` is 0), which hands every record that came
 meanwhile to the shared producer in one `send_many` (one task, one bound) and settles each future
 with its outcome. That costs one task per flush instead of several tasks and futures per webhook
-(the profile's largest item after HTTP itself), while each webhook is still answered 200 only
-once the broker acknowledged its record (acks=all): a batch succeeds only when every record in
-it was acknowledged, and a batch that fails or passes the bound fails every record in it (503,
-Stripe retries; a record may then be on the topic twice, consumers deduplicate by event id). The bound is one timer per batch too: at `timeout_s` every record
-still waiting fails with TimeoutError, while the producer finishes or fails in the background
-(its own timeout discards a stuck client).
+(the profile's largest item after HTTP itself), while each webhook is still answered 200 only once
+the broker acknowledged its record (acks=all): a batch succeeds only when every record in it was
+acknowledged, and a batch that fails or passes the bound fails every record in it (503, Stripe
+retries; a record may then be on the topic twice, consumers deduplicate by event id). The bound is
+one timer per batch too: at `timeout_s` every record still waiting fails with TimeoutError, while
+the producer finishes or fails in the background (its own timeout discards a stuck client).
 
 `in_flight` counts the records handed over and not yet settled, including those whose webhook
 was already answered 503 at the bound while the producer finishes or fails in the background:

@@ -11,7 +11,7 @@ import pytest
 
 from backbone.kafka import Delivered, OutgoingRecord, Producer, ensure_topics
 from backbone.settings import KafkaSettings
-from devstack.testing import read_topic
+from devstack.testing import next_turn, read_topic
 from webhook_ingest.publisher import Publisher
 
 pytestmark = pytest.mark.integration
@@ -30,20 +30,12 @@ class CountingProducer(Producer):
         return await super().send_many(batch)
 
 
-async def _next_turn() -> None:
-    """Give the event loop one turn: a future resolved by its next callback, no timer."""
-    loop = asyncio.get_running_loop()
-    turn = loop.create_future()
-    loop.call_soon(turn.set_result, None)
-    await turn
-
-
 async def _publish_one_per_turn(publisher: Publisher, count: int) -> None:
     """`count` webhooks, the i-th verified i turns of the event loop after the first."""
 
     async def one(i: int) -> None:
         for _ in range(i):
-            await _next_turn()
+            await next_turn()
         await publisher.publish(b'{"id": "evt_%d"}' % i, b"cs_%d" % i, [])
 
     await asyncio.gather(*(one(i) for i in range(count)))

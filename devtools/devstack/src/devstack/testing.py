@@ -35,6 +35,15 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
+async def next_turn() -> None:
+    """Give the event loop one turn, as waiting for a peer's answer would (other tasks run
+    meanwhile): a future resolved by the loop's next callback, so no timer is involved."""
+    loop = asyncio.get_running_loop()
+    turn: asyncio.Future[None] = loop.create_future()
+    loop.call_soon(turn.set_result, None)
+    await turn
+
+
 _slots = itertools.count()
 SLOT_SPACING_HOURS = 3  # longer than the longest catalog service (two hours)
 

@@ -3,12 +3,12 @@ notification rows (with rollback), the unit of work, a renderer, a sender and th
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from devstack.testing import next_turn
 from notifier.domain.model import Claim, Email, RenderedEmail, Status, message_id_for
 from notifier.service_layer.ports import (
     NotificationRepository,
@@ -92,7 +92,8 @@ class FakeSettlements(Settlements):
     """Settles on the unit of work's rows with the SQL statement's rules, each settle one write:
     counted in its `commits`, and failing as its commits do (`fail_commits`). A settle takes the
     unit of work's `settle_turns` turns of the event loop before it is kept (a round trip and a
-    flush), so settles can overlap; `settling` and `most_settling` say by how much."""
+    flush), while the lanes go on sending; `settling` and `most_settling` say how many settles
+    were under way at once (the handler writes one at a time)."""
 
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
@@ -108,7 +109,7 @@ class FakeSettlements(Settlements):
         uow.most_settling = max(uow.most_settling, uow.settling)
         try:
             for _ in range(uow.settle_turns):
-                await _next_turn()
+                await next_turn()
             if uow.fail_commits is not None:
                 raise uow.fail_commits
             if uow.fail_settles:
@@ -142,15 +143,6 @@ class FakeRenderer:
         )
 
 
-async def _next_turn() -> None:
-    """Give the event loop one turn, as waiting for a server's answer would: the other lanes'
-    sends run meanwhile. A future resolved by the loop's next callback, so no timer is involved."""
-    loop = asyncio.get_running_loop()
-    turn = loop.create_future()
-    loop.call_soon(turn.set_result, None)
-    await turn
-
-
 @dataclass
 class FakeSender:
     """Records what it sends; raises what `refuse` holds for a recipient instead (an exception
@@ -173,7 +165,7 @@ class FakeSender:
         self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
         try:
             for _ in range(self.turns):
-                await _next_turn()
+                await next_turn()
             error = self.refuse.get(rendered.email.recipient)
             if error is not None:
                 raise error

@@ -361,7 +361,7 @@ async def test_lanes_never_leave_more_than_settle_every_to_resend(
     settle_every: int, settle_turns: int
 ) -> None:
     notifier = Notifier(settle_every=settle_every, lanes=4, turns=2)
-    notifier.uow.settle_turns = settle_turns  # settles that take time overlap
+    notifier.uow.settle_turns = settle_turns  # settles that take time: the lanes send meanwhile
     facts = [confirmed(f"w{i}@example.test") for i in range(30)]
     at_risk: list[int] = []
 

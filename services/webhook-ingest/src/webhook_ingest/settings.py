@@ -104,8 +104,9 @@ class IngestSettings(BaseSettings):
         validation_alias="WEBHOOK_INGEST_PUBLISH_LINGER_MS",
         description=(
             "How long the first verified webhook waits for others before their records go to the"
-            " producer together (0: at the end of the event-loop turn). Fewer produce requests"
-            " at a few hundred webhooks a second, for this much on each answer."
+            " producer together, cut short at the end of the turn once 16 wait (0: at the end of"
+            " every turn). Fewer produce requests at a few hundred webhooks a second, for up to"
+            " this much on an answer."
         ),
     )
     producer_batch_bytes: int = Field(

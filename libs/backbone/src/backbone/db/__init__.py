@@ -4,7 +4,9 @@ A use case runs in a `SqlUnitOfWork` (explicit `commit()`, rollback on exit); a 
 each event in the inbox (`claim`, `claim_many`) in the same transaction as its state change, and a
 fact leaves through the outbox (`enqueue`, `add_all`), published by the `OutboxRelay` under
 `supervise`. `Pruner` deletes what is past its retention; `requeue_since` puts published rows back
-for the relay; `run_migrations_online` and `upgrade` run a service's Alembic migrations.
+for the relay; `run_migrations_online` and `upgrade` run a service's Alembic migrations. A batch
+path's hot statements run as plain SQL on the session's psycopg connection (`driver_fetch_all`,
+`driver_execute`, `driver_execute_many`), in the unit of work's transaction.
 
 Names are imported from their modules on first use, so a process that needs only the engine does
 not load Alembic or the relay, and `python -m backbone.db.requeue` runs without runpy's warning
@@ -19,6 +21,12 @@ from backbone.exports import lazy_exports
 
 if TYPE_CHECKING:
     from backbone.db._columns import timestamp, utc_now
+    from backbone.db._driver import (
+        driver_connection,
+        driver_execute,
+        driver_execute_many,
+        driver_fetch_all,
+    )
     from backbone.db._engine import database_probe, make_engine, session_factory, sqlalchemy_url
     from backbone.db._inbox import InboxEntry, claim, claim_many
     from backbone.db._migrations import alembic_config, run_migrations_online, upgrade
@@ -34,6 +42,7 @@ if TYPE_CHECKING:
 # name: importing that submodule would set the package attribute to the module.
 _MODULES = {
     "_columns": ("timestamp", "utc_now"),
+    "_driver": ("driver_connection", "driver_execute", "driver_execute_many", "driver_fetch_all"),
     "_engine": ("database_probe", "make_engine", "session_factory", "sqlalchemy_url"),
     "_inbox": ("InboxEntry", "claim", "claim_many"),
     "_migrations": ("alembic_config", "run_migrations_online", "upgrade"),
@@ -63,6 +72,10 @@ __all__ = [
     "claim",
     "claim_many",
     "database_probe",
+    "driver_connection",
+    "driver_execute",
+    "driver_execute_many",
+    "driver_fetch_all",
     "enqueue",
     "make_engine",
     "requeue_since",

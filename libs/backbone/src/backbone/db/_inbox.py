@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Column, String, text
+from sqlalchemy import Column, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from backbone.db._columns import timestamp, utc_now
+from backbone.db._driver import driver_fetch_all
 
 
 class InboxEntry(SQLModel, table=True):
@@ -22,10 +23,11 @@ class InboxEntry(SQLModel, table=True):
     processed_at: datetime = Field(default_factory=utc_now, sa_column=timestamp(default_now=True))
 
 
-# One statement for any number of ids (one array parameter), so it is prepared once.
-_CLAIM_MANY = text(
+# One statement for any number of ids (one array parameter), so it is prepared once; on the
+# session's psycopg connection (backbone.db._driver: a consumer's batch path).
+_CLAIM_MANY = (
     "INSERT INTO inbox (consumer, event_id)"
-    " SELECT :consumer, unnest(CAST(:event_ids AS varchar[]))"
+    " SELECT %(consumer)s, unnest(CAST(%(event_ids)s AS varchar[]))"
     " ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
@@ -41,10 +43,10 @@ async def claim_many(session: AsyncSession, consumer: str, event_ids: Sequence[s
     if not event_ids:
         return set()
     # Sorted: two transactions claiming overlapping ids lock them in one order (no deadlock).
-    result = await session.execute(
-        _CLAIM_MANY, {"consumer": consumer, "event_ids": sorted(set(event_ids))}
+    rows = await driver_fetch_all(
+        session, _CLAIM_MANY, {"consumer": consumer, "event_ids": sorted(set(event_ids))}
     )
-    return {str(event_id) for event_id in result.scalars()}
+    return {str(event_id) for (event_id,) in rows}
 
 
 async def claim(session: AsyncSession, consumer: str, event_id: str) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from backbone.db._columns import timestamp, utc_now
+from backbone.db._driver import driver_execute
 
 
 class OutboxEntry(SQLModel, table=True):
@@ -57,12 +58,13 @@ class OutboxRecord:
 
 
 # One statement for any number of records (one array per column), so it is prepared once;
-# WITH ORDINALITY keeps the ids, hence the relay's publishing order, in the order given.
-_ADD_ALL = text(
+# WITH ORDINALITY keeps the ids, hence the relay's publishing order, in the order given. On the
+# session's psycopg connection (backbone.db._driver: a consumer's batch path).
+_ADD_ALL = (
     "INSERT INTO outbox (topic, key, value, headers)"
     " SELECT topic, key, value, CAST(headers AS jsonb)"
-    " FROM unnest(CAST(:topics AS varchar[]), CAST(:keys AS bytea[]),"
-    " CAST(:values AS bytea[]), CAST(:headers AS text[]))"
+    " FROM unnest(CAST(%(topics)s AS varchar[]), CAST(%(keys)s AS bytea[]),"
+    " CAST(%(values)s AS bytea[]), CAST(%(headers)s AS text[]))"
     " WITH ORDINALITY AS r(topic, key, value, headers, n)"
     " ORDER BY n"
 )
@@ -76,7 +78,8 @@ async def add_all(session: AsyncSession, records: Sequence[OutboxRecord]) -> Non
     """
     if not records:
         return
-    await session.execute(
+    await driver_execute(
+        session,
         _ADD_ALL,
         {
             "topics": [r.topic for r in records],

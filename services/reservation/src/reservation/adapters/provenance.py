@@ -10,7 +10,16 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backbone.db import driver_fetch_all
+
 Created = tuple[int | None, str | None, list[str]]
+
+# Checkout's records of a batch's paid sessions, one array parameter, on the session's psycopg
+# connection (backbone.db's driver statements: the batch path).
+_PREFETCH = (
+    "SELECT session_id, amount_total, currency, reservation_ids"
+    " FROM checkout_session_facts WHERE session_id = ANY(CAST(%(ids)s AS varchar[]))"
+)
 
 
 class CheckoutRecords:
@@ -50,20 +59,10 @@ class CheckoutRecords:
         wanted = sorted(set(session_ids) - self._known.keys())
         if not wanted:
             return
-        found = await self.session.execute(
-            text(
-                "SELECT session_id, amount_total, currency, reservation_ids"
-                " FROM checkout_session_facts WHERE session_id = ANY(:s)"
-            ),
-            {"s": wanted},
-        )
+        found = await driver_fetch_all(self.session, _PREFETCH, {"ids": wanted})
         self._known.update(dict.fromkeys(wanted))
-        for row in found:
-            self._known[row.session_id] = (
-                row.amount_total,
-                row.currency,
-                list(row.reservation_ids),
-            )
+        for session_id, amount_total, currency, reservation_ids in found:
+            self._known[session_id] = (amount_total, currency, list(reservation_ids))
 
     async def created(self, session_id: str) -> Created | None:
         """Amount, currency and reservations checkout created the session with, if known."""

@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ARRAY, String, any_, bindparam, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from backbone.db import driver_execute, driver_fetch_all
 from reservation.adapters.tables import RefundRow
 from reservation.domain.refunds import RefundStatus
 from reservation.service_layer.ports import Claimed
 
 # One statement for any number of payments, locked in the order of their lock keys (the hashes
 # themselves, so two payments whose keys collide still lock in one order everywhere).
-_LOCK_PAYMENTS = text(
+# On the session's psycopg connection (backbone.db's driver statements: the batch path).
+_LOCK_PAYMENTS = (
     "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT"
-    " hashtextextended('payment:' || k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k"
+    " hashtextextended('payment:' || k, 0) AS h FROM unnest(CAST(%(keys)s AS text[])) AS k"
     " ORDER BY h) AS ordered"
 )
 # Claim due requests and push their next attempt past a lease, in one statement: the claim
@@ -30,14 +32,12 @@ _CLAIM = text(
     " LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING key"
 )
 
-# Payments with a refund from Stripe not applied yet: built once, an array parameter (a select
-# built per call with an IN list is keyed, compiled and expanded again every time).
+# Payments with a refund from Stripe not applied yet: one array parameter, on the session's
+# psycopg connection (the batch path asks it for every payment it settles).
 _WAITING = (
-    select(col(RefundRow.payment_intent_id))
-    .where(col(RefundRow.payment_intent_id) == any_(bindparam("ids", type_=ARRAY(String))))
-    .where(col(RefundRow.origin) == "stripe")
-    .where(col(RefundRow.applied_at).is_(None))
-    .distinct()
+    "SELECT DISTINCT payment_intent_id FROM refunds"
+    " WHERE payment_intent_id = ANY(CAST(%(ids)s AS varchar[]))"
+    " AND origin = 'stripe' AND applied_at IS NULL"
 )
 
 
@@ -56,7 +56,8 @@ class RefundStore:
         wanted = sorted(set(payment_intent_ids))
         if not wanted:
             return
-        waiting = set(await self.session.scalars(_WAITING, {"ids": wanted}))
+        rows = await driver_fetch_all(self.session, _WAITING, {"ids": wanted})
+        waiting = {payment_intent_id for (payment_intent_id,) in rows}
         self._none_waiting.update(set(wanted) - waiting)
 
     def might_wait(self, payment_intent_id: str) -> bool:
@@ -72,7 +73,7 @@ class RefundStore:
         transactions; taken first, in sorted order, before any row lock, so no cycle forms."""
         wanted = sorted(set(payment_intent_ids) - self._locked)
         if wanted:
-            await self.session.execute(_LOCK_PAYMENTS, {"keys": wanted})
+            await driver_execute(self.session, _LOCK_PAYMENTS, {"keys": wanted})
             self._locked.update(wanted)
 
     async def request(

@@ -12,10 +12,10 @@ from uuid import uuid4
 import psycopg
 import pytest
 from pydantic import SecretStr
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbone.db import make_engine, session_factory
+from backbone.kafka import classify
 from backbone.settings import DatabaseSettings
 from notifier.adapters.migrate import upgrade
 from notifier.adapters.repository import SqlSettlements
@@ -92,8 +92,9 @@ async def test_a_settle_that_fails_drops_its_connection_and_the_next_one_reconne
                 " WHERE application_name = 'notifier-settlements-test' AND pid <> pg_backend_pid()"
             ).fetchall()
         assert ended
-        with pytest.raises(DBAPIError):
+        with pytest.raises(psycopg.OperationalError) as lost:
             await settlements.settle([second], {}, [])
+        assert classify(lost.value).dependency == "postgresql"  # an outage: waited out
         assert _row(database_url, second) == ("sending", None)
         await settlements.settle([second], {}, [])
     assert _row(database_url, first) == _row(database_url, second) == ("sent", None)

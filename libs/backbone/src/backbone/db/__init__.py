@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         driver_execute,
         driver_execute_many,
         driver_fetch_all,
+        psycopg_connection,
     )
     from backbone.db._engine import database_probe, make_engine, session_factory, sqlalchemy_url
     from backbone.db._inbox import InboxEntry, claim, claim_many
@@ -42,7 +43,13 @@ if TYPE_CHECKING:
 # name: importing that submodule would set the package attribute to the module.
 _MODULES = {
     "_columns": ("timestamp", "utc_now"),
-    "_driver": ("driver_connection", "driver_execute", "driver_execute_many", "driver_fetch_all"),
+    "_driver": (
+        "driver_connection",
+        "driver_execute",
+        "driver_execute_many",
+        "driver_fetch_all",
+        "psycopg_connection",
+    ),
     "_engine": ("database_probe", "make_engine", "session_factory", "sqlalchemy_url"),
     "_inbox": ("InboxEntry", "claim", "claim_many"),
     "_migrations": ("alembic_config", "run_migrations_online", "upgrade"),
@@ -78,6 +85,7 @@ __all__ = [
     "driver_fetch_all",
     "enqueue",
     "make_engine",
+    "psycopg_connection",
     "requeue_since",
     "run_migrations_online",
     "serve_until_signalled",

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from psycopg import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection as SAConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _KEY = "backbone.db.driver"
@@ -35,11 +36,16 @@ async def driver_connection(session: AsyncSession) -> AsyncConnection[Any]:
     if cached is not None and transaction is not None and cached[0] is transaction:
         connection: AsyncConnection[Any] = cached[1]
         return connection
-    sa_connection = await session.connection()
-    raw = await sa_connection.get_raw_connection()
-    connection = raw.driver_connection  # type: ignore[assignment]
+    connection = await psycopg_connection(await session.connection())
     session.info[_KEY] = (session.sync_session.get_transaction(), connection)
     return connection
+
+
+async def psycopg_connection(connection: SAConnection) -> AsyncConnection[Any]:
+    """The psycopg connection under a checked-out SQLAlchemy connection."""
+    raw = await connection.get_raw_connection()
+    driver: AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    return driver
 
 
 async def driver_fetch_all(

@@ -27,11 +27,13 @@ import time
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col
 
+from backbone.db._driver import driver_execute, driver_fetch_all
 from backbone.db._engine import session_factory
 from backbone.db._outbox import OutboxEntry
 from backbone.db._prune import SENT_OUTBOX, Pruner, PruneSettings
@@ -50,6 +52,14 @@ from backbone.settings import KafkaSettings, RetrySettings
 from contracts import headers as h
 
 log = get_logger(__name__)
+
+# The publishing loop's two statements, on the lock connection's psycopg connection (backbone.db's
+# driver statements): rows as tuples instead of ORM objects, one array parameter for the ids.
+_UNSENT = (
+    "SELECT id, created_at, topic, key, value, headers FROM outbox WHERE sent_at IS NULL"
+    " ORDER BY id LIMIT %(limit)s FOR UPDATE"
+)
+_MARK_SENT = "UPDATE outbox SET sent_at = %(now)s WHERE id = ANY(CAST(%(ids)s AS bigint[]))"
 
 
 class OutboxRelay:
@@ -214,31 +224,22 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish the oldest unsent rows and mark them sent; returns how many."""
         async with self._session() as session, session.begin():
-            rows: Sequence[OutboxEntry] = (
-                await session.scalars(
-                    select(OutboxEntry)
-                    .where(col(OutboxEntry.sent_at).is_(None))
-                    .order_by(col(OutboxEntry.id))
-                    .limit(self._batch_size)
-                    .with_for_update()
-                )
-            ).all()
+            rows = await driver_fetch_all(session, _UNSENT, {"limit": self._batch_size})
             if not rows:
                 return 0
             await self._producer.send_many([self._record(row) for row in rows])
-            await session.execute(
-                update(OutboxEntry)
-                .where(col(OutboxEntry.id).in_([r.id for r in rows]))
-                .values(sent_at=datetime.now(UTC))
+            await driver_execute(
+                session, _MARK_SENT, {"ids": [row[0] for row in rows], "now": datetime.now(UTC)}
             )
         self.published += len(rows)
         return len(rows)
 
-    def _record(self, row: OutboxEntry) -> OutgoingRecord:
-        assert row.id is not None
-        headers = [(k, v.encode()) for k, v in row.headers]
-        headers.append((h.OUTBOX_ID, self.outbox_id(row.id, row.created_at).encode()))
-        return OutgoingRecord(row.topic, row.value, row.key, headers)
+    def _record(self, row: tuple[Any, ...]) -> OutgoingRecord:
+        """The record of an `_UNSENT` row, its outbox id among the headers."""
+        row_id, created_at, topic, key, value, headers = row
+        encoded = [(k, v.encode()) for k, v in headers]
+        encoded.append((h.OUTBOX_ID, self.outbox_id(row_id, created_at).encode()))
+        return OutgoingRecord(topic, value, key, encoded)
 
     async def reconcile(self) -> int:
         """Mark as sent the unsent rows already on their topics; returns how many it found.

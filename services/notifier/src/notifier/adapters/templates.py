@@ -11,7 +11,9 @@ class Renderer:
     """Renders `<template>.txt.j2` unescaped and `<template>.html.j2` with autoescape on.
 
     Two environments rather than select_autoescape by extension, so no template name can ever
-    switch escaping off for HTML; undefined variables raise instead of rendering blank.
+    switch escaping off for HTML; undefined variables raise instead of rendering blank. The
+    templates ship with the package and do not change under a running process, so each is
+    loaded once (no `auto_reload`: Jinja would stat its file again for every e-mail).
     """
 
     def __init__(self, message_id_domain: str) -> None:
@@ -22,8 +24,11 @@ class Renderer:
             autoescape=False,  # noqa: S701
             undefined=StrictUndefined,
             keep_trailing_newline=True,
+            auto_reload=False,
         )
-        self._html = Environment(loader=loader, autoescape=True, undefined=StrictUndefined)
+        self._html = Environment(
+            loader=loader, autoescape=True, undefined=StrictUndefined, auto_reload=False
+        )
         self._domain = message_id_domain
 
     def render(self, email: Email) -> RenderedEmail:

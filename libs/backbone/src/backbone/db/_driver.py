@@ -3,11 +3,11 @@
 A statement through `AsyncSession.execute` pays for SQLAlchemy's layers on every call (the
 greenlet hop, the ORM execution context, the compiled-cache lookup, the result wrapper): about
 230 µs of CPU for a short locking select here, against 120 µs for the same statement on the
-psycopg connection underneath (BENCHMARKS.md, 2026-12-06 19:40). The consumers' batch paths run
-about ten statements a transaction, so they use these instead: plain SQL with psycopg's
-`%(name)s` placeholders, run on the connection the session's transaction holds (the same
-transaction, so nothing else changes: locks, snapshot, commit and rollback stay the unit of
-work's). Everything else keeps SQLAlchemy.
+psycopg connection underneath (BENCHMARKS.md, section 2026-12-06 19:27-20:38; ADR 0012). The
+consumers' batch paths run about ten statements a transaction, so they use these instead: plain
+SQL with psycopg's `%(name)s` placeholders, run on the connection the session's transaction
+holds (the same transaction, so nothing else changes: locks, snapshot, commit and rollback stay
+the unit of work's). Everything else keeps SQLAlchemy.
 
 Errors are psycopg's own (`psycopg.errors.*`, sqlstate intact), which
 `backbone.kafka.classify` tells apart as it does the ones SQLAlchemy wraps. A connection lost

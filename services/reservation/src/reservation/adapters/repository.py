@@ -2,10 +2,11 @@
 
 Reservations the payment use cases change are loaded as `domain.reservation.Reservation`
 aggregates, row-locked in id order with their payment attempts, and kept for the transaction
-(one object per reservation). `flush` writes back what changed with Core statements: one
-UPDATE executed for every changed reservation at once and one INSERT for every recorded
-attempt, no ORM unit of work in between. The booking API and the sweep still read rows
-(`get`, `for_user`, `due_holds`, ...).
+(one object per reservation). `flush` writes back what changed: one UPDATE executed for every
+changed reservation at once (pipelined) and one INSERT for every recorded attempt, no ORM unit
+of work in between. These statements of the batch path are plain SQL on the session's psycopg
+connection (backbone.db's driver statements, ADR 0012). The booking API and the sweep still read
+ORM rows (`get`, `for_user`, `due_holds`, ...).
 """
 
 from __future__ import annotations

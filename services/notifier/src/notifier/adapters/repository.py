@@ -106,8 +106,8 @@ class SqlSettlements(Settlements):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._connection: AsyncConnection | None = None
-        self._driver: psycopg.AsyncConnection[Any] | None = None  # the psycopg one inside
+        # The connection held for the block, and the psycopg connection inside it.
+        self._held: tuple[AsyncConnection, psycopg.AsyncConnection[Any]] | None = None
 
     async def settle(
         self,
@@ -117,17 +117,15 @@ class SqlSettlements(Settlements):
     ) -> None:
         if not (sent or failed or errors):
             return
-        if self._connection is None or self._driver is None:
+        if self._held is None:
             connection = await self._engine.connect()
             try:
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
-                driver = await psycopg_connection(connection)
+                self._held = (connection, await psycopg_connection(connection))
             except BaseException:
                 await connection.close()
                 raise
-            self._connection, self._driver = connection, driver
-        else:
-            driver = self._driver
+        connection, driver = self._held
         try:
             async with driver.cursor() as cursor:
                 await cursor.execute(
@@ -142,11 +140,11 @@ class SqlSettlements(Settlements):
                 )
         except BaseException:
             # Failed or cut short mid-statement: the connection's state is unknown, drop it.
-            connection, self._connection, self._driver = self._connection, None, None
+            self._held = None
             await connection.invalidate()
             raise
 
     async def aclose(self) -> None:
-        connection, self._connection, self._driver = self._connection, None, None
-        if connection is not None:
-            await connection.close()
+        held, self._held = self._held, None
+        if held is not None:
+            await held[0].close()

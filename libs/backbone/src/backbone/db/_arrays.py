@@ -4,8 +4,9 @@ The batch statements (the outbox's `add_all`, the inbox's `claim_many`, the repo
 and writes, the notifier's claims and settles) pass one array per column, so that one statement
 serves any number of rows. psycopg writes an array parameter in PostgreSQL's text array syntax
 element by element in Python, and escapes each quoted element with a regular expression whose
-replacement is a template: for an outbox batch of 200 JSON payloads that was about 5 ms of CPU,
-25 µs an element, mostly spent escaping the payloads' quotes.
+replacement is a template. For an outbox batch of 200 records that was 5.7 ms of CPU for their
+payloads (bytes, written as escaped hex) and 2.0 ms for their headers (JSON text, full of quotes
+to escape); written here, 0.47 ms and 0.06 ms.
 
 `TextArrayDumper` writes a flat list of `str` as one join and three replaces (the escaping done
 once over the whole array, in C), and a flat list of `bytes` (or None) as hex, each element

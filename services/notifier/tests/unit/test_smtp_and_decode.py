@@ -15,7 +15,13 @@ from backbone.kafka import Message, PermanentError
 from backbone.kafka import classify as classify_failure
 from contracts.topics import NOTIFIER_GROUP, RESERVATION_EVENTS, retry_topic
 from notifier.adapters.records import decode
-from notifier.adapters.smtp import classify, message_bytes
+from notifier.adapters.smtp import (
+    _PLAIN_ADDRESS,
+    _address_header,
+    _parsed_address_header,
+    classify,
+    message_bytes,
+)
 from notifier.domain.errors import (
     PermanentRecipientError,
     PermanentSendError,
@@ -142,3 +148,28 @@ def test_default_settings_read_the_registry_names() -> None:
     assert settings.consumer_group == NOTIFIER_GROUP
     assert settings.http_port == 8003
     assert settings.topics == [RESERVATION_EVENTS, retry_topic(NOTIFIER_GROUP)]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "ada@example.com",
+        "o'brien+tag@example.com",
+        "a..b@x",
+        ".a@x.",
+        "{x}|y=z?@a-b.c",
+        "#!$%&*/^_`~-@e.f",
+        "a" * 80 + "@example.com",  # folded like any long header
+    ],
+)
+def test_a_plain_address_is_written_as_parsing_it_would_write_it(address: str) -> None:
+    assert _PLAIN_ADDRESS.fullmatch(address)
+    assert _address_header("To", address) == _parsed_address_header("To", address)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Ada <ada@example.com>", '"a b"@example.com', "zoë@example.com", "ada@example.com (Ada)"],
+)
+def test_anything_but_a_plain_address_is_parsed(value: str) -> None:
+    assert not _PLAIN_ADDRESS.fullmatch(value)

@@ -1,15 +1,17 @@
-"""Migrations and the database's own guarantees: the catalog seed and the no-overlap constraint."""
+"""Migrations and the database's own guarantees (the catalog seed, the no-overlap constraint), and
+the repository's write-back of reservations."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
 import pytest
 
 from reservation.adapters.migrations import migrate, seed_catalog
+from reservation.domain.model import Status
 
 pytestmark = pytest.mark.integration
 
@@ -66,3 +68,54 @@ async def test_booking_through_the_service_layer(book: Callable[..., Any]) -> No
     assert row.amount == 6000
     assert row.ends_at - row.starts_at == timedelta(minutes=60)
     assert row.reference.startswith("RSV-")
+
+
+async def test_the_write_back_stores_every_changed_column_as_set(
+    container: Any, book: Callable[..., Any], reservation_db: str
+) -> None:
+    """`Repository.flush` writes the changed reservations back whole: every mutable column comes
+    back from PostgreSQL as the aggregate held it (awkward text, timestamps in another offset to
+    the microsecond, NULLs, large amounts), and a reservation that did not change is not written."""
+    changed, other, untouched = [
+        await book(service_id=s) for s in ("mixing", "mastering", "recording")
+    ]
+    plus_five = timezone(timedelta(hours=5, minutes=30))
+    when = datetime(2031, 5, 1, 10, 11, 12, 345678, tzinfo=plus_five)
+    awkward = 'quote " back\\slash {brace} , NULL \u00e9\u2003\U0001f600'
+    query = (
+        "SELECT id, xmin::text, status, user_email, review_reason, paid_at, paid_amount,"
+        " paid_currency, updated_at, current_session_id, session_expires_at FROM reservations"
+    )
+    with psycopg.connect(reservation_db) as conn:
+        before = {r[0]: r[1:] for r in conn.execute(query)}
+    async with container.uow() as uow:
+        locked = {r.id: r for r in await uow.repo.lock_many([changed.id, other.id, untouched.id])}
+        first, second = locked[changed.id], locked[other.id]
+        first.status = Status.SUCCEEDED
+        first.user_email = "o'brien@example.com"
+        first.review_reason = awkward
+        first.paid_at = when
+        first.paid_amount = 2**53 + 1
+        first.paid_currency = "eur"
+        first.updated_at = when
+        second.review_reason = None
+        second.current_session_id = "cs_test_\\x00"
+        second.session_expires_at = when + timedelta(microseconds=1)
+        await uow.commit()
+    with psycopg.connect(reservation_db) as conn:
+        after = {r[0]: r[1:] for r in conn.execute(query)}
+    assert after[changed.id][1:] == (
+        "succeeded",
+        "o'brien@example.com",
+        awkward,
+        when,
+        2**53 + 1,
+        "eur",
+        when,
+        None,
+        None,
+    )
+    assert after[other.id][3] is None
+    assert after[other.id][8:] == ("cs_test_\\x00", when + timedelta(microseconds=1))
+    assert after[untouched.id] == before[untouched.id]  # the same row version: not written
+    assert after[changed.id][0] != before[changed.id][0]

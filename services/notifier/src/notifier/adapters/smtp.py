@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import functools
 import re
 import uuid
 from email.header import Header
@@ -26,6 +27,8 @@ from notifier.settings import Settings
 # RFC 5322 asks for header lines of at most 78 characters; longer ones are folded.
 HEADER_LINE = 78
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+# A bare address of the plainest kind (RFC 5322 atoms, ASCII): its header is the address as is.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
 
 # An SMTP outage (down, disconnected, 4xx) is waited out by the consumer, never dead-lettered.
 register_transient(TransientSendError, "smtp")
@@ -44,7 +47,15 @@ def _header(name: str, value: str) -> str:
 
 def _address_header(name: str, value: str) -> str:
     """An address header; a display name that is not ASCII is encoded, an address that is not
-    ASCII stays as is (RFC 6532: the message then goes out over SMTPUTF8)."""
+    ASCII stays as is (RFC 6532: the message then goes out over SMTPUTF8). A plain bare address
+    (most recipients) is written as is, as parsing it would give it back unchanged."""
+    if _PLAIN_ADDRESS.fullmatch(value):
+        return _header(name, value)
+    return _parsed_address_header(name, value)
+
+
+def _parsed_address_header(name: str, value: str) -> str:
+    """`_address_header` for any value: parsed into display name and address first."""
     display, address = parseaddr(value)
     if not address:
         return _header(name, value)
@@ -55,6 +66,12 @@ def _address_header(name: str, value: str) -> str:
     except (ValueError, IndexError, TypeError):
         shown = address
     return f"{name}: {_LINE_BREAKS.sub(' ', shown)}"
+
+
+@functools.lru_cache(maxsize=4)
+def _from_header(mail_from: str) -> str:
+    """The From header of the configured sender: the same for every message, made once."""
+    return _address_header("From", mail_from)
 
 
 def _quoted_printable(text: str) -> bytes:
@@ -76,7 +93,7 @@ def message_bytes(rendered: RenderedEmail, mail_from: str) -> bytes:
     email = rendered.email
     boundary = f"=_{uuid.uuid4().hex}"
     headers = [
-        _address_header("From", mail_from),
+        _from_header(mail_from),
         _address_header("To", email.recipient),
         _header("Subject", email.subject),
         _header("Date", formatdate(localtime=False)),

@@ -98,7 +98,6 @@ async def test_the_write_back_stores_every_changed_column_as_set(
         first.paid_amount = 2**53 + 1
         first.paid_currency = "eur"
         first.updated_at = when
-        second.review_reason = None
         second.current_session_id = "cs_test_\\x00"
         second.session_expires_at = when + timedelta(microseconds=1)
         await uow.commit()
@@ -115,7 +114,15 @@ async def test_the_write_back_stores_every_changed_column_as_set(
         None,
         None,
     )
-    assert after[other.id][3] is None
     assert after[other.id][8:] == ("cs_test_\\x00", when + timedelta(microseconds=1))
     assert after[untouched.id] == before[untouched.id]  # the same row version: not written
     assert after[changed.id][0] != before[changed.id][0]
+
+    async with container.uow() as uow:
+        (again,) = await uow.repo.lock_many([changed.id])
+        again.review_reason, again.paid_at = None, None
+        await uow.commit()
+    with psycopg.connect(reservation_db) as conn:
+        cleared = {r[0]: r[1:] for r in conn.execute(query)}
+    assert cleared[changed.id][3:5] == (None, None)
+    assert cleared[changed.id][5:] == after[changed.id][5:]

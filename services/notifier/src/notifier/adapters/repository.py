@@ -127,17 +127,16 @@ class SqlSettlements(Settlements):
                 raise
         connection, driver = self._held
         try:
-            async with driver.cursor() as cursor:
-                await cursor.execute(
-                    _SETTLE,
-                    {
-                        "sent": list(sent),
-                        "failed_ids": list(failed),
-                        "failed_reasons": [reason[:ERROR_LIMIT] for reason in failed.values()],
-                        "error_ids": [event_id for event_id, _ in errors],
-                        "error_reasons": [reason[:ERROR_LIMIT] for _, reason in errors],
-                    },
-                )
+            await driver.execute(
+                _SETTLE,
+                {
+                    "sent": list(sent),
+                    "failed_ids": list(failed),
+                    "failed_reasons": [reason[:ERROR_LIMIT] for reason in failed.values()],
+                    "error_ids": [event_id for event_id, _ in errors],
+                    "error_reasons": [reason[:ERROR_LIMIT] for _, reason in errors],
+                },
+            )
         except BaseException:
             # Failed or cut short mid-statement: the connection's state is unknown, drop it.
             self._held = None
